@@ -1,0 +1,127 @@
+#include "config.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "deliver.h"
+#include "xmalloc.h"
+
+void
+conf_defaults(struct account *a)
+{
+	memset(a, 0, sizeof *a);
+	a->password_fd = -1;
+	a->timeout = 60;
+	a->max_size = (uint64_t)1 << 30;
+	a->batch = 64;
+}
+
+char *
+conf_account_dirname(const char *user, const char *host, const char *port)
+{
+	struct buf b = { 0 };
+	const char *parts[] = { user, "@", host, ":", port };
+	const unsigned char *p;
+	char hex[4];
+	size_t i;
+
+	for (i = 0; i < 5; i++) {
+		/* Separators are literal; user and host bytes are escaped. */
+		if (i == 1 || i == 3) {
+			buf_add(&b, parts[i], 1);
+			continue;
+		}
+		for (p = (const unsigned char *)parts[i]; *p != '\0'; p++) {
+			if ((*p >= 'a' && *p <= 'z') ||
+			    (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '.' ||
+			    *p == '_' || *p == '+' || *p == '-') {
+				/* A leading dot would hide the directory. */
+				if (!(b.len == 0 && *p == '.')) {
+					buf_add(&b, p, 1);
+					continue;
+				}
+			}
+			snprintf(hex, sizeof hex, "%%%02X", *p);
+			buf_add(&b, hex, 3);
+		}
+	}
+	buf_add(&b, "", 1);
+	return (char *)b.data;
+}
+
+int
+conf_finish(struct account *a, char **errstr)
+{
+	const char *xdg, *home;
+	struct passwd *pw;
+	char *dir;
+
+	if (a->server == NULL || *a->server == '\0') {
+		*errstr = xasprintf("no server given");
+		return -1;
+	}
+	if (a->dkind == DELIVER_NONE) {
+		*errstr = xasprintf("no delivery method: give one of --maildir "
+		    "DIR, --mbox FILE, --mda CMD or --stdout");
+		return -1;
+	}
+	if (!a->no_tls) {
+		*errstr = xasprintf("TLS is not available in this version and "
+		    "popfetch will not send a password in plaintext unless "
+		    "told to: add --no-tls to accept that risk");
+		return -1;
+	}
+	if (a->port == NULL)
+		a->port = xstrdup("110");
+	if (a->user == NULL) {
+		/* As fetchmail does: the local login name. */
+		const char *u = getenv("USER");
+
+		if (u == NULL || *u == '\0') {
+			pw = getpwuid(getuid());
+			u = pw != NULL ? pw->pw_name : NULL;
+		}
+		if (u == NULL) {
+			*errstr = xasprintf("no user name: use -u USER");
+			return -1;
+		}
+		a->user = xstrdup(u);
+	}
+	if (a->state_base == NULL) {
+		xdg = getenv("XDG_STATE_HOME");
+		home = getenv("HOME");
+		if (xdg != NULL && *xdg == '/')
+			a->state_base = xasprintf("%s/popfetch", xdg);
+		else if (home != NULL && *home == '/')
+			a->state_base = xasprintf("%s/.local/state/popfetch",
+			    home);
+		else {
+			*errstr = xasprintf("no state directory: set HOME or "
+			    "use --state-dir DIR");
+			return -1;
+		}
+	}
+	dir = conf_account_dirname(a->user, a->server, a->port);
+	a->state_dir = xasprintf("%s/%s", a->state_base, dir);
+	free(dir);
+	a->name = xasprintf("%s@%s", a->user, a->server);
+	return 0;
+}
+
+void
+conf_free(struct account *a)
+{
+	free(a->server);
+	free(a->port);
+	free(a->user);
+	free(a->dtarget);
+	free(a->state_base);
+	free(a->state_dir);
+	free(a->name);
+	free(a->password_file);
+}

@@ -1,0 +1,250 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* Big enough that a body streams in few syscalls, small enough to not
+ * matter; a status line longer than this is hostile anyway. */
+#define CONN_BUFSZ	CONN_MAXPEEK
+
+struct conn {
+	int	 fd;
+	int	 timeout_ms;
+	int64_t	 deadline;
+	int	 trace;
+	int	 err_no;
+	char	*buf;
+	size_t	 start;		/* first unread byte */
+	size_t	 end;		/* one past the last buffered byte */
+	char	 errbuf[128];
+};
+
+struct conn *
+conn_new(int fd, int timeout_ms)
+{
+	struct conn *c = xcalloc(1, sizeof *c);
+	int fl;
+
+	c->fd = fd;
+	c->timeout_ms = timeout_ms;
+	c->buf = xmalloc(CONN_BUFSZ);
+	fl = fcntl(fd, F_GETFL);
+	if (fl != -1)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	return c;
+}
+
+void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+void
+conn_set_deadline(struct conn *c, int64_t deadline_ms)
+{
+	c->deadline = deadline_ms;
+}
+
+void
+conn_set_trace(struct conn *c, int on)
+{
+	c->trace = on;
+}
+
+int
+conn_trace(const struct conn *c)
+{
+	return c->trace;
+}
+
+/* Waits for the fd; the wait is the idle timeout, shortened by a deadline. */
+static enum conn_err
+conn_wait(struct conn *c, short events)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = events };
+	int64_t wait = c->timeout_ms, left;
+	int n;
+
+	for (;;) {
+		if (c->deadline != 0) {
+			left = c->deadline - now_ms();
+			if (left <= 0)
+				return CONN_TIMEOUT;
+			if (left < wait)
+				wait = left;
+		}
+		n = poll(&pfd, 1, (int)wait);
+		if (n > 0)
+			return CONN_OK;
+		if (n == 0)
+			return CONN_TIMEOUT;
+		if (errno != EINTR) {
+			c->err_no = errno;
+			return CONN_IO;
+		}
+	}
+}
+
+static enum conn_err
+conn_fill(struct conn *c)
+{
+	enum conn_err e;
+	ssize_t n;
+
+	if (c->start == c->end)
+		c->start = c->end = 0;
+	else if (c->end == CONN_BUFSZ && c->start > 0) {
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->start = 0;
+	}
+	if (c->end == CONN_BUFSZ)
+		return CONN_TOOLONG;
+	for (;;) {
+		n = read(c->fd, c->buf + c->end, CONN_BUFSZ - c->end);
+		if (n > 0) {
+			c->end += (size_t)n;
+			return CONN_OK;
+		}
+		if (n == 0)
+			return CONN_EOF;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			c->err_no = errno;
+			return CONN_IO;
+		}
+		if ((e = conn_wait(c, POLLIN)) != CONN_OK)
+			return e;
+	}
+}
+
+static void
+trace_line(const char *dir, const char *p, size_t len)
+{
+	char buf[1024];
+
+	fprintf(stderr, "%s%s\n", dir, log_sanitize(buf, sizeof buf, p, len));
+}
+
+enum conn_err
+conn_getline(struct conn *c, const char **line, size_t *len, size_t max)
+{
+	size_t scanned = 0, n;
+	enum conn_err e;
+	char *nl;
+
+	if (max > CONN_BUFSZ - 2)
+		max = CONN_BUFSZ - 2;
+	for (;;) {
+		nl = memchr(c->buf + c->start + scanned, '\n',
+		    c->end - c->start - scanned);
+		if (nl != NULL)
+			break;
+		scanned = c->end - c->start;
+		if (scanned > max + 1)
+			return CONN_TOOLONG;
+		if ((e = conn_fill(c)) != CONN_OK)
+			return e;
+	}
+	n = (size_t)(nl - (c->buf + c->start));
+	*line = c->buf + c->start;
+	c->start += n + 1;
+	if (n > 0 && (*line)[n - 1] == '\r')
+		n--;
+	if (n > max)
+		return CONN_TOOLONG;
+	*len = n;
+	if (c->trace)
+		trace_line("S: ", *line, n);
+	return CONN_OK;
+}
+
+enum conn_err
+conn_peek(struct conn *c, const char **p, size_t *len)
+{
+	enum conn_err e;
+
+	if (c->start == c->end && (e = conn_fill(c)) != CONN_OK)
+		return e;
+	*p = c->buf + c->start;
+	*len = c->end - c->start;
+	return CONN_OK;
+}
+
+void
+conn_consume(struct conn *c, size_t n)
+{
+	c->start += n;
+}
+
+enum conn_err
+conn_write(struct conn *c, const char *buf, size_t len, const char *trace_text)
+{
+	enum conn_err e;
+	ssize_t n;
+
+	if (c->trace) {
+		if (trace_text != NULL)
+			fprintf(stderr, "C: %s\n", trace_text);
+		else
+			trace_line("C: ", buf,
+			    len >= 2 && buf[len - 2] == '\r' ? len - 2 : len);
+	}
+	while (len > 0) {
+		n = write(c->fd, buf, len);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			c->err_no = errno;
+			return errno == EPIPE ? CONN_EOF : CONN_IO;
+		}
+		if ((e = conn_wait(c, POLLOUT)) != CONN_OK)
+			return e;
+	}
+	return CONN_OK;
+}
+
+const char *
+conn_strerror(struct conn *c, enum conn_err e)
+{
+	switch (e) {
+	case CONN_OK:
+		return "no error";
+	case CONN_EOF:
+		return "connection closed by the server";
+	case CONN_TIMEOUT:
+		if (c->deadline != 0 && now_ms() >= c->deadline)
+			return "session time limit reached";
+		snprintf(c->errbuf, sizeof c->errbuf,
+		    "timed out: no data for %d s", c->timeout_ms / 1000);
+		return c->errbuf;
+	case CONN_IO:
+		snprintf(c->errbuf, sizeof c->errbuf, "connection error: %s",
+		    strerror(c->err_no));
+		return c->errbuf;
+	case CONN_TOOLONG:
+		return "server line too long";
+	}
+	return "unknown error";
+}

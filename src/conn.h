@@ -1,0 +1,60 @@
+/*
+ * A buffered, bounded, timed connection to a server: the only thing pop3.c
+ * sees of the network. Every read and write waits at most the idle timeout
+ * (a trickling server that keeps sending is fine; a silent one is not), and
+ * optionally the whole session is capped by a deadline. Lines are capped;
+ * bodies are read as raw buffered bytes (conn_peek/conn_consume) so that no
+ * line length limit applies to message content.
+ *
+ * Returned pointers point into the connection's buffer and are valid until
+ * the next read call.
+ */
+#ifndef POPFETCH_CONN_H
+#define POPFETCH_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum conn_err {
+	CONN_OK = 0,
+	CONN_EOF,	/* the server closed the connection */
+	CONN_TIMEOUT,	/* idle timeout or session deadline */
+	CONN_IO,	/* read/write error (errno kept in conn_errno) */
+	CONN_TOOLONG,	/* a line longer than the cap */
+};
+
+/* conn_peek never returns more than this many bytes. */
+#define CONN_MAXPEEK	(64 * 1024)
+
+struct conn;
+
+/* Takes ownership of fd (made non-blocking). timeout_ms: idle timeout. */
+struct conn *conn_new(int fd, int timeout_ms);
+void conn_free(struct conn *);
+/* An absolute deadline in now_ms() time for the whole session; 0 = none. */
+void conn_set_deadline(struct conn *, int64_t deadline_ms);
+/* Wire trace on stderr: "C: " / "S: " lines. */
+void conn_set_trace(struct conn *, int on);
+int conn_trace(const struct conn *);
+
+/*
+ * Reads one line of at most max bytes (without its CRLF or LF). A longer line
+ * is CONN_TOOLONG: the connection is then unusable, since the rest of the
+ * line is unread.
+ */
+enum conn_err conn_getline(struct conn *, const char **line, size_t *len,
+    size_t max);
+
+/* Makes at least one byte available and returns all that is buffered. */
+enum conn_err conn_peek(struct conn *, const char **p, size_t *len);
+void conn_consume(struct conn *, size_t n);
+
+/* Writes everything or fails. The trace shows the bytes as sent unless
+ * trace_text is given, which is shown instead (for redaction). */
+enum conn_err conn_write(struct conn *, const char *buf, size_t len,
+    const char *trace_text);
+
+/* A short English description, e.g. "timed out after 60 s". */
+const char *conn_strerror(struct conn *, enum conn_err);
+
+#endif

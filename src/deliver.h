@@ -1,0 +1,96 @@
+/*
+ * Delivery methods behind one table: maildir, mbox, mda, stdout. fetch.c
+ * drives a method through batches:
+ *
+ *   batch_begin -> [pre_journal] -> (begin write* end | abort)* -> sync
+ *     -> [post_journal] -> publish -> (fetch commits the UIDs as seen)
+ *
+ * A method that can take a message while it downloads and take it back
+ * (maildir, mbox) says stream = 1; the others get only complete messages,
+ * from a spool, so an interrupted download never reaches them.
+ *
+ * The journal blobs make a batch recoverable after kill -9 (DESIGN.md
+ * invariant 2): pre_journal is recorded before the first byte is written,
+ * post_journal after sync and before publish. recover() is given what was
+ * recorded and returns DELIVER_FINISHED (the batch's messages are delivered,
+ * mark them seen) or DELIVER_ROLLED_BACK (nothing of the batch remains).
+ *
+ * Errors: -1 and an allocated *errstr naming the target and what failed.
+ */
+#ifndef POPFETCH_DELIVER_H
+#define POPFETCH_DELIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct msg_meta {
+	uint32_t	 msgno;
+	const char	*uid;		/* printable rendering, for messages */
+	const char	*sender;	/* envelope sender or NULL */
+	const char	*user;		/* account user name */
+	const char	*server;
+};
+
+/* A growable byte buffer for journal blobs. */
+struct buf {
+	unsigned char	*data;
+	size_t		 len;
+	size_t		 cap;
+};
+void buf_add(struct buf *, const void *, size_t);
+void buf_add_u32(struct buf *, uint32_t);
+void buf_add_u64(struct buf *, uint64_t);
+void buf_add_str(struct buf *, const char *);
+void buf_free(struct buf *);
+/* Readers over a blob: return -1 when it is too short. */
+struct bufrd {
+	const unsigned char	*p;
+	size_t			 left;
+};
+int bufrd_u32(struct bufrd *, uint32_t *);
+int bufrd_u64(struct bufrd *, uint64_t *);
+int bufrd_bytes(struct bufrd *, const unsigned char **, size_t);
+char *bufrd_str(struct bufrd *);	/* allocated, NULL on error */
+
+enum deliver_recovery {
+	DELIVER_FINISHED,
+	DELIVER_ROLLED_BACK,
+	DELIVER_RECOVERY_FAILED,
+};
+
+struct deliver;
+
+struct deliver_ops {
+	const char	*name;
+	int		 stream;
+	int	(*open)(struct deliver *, char **errstr);
+	int	(*batch_begin)(struct deliver *, char **errstr);
+	void	(*pre_journal)(struct deliver *, struct buf *);
+	int	(*begin)(struct deliver *, const struct msg_meta *, char **);
+	int	(*write)(struct deliver *, const char *, size_t, char **);
+	int	(*end)(struct deliver *, char **errstr);
+	void	(*abort)(struct deliver *);
+	int	(*sync)(struct deliver *, char **errstr);
+	void	(*post_journal)(struct deliver *, struct buf *);
+	int	(*publish)(struct deliver *, char **errstr);
+	/* Undo whatever the batch left (after a failure in this run). */
+	void	(*batch_abort)(struct deliver *);
+	enum deliver_recovery (*recover)(struct deliver *, int phase,
+		    const unsigned char *, size_t, char **errstr);
+	void	(*close)(struct deliver *);
+};
+
+struct deliver {
+	const struct deliver_ops	*ops;
+	char				*target;	/* dir, file, command */
+	int				 timeout_ms;
+	int				 tempfail;	/* last error was temporary */
+	void				*priv;
+};
+
+extern const struct deliver_ops deliver_maildir_ops;
+extern const struct deliver_ops deliver_mbox_ops;
+extern const struct deliver_ops deliver_mda_ops;
+extern const struct deliver_ops deliver_stdout_ops;
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * mbox delivery (mboxrd quoting), locked with fcntl(2) and a dotlock as
+ * procmail and mutt expect. The batch's start offset and From_ line are
+ * journaled before the first byte is written; any failure in this run, or a
+ * kill -9 found by the next run's recovery, truncates the file back to that
+ * offset, so no partial message is ever left behind. Recovery only
+ * truncates when the bytes at the offset are still the From_ line we
+ * journaled: if someone rewrote the mbox since, it is left alone.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "mboxrd.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define MBOX_BUFSZ	(64 * 1024)
+/* procmail breaks dotlocks older than 17 minutes; so do we. */
+#define DOTLOCK_STALE	1024
+
+struct mbox {
+	int		 fd;
+	int		 dotlocked;
+	off_t		 start;		/* file size when the batch began */
+	off_t		 msgstart;	/* where the current message began */
+	off_t		 pos;		/* logical end, including buffered */
+	char		 from[512];	/* this batch's From_ line */
+	size_t		 fromlen;
+	int		 addnl;		/* a "\n" is still owed before From_ */
+	int		 addnl0;	/* the file did not end with "\n" */
+	struct mboxrd	 q;
+	char		*buf;
+	size_t		 buflen;
+};
+
+static int
+mb_open(struct deliver *d, char **errstr)
+{
+	struct mbox *m = xcalloc(1, sizeof *m);
+
+	m->fd = -1;
+	m->buf = xmalloc(MBOX_BUFSZ + 8);
+	d->priv = m;
+	return 0;
+}
+
+static int
+dotlock(const char *path, int timeout_ms)
+{
+	char lock[PATH_MAX];
+	struct stat st;
+	int fd, waited = 0;
+
+	snprintf(lock, sizeof lock, "%s.lock", path);
+	for (;;) {
+		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1) {
+			close(fd);
+			return 1;
+		}
+		/* An unwritable spool directory: fcntl alone, as mutt does. */
+		if (errno == EACCES || errno == EROFS || errno == EPERM)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+		if (stat(lock, &st) == 0 &&
+		    time(NULL) - st.st_mtime > DOTLOCK_STALE) {
+			unlink(lock);
+			continue;
+		}
+		if (waited >= timeout_ms) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		usleep(100000);
+		waited += 100;
+	}
+}
+
+static void
+dotunlock(const char *path)
+{
+	char lock[PATH_MAX];
+
+	snprintf(lock, sizeof lock, "%s.lock", path);
+	unlink(lock);
+}
+
+static int
+fcntl_lock(int fd, int timeout_ms)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int waited = 0;
+
+	while (fcntl(fd, F_SETLK, &fl) == -1) {
+		if ((errno != EACCES && errno != EAGAIN) ||
+		    waited >= timeout_ms)
+			return -1;
+		usleep(100000);
+		waited += 100;
+	}
+	return 0;
+}
+
+/* Opens and locks the mbox; returns the fd and sets *dotlocked. */
+static int
+lock_mbox(const char *path, int timeout_ms, int *dotlocked, char **errstr)
+{
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		*errstr = xasprintf("mbox %s: cannot open: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((*dotlocked = dotlock(path, timeout_ms)) == -1) {
+		*errstr = xasprintf("mbox %s: cannot take the dotlock %s.lock:"
+		    " %s", path, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (fcntl_lock(fd, timeout_ms) == -1) {
+		*errstr = xasprintf("mbox %s: cannot lock: %s", path,
+		    strerror(errno));
+		if (*dotlocked)
+			dotunlock(path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+mb_unlock(struct deliver *d)
+{
+	struct mbox *m = d->priv;
+
+	if (m->fd == -1)
+		return;
+	if (m->dotlocked)
+		dotunlock(d->target);
+	close(m->fd);	/* drops the fcntl lock */
+	m->fd = -1;
+}
+
+static int
+mb_batch_begin(struct deliver *d, char **errstr)
+{
+	struct mbox *m = d->priv;
+	struct stat st;
+	char last;
+
+	m->fd = lock_mbox(d->target, d->timeout_ms, &m->dotlocked, errstr);
+	if (m->fd == -1)
+		return -1;
+	if (fstat(m->fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		*errstr = xasprintf("mbox %s: not a regular file", d->target);
+		mb_unlock(d);
+		return -1;
+	}
+	m->start = m->pos = st.st_size;
+	m->addnl = 0;
+	if (st.st_size > 0 && pread(m->fd, &last, 1, st.st_size - 1) == 1 &&
+	    last != '\n')
+		m->addnl = 1;
+	m->addnl0 = m->addnl;
+	m->fromlen = mboxrd_from_line(m->from, sizeof m->from, NULL,
+	    time(NULL));
+	m->buflen = 0;
+	return 0;
+}
+
+static void
+mb_pre_journal(struct deliver *d, struct buf *b)
+{
+	struct mbox *m = d->priv;
+
+	buf_add_str(b, d->target);
+	buf_add_u64(b, (uint64_t)m->start);
+	buf_add_u32(b, (uint32_t)m->addnl0);
+	buf_add_str(b, m->from);
+}
+
+static int
+mb_flush(struct deliver *d, char **errstr)
+{
+	struct mbox *m = d->priv;
+	ssize_t n;
+	size_t off = 0;
+
+	while (off < m->buflen) {
+		n = pwrite(m->fd, m->buf + off, m->buflen - off,
+		    m->pos - (off_t)(m->buflen - off));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*errstr = xasprintf("mbox %s: write: %s", d->target,
+			    n == 0 ? "no space" : strerror(errno));
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	m->buflen = 0;
+	return 0;
+}
+
+static int
+mb_add(struct deliver *d, const char *p, size_t n, char **errstr)
+{
+	struct mbox *m = d->priv;
+
+	if (m->buflen + n > MBOX_BUFSZ && mb_flush(d, errstr) == -1)
+		return -1;
+	memcpy(m->buf + m->buflen, p, n);
+	m->buflen += n;
+	m->pos += (off_t)n;
+	return 0;
+}
+
+static int
+mb_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
+{
+	struct mbox *m = d->priv;
+
+	m->msgstart = m->pos;
+	mboxrd_init(&m->q);
+	if (m->addnl) {
+		m->addnl = 0;
+		if (mb_add(d, "\n", 1, errstr) == -1)
+			return -1;
+	}
+	return mb_add(d, m->from, m->fromlen, errstr);
+}
+
+static int
+mb_write(struct deliver *d, const char *p, size_t n, char **errstr)
+{
+	struct mbox *m = d->priv;
+	char out[4096 + 8];
+	size_t chunk, o;
+
+	while (n > 0) {
+		chunk = n > 4096 ? 4096 : n;
+		o = mboxrd_quote(&m->q, p, chunk, out);
+		if (mb_add(d, out, o, errstr) == -1)
+			return -1;
+		p += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+static int
+mb_end(struct deliver *d, char **errstr)
+{
+	struct mbox *m = d->priv;
+	char out[16];
+
+	return mb_add(d, out, mboxrd_finish(&m->q, out), errstr);
+}
+
+static void
+mb_abort(struct deliver *d)
+{
+	struct mbox *m = d->priv;
+
+	off_t flushed = m->pos - (off_t)m->buflen;
+
+	/* Drop what is buffered, cut what reached the file (never extend). */
+	m->buflen = 0;
+	m->pos = m->msgstart;
+	if (flushed > m->msgstart && ftruncate(m->fd, m->msgstart) == -1)
+		m->pos = flushed;	/* batch_abort will cut it */
+	if (m->msgstart == m->start)
+		m->addnl = m->addnl0;
+}
+
+static int
+mb_sync(struct deliver *d, char **errstr)
+{
+	struct mbox *m = d->priv;
+
+	if (mb_flush(d, errstr) == -1)
+		return -1;
+	if (fsync(m->fd) == -1) {
+		*errstr = xasprintf("mbox %s: fsync: %s", d->target,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mb_publish(struct deliver *d, char **errstr)
+{
+	mb_unlock(d);
+	return 0;
+}
+
+static void
+mb_batch_abort(struct deliver *d)
+{
+	struct mbox *m = d->priv;
+
+	if (m->fd == -1)
+		return;
+	m->buflen = 0;
+	if (ftruncate(m->fd, m->start) == 0)
+		fsync(m->fd);
+	mb_unlock(d);
+}
+
+static enum deliver_recovery
+mb_recover(struct deliver *d, int phase, const unsigned char *p, size_t len,
+    char **errstr)
+{
+	struct bufrd r = { p, len };
+	char *path, *from = NULL, *got = NULL;
+	uint64_t start;
+	uint32_t addnl;
+	struct stat st;
+	size_t need;
+	int fd, dl;
+	enum deliver_recovery res = DELIVER_ROLLED_BACK;
+
+	if ((path = bufrd_str(&r)) == NULL || bufrd_u64(&r, &start) == -1 ||
+	    bufrd_u32(&r, &addnl) == -1 || (from = bufrd_str(&r)) == NULL) {
+		free(path);
+		*errstr = xasprintf("mbox: damaged journal");
+		return DELIVER_RECOVERY_FAILED;
+	}
+	fd = lock_mbox(path, d->timeout_ms, &dl, errstr);
+	if (fd == -1) {
+		free(path);
+		free(from);
+		return DELIVER_RECOVERY_FAILED;
+	}
+	need = strlen(from) + addnl;
+	got = xmalloc(need + 1);
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > start &&
+	    pread(fd, got, need, (off_t)start) == (ssize_t)need &&
+	    (!addnl || got[0] == '\n') &&
+	    memcmp(got + addnl, from, need - addnl) == 0) {
+		if (ftruncate(fd, (off_t)start) == -1 || fsync(fd) == -1) {
+			*errstr = xasprintf("mbox %s: cannot roll back an "
+			    "interrupted delivery at offset %llu: %s", path,
+			    (unsigned long long)start, strerror(errno));
+			res = DELIVER_RECOVERY_FAILED;
+		}
+	}
+	if (dl)
+		dotunlock(path);
+	close(fd);
+	free(got);
+	free(path);
+	free(from);
+	return res;
+}
+
+static void
+mb_close(struct deliver *d)
+{
+	struct mbox *m = d->priv;
+
+	if (m == NULL)
+		return;
+	mb_batch_abort(d);
+	free(m->buf);
+	free(m);
+	d->priv = NULL;
+}
+
+const struct deliver_ops deliver_mbox_ops = {
+	.name = "mbox",
+	.stream = 1,
+	.open = mb_open,
+	.batch_begin = mb_batch_begin,
+	.pre_journal = mb_pre_journal,
+	.begin = mb_begin,
+	.write = mb_write,
+	.end = mb_end,
+	.abort = mb_abort,
+	.sync = mb_sync,
+	.publish = mb_publish,
+	.batch_abort = mb_batch_abort,
+	.recover = mb_recover,
+	.close = mb_close,
+};

@@ -1,0 +1,275 @@
+/*
+ * Delivery through a command (procmail, maildrop, ...): the message on the
+ * standard input of /bin/sh -c CMD. Exit 0 means delivered; anything else
+ * (75 = try later, a signal, stopping reading early) means not delivered.
+ * Only complete messages get here (stream = 0), so an MDA never sees a
+ * partial download. At least once: the MDA is outside our transaction.
+ *
+ * Substitutions in CMD, each shell-quoted: %F envelope sender (from the
+ * Return-Path header, empty if none), %u the account's user name, %s the
+ * server, %% a percent sign. The same values are in the environment as
+ * POPFETCH_SENDER, POPFETCH_USER, POPFETCH_SERVER and POPFETCH_UID.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "util.h"
+#include "xmalloc.h"
+
+struct mda {
+	pid_t	pid;
+	int	fd;
+};
+
+static int
+mda_open(struct deliver *d, char **errstr)
+{
+	struct mda *m = xcalloc(1, sizeof *m);
+
+	m->fd = -1;
+	m->pid = -1;
+	d->priv = m;
+	return 0;
+}
+
+static int
+mda_batch_begin(struct deliver *d, char **errstr)
+{
+	return 0;
+}
+
+/* Appends s to b in single quotes, safe for sh. */
+static void
+shquote(struct buf *b, const char *s)
+{
+	buf_add(b, "'", 1);
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '\'')
+			buf_add(b, "'\\''", 4);
+		else
+			buf_add(b, s, 1);
+	}
+	buf_add(b, "'", 1);
+}
+
+static char *
+expand(const char *cmd, const struct msg_meta *meta)
+{
+	struct buf b = { 0 };
+	const char *p;
+
+	for (p = cmd; *p != '\0'; p++) {
+		if (*p != '%' || p[1] == '\0') {
+			buf_add(&b, p, 1);
+			continue;
+		}
+		switch (*++p) {
+		case 'F':
+			shquote(&b, meta->sender);
+			break;
+		case 'u':
+			shquote(&b, meta->user);
+			break;
+		case 's':
+			shquote(&b, meta->server);
+			break;
+		case '%':
+			buf_add(&b, "%", 1);
+			break;
+		default:
+			buf_add(&b, p - 1, 2);
+			break;
+		}
+	}
+	buf_add(&b, "", 1);
+	return (char *)b.data;
+}
+
+static int
+mda_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
+{
+	struct mda *m = d->priv;
+	char *cmd;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		*errstr = xasprintf("mda: pipe: %s", strerror(errno));
+		return -1;
+	}
+	cmd = expand(d->target, meta);
+	m->pid = fork();
+	if (m->pid == -1) {
+		*errstr = xasprintf("mda: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		free(cmd);
+		return -1;
+	}
+	if (m->pid == 0) {
+		/* The MDA's stdout would mix with --stdout mail or be lost:
+		 * send it to our stderr, where cron sees it. */
+		if (dup2(p[0], 0) == -1 || dup2(2, 1) == -1)
+			_exit(EX_OSERR);
+		signal(SIGPIPE, SIG_DFL);
+		setenv("POPFETCH_SENDER", meta->sender ? meta->sender : "", 1);
+		setenv("POPFETCH_USER", meta->user ? meta->user : "", 1);
+		setenv("POPFETCH_SERVER", meta->server ? meta->server : "", 1);
+		setenv("POPFETCH_UID", meta->uid ? meta->uid : "", 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	free(cmd);
+	close(p[0]);
+	m->fd = p[1];
+	fcntl(m->fd, F_SETFL, fcntl(m->fd, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
+static int
+mda_write(struct deliver *d, const char *buf, size_t n, char **errstr)
+{
+	struct mda *m = d->priv;
+	struct pollfd pfd = { .fd = m->fd, .events = POLLOUT };
+	ssize_t w;
+	int rc;
+
+	while (n > 0) {
+		w = write(m->fd, buf, n);
+		if (w > 0) {
+			buf += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno == EPIPE) {
+			*errstr = xasprintf("mda \"%s\" stopped reading the "
+			    "message before its end", d->target);
+			return -1;
+		}
+		if (w == -1 && errno != EAGAIN) {
+			*errstr = xasprintf("mda: write: %s", strerror(errno));
+			return -1;
+		}
+		do
+			rc = poll(&pfd, 1, d->timeout_ms);
+		while (rc == -1 && errno == EINTR);
+		if (rc == 0) {
+			*errstr = xasprintf("mda \"%s\" did not read its input "
+			    "for %d s", d->target, d->timeout_ms / 1000);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+mda_reap(struct mda *m, int kill_it)
+{
+	if (m->fd != -1)
+		close(m->fd);
+	m->fd = -1;
+	if (m->pid > 0) {
+		if (kill_it)
+			kill(m->pid, SIGKILL);
+		while (waitpid(m->pid, NULL, 0) == -1 && errno == EINTR)
+			;
+	}
+	m->pid = -1;
+}
+
+static int
+mda_end(struct deliver *d, char **errstr)
+{
+	struct mda *m = d->priv;
+	int status, waited = 0;
+	pid_t r;
+
+	close(m->fd);
+	m->fd = -1;
+	/* Bounded: an MDA that hangs must not hang a cron job forever. */
+	while ((r = waitpid(m->pid, &status, WNOHANG)) == 0) {
+		if (waited >= d->timeout_ms * 10) {
+			*errstr = xasprintf("mda \"%s\" did not finish within "
+			    "%d s; killed", d->target, d->timeout_ms / 100);
+			mda_reap(m, 1);
+			d->tempfail = 1;
+			return -1;
+		}
+		usleep(10000);
+		waited += 10;
+	}
+	m->pid = -1;
+	if (r == -1) {
+		*errstr = xasprintf("mda: waitpid: %s", strerror(errno));
+		return -1;
+	}
+	d->tempfail = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status)) {
+		d->tempfail = WEXITSTATUS(status) == EX_TEMPFAIL;
+		*errstr = xasprintf("mda \"%s\" exited with status %d%s",
+		    d->target, WEXITSTATUS(status),
+		    d->tempfail ? " (temporary failure)" : "");
+	} else
+		*errstr = xasprintf("mda \"%s\" was killed by signal %d",
+		    d->target, WTERMSIG(status));
+	return -1;
+}
+
+static void
+mda_abort(struct deliver *d)
+{
+	mda_reap(d->priv, 1);
+}
+
+static int
+mda_nop(struct deliver *d, char **errstr)
+{
+	return 0;
+}
+
+static void
+mda_batch_abort(struct deliver *d)
+{
+	mda_reap(d->priv, 1);
+}
+
+static void
+mda_close(struct deliver *d)
+{
+	if (d->priv == NULL)
+		return;
+	mda_reap(d->priv, 1);
+	free(d->priv);
+	d->priv = NULL;
+}
+
+const struct deliver_ops deliver_mda_ops = {
+	.name = "mda",
+	.stream = 0,
+	.open = mda_open,
+	.batch_begin = mda_batch_begin,
+	.begin = mda_begin,
+	.write = mda_write,
+	.end = mda_end,
+	.abort = mda_abort,
+	.sync = mda_nop,
+	.publish = mda_nop,
+	.batch_abort = mda_batch_abort,
+	.close = mda_close,
+};

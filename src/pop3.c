@@ -1,0 +1,464 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dotdec.h"
+#include "log.h"
+#include "pop3.h"
+#include "pop3_parse.h"
+#include "xmalloc.h"
+
+/* RFC 1939 allows 512 octets; be generous but bounded. */
+#define STATUS_MAX	8192
+#define LISTLINE_MAX	8192
+#define CAPA_MAX_LINES	1000
+
+struct pop3 {
+	struct conn	*conn;
+	enum pop3_state	 state;
+	unsigned	 capa;
+	enum pop3_code	 code;
+	char		 error[512];
+	char		 srvtext[512];
+};
+
+static const char *state_names[] = {
+	[POP3_AUTHORIZATION] = "AUTHORIZATION",
+	[POP3_TRANSACTION] = "TRANSACTION",
+	[POP3_UPDATE] = "UPDATE",
+	[POP3_CLOSED] = "CLOSED",
+};
+
+struct pop3 *
+pop3_new(struct conn *c)
+{
+	struct pop3 *p = xcalloc(1, sizeof *p);
+
+	p->conn = c;
+	p->state = POP3_AUTHORIZATION;
+	return p;
+}
+
+void
+pop3_free(struct pop3 *p)
+{
+	if (p == NULL)
+		return;
+	conn_free(p->conn);
+	free(p);
+}
+
+enum pop3_state
+pop3_state(const struct pop3 *p)
+{
+	return p->state;
+}
+
+const char *
+pop3_state_name(enum pop3_state s)
+{
+	return state_names[s];
+}
+
+unsigned
+pop3_capa_bits(const struct pop3 *p)
+{
+	return p->capa;
+}
+
+const char *
+pop3_error(const struct pop3 *p)
+{
+	return p->error;
+}
+
+const char *
+pop3_server_text(const struct pop3 *p)
+{
+	return p->srvtext;
+}
+
+enum pop3_code
+pop3_last_code(const struct pop3 *p)
+{
+	return p->code;
+}
+
+static void
+pop3_set_state(struct pop3 *p, enum pop3_state s)
+{
+	if (p->state != s)
+		log_debug("%s -> %s", state_names[p->state], state_names[s]);
+	p->state = s;
+}
+
+static enum pop3_rc
+fail(struct pop3 *p, enum pop3_rc rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum pop3_rc
+fail(struct pop3 *p, enum pop3_rc rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->error, sizeof p->error, fmt, ap);
+	va_end(ap);
+	/* After a transport failure nothing more may be sent. */
+	if (rc == POP3_NET || rc == POP3_TIMEOUT || rc == POP3_PROTO)
+		pop3_set_state(p, POP3_CLOSED);
+	return rc;
+}
+
+static enum pop3_rc
+conn_fail(struct pop3 *p, enum conn_err e, const char *what)
+{
+	if (e == CONN_TIMEOUT)
+		return fail(p, POP3_TIMEOUT, "%s: %s", what,
+		    conn_strerror(p->conn, e));
+	if (e == CONN_TOOLONG)
+		return fail(p, POP3_PROTO, "%s: server line too long", what);
+	return fail(p, POP3_NET, "%s: %s", what, conn_strerror(p->conn, e));
+}
+
+static int
+check_state(struct pop3 *p, enum pop3_state want, const char *cmd)
+{
+	if (p->state == want)
+		return 0;
+	fail(p, POP3_USAGE, "%s not allowed in state %s", cmd,
+	    state_names[p->state]);
+	return -1;
+}
+
+/* Only printable ASCII goes out (C0003); spaces only where we put them. */
+static int
+arg_ok(const char *s, int spaces_ok)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (*u == '\0')
+		return 0;
+	for (; *u != '\0'; u++)
+		if (*u < 0x20 || *u > 0x7e || (*u == ' ' && !spaces_ok))
+			return 0;
+	return 1;
+}
+
+static enum pop3_rc
+send_cmd(struct pop3 *p, const char *cmd, const char *arg, int secret)
+{
+	enum conn_err e;
+	char *line, *trace = NULL;
+	size_t len;
+
+	if (arg != NULL) {
+		line = xasprintf("%s %s\r\n", cmd, arg);
+		if (secret)
+			trace = xasprintf("%s <redacted>", cmd);
+	} else
+		line = xasprintf("%s\r\n", cmd);
+	len = strlen(line);
+	e = conn_write(p->conn, line, len, trace);
+	if (secret)
+		memset(line, 0, len);
+	free(line);
+	free(trace);
+	if (e != CONN_OK)
+		return conn_fail(p, e, cmd);
+	return POP3_OK;
+}
+
+static void
+classify(struct pop3 *p, const struct pop3_status *st)
+{
+	log_sanitize(p->srvtext, sizeof p->srvtext, st->text, st->textlen);
+	if (pop3_code_is(st, "AUTH"))
+		p->code = CODE_AUTH;
+	else if (pop3_code_is(st, "SYS/TEMP"))
+		p->code = CODE_SYS_TEMP;
+	else if (pop3_code_is(st, "SYS/PERM"))
+		p->code = CODE_SYS_PERM;
+	else if (pop3_code_is(st, "IN-USE"))
+		p->code = CODE_IN_USE;
+	else if (pop3_code_is(st, "LOGIN-DELAY"))
+		p->code = CODE_LOGIN_DELAY;
+	else
+		p->code = CODE_NONE;
+}
+
+/* Reads a status line; st points into the connection buffer. */
+static enum pop3_rc
+read_status(struct pop3 *p, const char *cmd, struct pop3_status *st)
+{
+	const char *line;
+	enum conn_err e;
+	size_t len;
+
+	e = conn_getline(p->conn, &line, &len, STATUS_MAX);
+	if (e != CONN_OK)
+		return conn_fail(p, e, cmd);
+	pop3_parse_status(line, len, st);
+	classify(p, st);
+	if (!st->ok)
+		return fail(p, POP3_NEG, "%s failed: %s", cmd, p->srvtext);
+	return POP3_OK;
+}
+
+static enum pop3_rc
+command(struct pop3 *p, const char *cmd, const char *arg,
+    struct pop3_status *st)
+{
+	struct pop3_status tmp;
+	enum pop3_rc rc;
+
+	if ((rc = send_cmd(p, cmd, arg, 0)) != POP3_OK)
+		return rc;
+	return read_status(p, cmd, st ? st : &tmp);
+}
+
+/* Reads one line of a multi-line listing: *end set on the "." line. */
+static enum pop3_rc
+list_line(struct pop3 *p, const char *cmd, const char **line, size_t *len,
+    int *end)
+{
+	enum conn_err e;
+
+	e = conn_getline(p->conn, line, len, LISTLINE_MAX);
+	if (e != CONN_OK)
+		return conn_fail(p, e, cmd);
+	*end = *len == 1 && (*line)[0] == '.';
+	if (!*end && *len > 0 && (*line)[0] == '.') {
+		(*line)++;
+		(*len)--;
+	}
+	return POP3_OK;
+}
+
+enum pop3_rc
+pop3_greeting(struct pop3 *p)
+{
+	struct pop3_status st;
+	enum pop3_rc rc;
+
+	rc = read_status(p, "greeting", &st);
+	if (rc == POP3_NEG)
+		pop3_set_state(p, POP3_CLOSED);
+	return rc;
+}
+
+enum pop3_rc
+pop3_capa(struct pop3 *p)
+{
+	const char *line;
+	enum pop3_rc rc;
+	size_t len, n = 0;
+	int end;
+
+	rc = command(p, "CAPA", NULL, NULL);
+	if (rc == POP3_NEG) {
+		p->capa = 0;
+		return POP3_OK;
+	}
+	if (rc != POP3_OK)
+		return rc;
+	p->capa = 0;
+	for (;;) {
+		if ((rc = list_line(p, "CAPA", &line, &len, &end)) != POP3_OK)
+			return rc;
+		if (end)
+			break;
+		if (++n > CAPA_MAX_LINES)
+			return fail(p, POP3_PROTO, "CAPA: more than %d lines",
+			    CAPA_MAX_LINES);
+		p->capa |= pop3_parse_capa(line, len);
+	}
+	return POP3_OK;
+}
+
+enum pop3_rc
+pop3_login_user(struct pop3 *p, const char *user, const char *pass)
+{
+	struct pop3_status st;
+	enum pop3_rc rc;
+
+	if (check_state(p, POP3_AUTHORIZATION, "USER") == -1)
+		return POP3_USAGE;
+	if (!arg_ok(user, 0))
+		return fail(p, POP3_USAGE, "the user name must be printable "
+		    "ASCII without spaces for USER");
+	if (!arg_ok(pass, 1))
+		return fail(p, POP3_USAGE, "the password must be printable "
+		    "ASCII for PASS");
+	if ((rc = command(p, "USER", user, &st)) != POP3_OK)
+		return rc;
+	if ((rc = send_cmd(p, "PASS", pass, 1)) != POP3_OK)
+		return rc;
+	if ((rc = read_status(p, "PASS", &st)) != POP3_OK)
+		return rc;
+	pop3_set_state(p, POP3_TRANSACTION);
+	return POP3_OK;
+}
+
+enum pop3_rc
+pop3_stat(struct pop3 *p, uint64_t *count, uint64_t *size)
+{
+	struct pop3_status st;
+	enum pop3_rc rc;
+
+	if (check_state(p, POP3_TRANSACTION, "STAT") == -1)
+		return POP3_USAGE;
+	if ((rc = command(p, "STAT", NULL, &st)) != POP3_OK)
+		return rc;
+	if (pop3_parse_stat(st.text, st.textlen, count, size) == -1)
+		return fail(p, POP3_PROTO, "STAT: cannot parse reply: %s",
+		    p->srvtext);
+	return POP3_OK;
+}
+
+static enum pop3_rc
+listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
+    void *ctx, size_t *bad)
+{
+	const char *line, *uid;
+	enum pop3_rc rc;
+	uint32_t msgno;
+	uint64_t size;
+	size_t len, uidlen;
+	int end, failed = 0;
+
+	*bad = 0;
+	if (check_state(p, POP3_TRANSACTION, cmd) == -1)
+		return POP3_USAGE;
+	if ((rc = command(p, cmd, NULL, NULL)) != POP3_OK)
+		return rc;
+	for (;;) {
+		if ((rc = list_line(p, cmd, &line, &len, &end)) != POP3_OK)
+			return rc;
+		if (end)
+			break;
+		if (lcb != NULL) {
+			if (pop3_parse_list(line, len, &msgno, &size) == -1)
+				(*bad)++;
+			else if (!failed && lcb(ctx, msgno, size) == -1)
+				failed = 1;
+		} else {
+			if (pop3_parse_uidl(line, len, &msgno, &uid, &uidlen)
+			    == -1)
+				(*bad)++;
+			else if (!failed && ucb(ctx, msgno, uid, uidlen) == -1)
+				failed = 1;
+		}
+	}
+	if (failed)
+		return fail(p, POP3_SINK, "%s: local failure", cmd);
+	return POP3_OK;
+}
+
+enum pop3_rc
+pop3_list(struct pop3 *p, pop3_list_cb cb, void *ctx, size_t *bad)
+{
+	return listing(p, "LIST", cb, NULL, ctx, bad);
+}
+
+enum pop3_rc
+pop3_uidl(struct pop3 *p, pop3_uidl_cb cb, void *ctx, size_t *bad)
+{
+	return listing(p, "UIDL", NULL, cb, ctx, bad);
+}
+
+enum pop3_rc
+pop3_retr(struct pop3 *p, uint32_t msgno, long top, uint64_t max_octets,
+    pop3_sink sink, void *ctx, uint64_t *octets)
+{
+	const char *cmd = top >= 0 ? "TOP" : "RETR", *in;
+	char arg[64], *out;
+	struct dotdec d;
+	enum conn_err e;
+	enum pop3_rc rc;
+	size_t inlen, used, outlen;
+	int toobig = 0, sinkfail = 0;
+
+	*octets = 0;
+	if (check_state(p, POP3_TRANSACTION, cmd) == -1)
+		return POP3_USAGE;
+	if (top >= 0)
+		snprintf(arg, sizeof arg, "%u %ld", msgno, top);
+	else
+		snprintf(arg, sizeof arg, "%u", msgno);
+	if ((rc = command(p, cmd, arg, NULL)) != POP3_OK)
+		return rc;
+	dotdec_init(&d);
+	out = xmalloc(CONN_MAXPEEK + 1);
+	while (!d.done) {
+		if ((e = conn_peek(p->conn, &in, &inlen)) != CONN_OK) {
+			free(out);
+			return conn_fail(p, e, cmd);
+		}
+		used = dotdec_run(&d, in, inlen, out, &outlen);
+		conn_consume(p->conn, used);
+		*octets += outlen;
+		if (max_octets != 0 && *octets > max_octets)
+			toobig = 1;
+		if (toobig || sinkfail || outlen == 0)
+			continue;
+		if (sink(ctx, out, outlen) == -1)
+			sinkfail = 1;
+	}
+	free(out);
+	if (conn_trace(p->conn))
+		fprintf(stderr, "S: <%llu octets of message data>\nS: .\n",
+		    (unsigned long long)*octets);
+	if (toobig)
+		return fail(p, POP3_TOOBIG, "%s %u: message larger than %llu "
+		    "octets", cmd, msgno, (unsigned long long)max_octets);
+	if (sinkfail)
+		return fail(p, POP3_SINK, "%s %u: local failure", cmd, msgno);
+	return POP3_OK;
+}
+
+static enum pop3_rc
+simple(struct pop3 *p, const char *cmd, const char *arg)
+{
+	if (check_state(p, POP3_TRANSACTION, cmd) == -1)
+		return POP3_USAGE;
+	return command(p, cmd, arg, NULL);
+}
+
+enum pop3_rc
+pop3_dele(struct pop3 *p, uint32_t msgno)
+{
+	char arg[32];
+
+	snprintf(arg, sizeof arg, "%u", msgno);
+	return simple(p, "DELE", arg);
+}
+
+enum pop3_rc
+pop3_noop(struct pop3 *p)
+{
+	return simple(p, "NOOP", NULL);
+}
+
+enum pop3_rc
+pop3_rset(struct pop3 *p)
+{
+	return simple(p, "RSET", NULL);
+}
+
+enum pop3_rc
+pop3_quit(struct pop3 *p)
+{
+	enum pop3_rc rc;
+
+	if (p->state == POP3_CLOSED)
+		return fail(p, POP3_USAGE, "QUIT after the connection closed");
+	if (p->state == POP3_TRANSACTION)
+		pop3_set_state(p, POP3_UPDATE);
+	rc = command(p, "QUIT", NULL, NULL);
+	pop3_set_state(p, POP3_CLOSED);
+	return rc;
+}

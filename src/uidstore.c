@@ -1,0 +1,441 @@
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <db.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uidstore.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define UIDREC_VERSION	1
+#define UIDREC_HDR	24
+#define JOURNAL_KEY	"batch"
+
+struct uidstore {
+	char	*dir;
+	int	 lockfd;
+	DB_ENV	*env;
+	DB	*uids;
+	DB	*journal;
+	DB_TXN	*txn;
+	char	 error[512];
+};
+
+static void
+errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	struct uidstore *s = env->app_private;
+
+	if (s != NULL)
+		snprintf(s->error, sizeof s->error, "%s", msg);
+}
+
+static enum us_rc
+dberr(struct uidstore *s, const char *what, int rc)
+{
+	/* Keep Berkeley DB's own detail when it gave one. */
+	if (s->error[0] == '\0' || rc != 0)
+		snprintf(s->error, sizeof s->error, "%s: %s", what,
+		    db_strerror(rc));
+	return US_ERR;
+}
+
+const char *
+uidstore_error(const struct uidstore *s)
+{
+	return s->error;
+}
+
+static int
+take_lock(const char *dir, int wait_secs, int *fdp)
+{
+	char path[4096];
+	int fd, tries;
+
+	snprintf(path, sizeof path, "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return -1;
+	/* flock belongs to the open file: it dies with the process, so a
+	 * kill -9 never leaves a stale lock. */
+	for (tries = 0;; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK || tries >= wait_secs * 10) {
+			int saved = errno;
+
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		usleep(100000);
+	}
+	*fdp = fd;
+	return 0;
+}
+
+static int
+open_db(struct uidstore *s, DB **dbp, const char *name)
+{
+	DB *db;
+	int rc;
+
+	if ((rc = db_create(&db, s->env, 0)) != 0)
+		return rc;
+	rc = db->open(db, NULL, name, NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT, 0600);
+	if (rc != 0) {
+		db->close(db, 0);
+		return rc;
+	}
+	*dbp = db;
+	return 0;
+}
+
+enum us_rc
+uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
+    char **errstr)
+{
+	struct uidstore *s;
+	struct stat st;
+	int rc;
+
+	*out = NULL;
+	if (mkdir_p(dir, 0700) == -1) {
+		*errstr = xasprintf("cannot create state directory %s: %s",
+		    dir, strerror(errno));
+		return US_ERR;
+	}
+	if (stat(dir, &st) == 0 && (st.st_mode & 077) != 0)
+		chmod(dir, st.st_mode & 0700);
+	s = xcalloc(1, sizeof *s);
+	s->dir = xstrdup(dir);
+	if (take_lock(dir, wait_secs, &s->lockfd) == -1) {
+		if (errno == EWOULDBLOCK) {
+			*errstr = xasprintf("another popfetch run holds the "
+			    "lock on %s/lock", dir);
+			free(s->dir);
+			free(s);
+			return US_LOCKED;
+		}
+		*errstr = xasprintf("cannot lock %s/lock: %s", dir,
+		    strerror(errno));
+		free(s->dir);
+		free(s);
+		return US_ERR;
+	}
+	if ((rc = db_env_create(&s->env, 0)) != 0)
+		goto fail;
+	s->env->app_private = s;
+	s->env->set_errcall(s->env, errcall);
+	s->env->set_cachesize(s->env, 0, 2 * 1024 * 1024, 1);
+	s->env->set_lg_max(s->env, 1024 * 1024);
+	s->env->set_lg_bsize(s->env, 256 * 1024);
+	s->env->log_set_config(s->env, DB_LOG_AUTO_REMOVE, 1);
+	/* DB_PRIVATE: the lock already makes us the only user, and private
+	 * regions leave no shared-memory files to go stale after a crash. */
+	rc = s->env->open(s->env, dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
+	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER | DB_PRIVATE, 0600);
+	if (rc != 0)
+		goto fail;
+	if ((rc = open_db(s, &s->uids, "uids.db")) != 0)
+		goto fail;
+	if ((rc = open_db(s, &s->journal, "journal.db")) != 0)
+		goto fail;
+	*out = s;
+	return US_OK;
+fail:
+	*errstr = xasprintf("cannot open the UID store in %s: %s%s%s; it may "
+	    "be damaged or not a popfetch store: move the directory aside to "
+	    "start afresh (messages still on the server will be fetched "
+	    "again)", dir, db_strerror(rc), s->error[0] ? ": " : "",
+	    s->error);
+	uidstore_close(s);
+	return US_ERR;
+}
+
+void
+uidstore_close(struct uidstore *s)
+{
+	if (s == NULL)
+		return;
+	if (s->txn != NULL)
+		uidstore_abort(s);
+	if (s->uids != NULL)
+		s->uids->close(s->uids, 0);
+	if (s->journal != NULL)
+		s->journal->close(s->journal, 0);
+	if (s->env != NULL) {
+		/* The checkpoint lets auto-remove drop old log files, so the
+		 * state stays small. */
+		s->env->txn_checkpoint(s->env, 0, 0, DB_FORCE);
+		s->env->close(s->env, 0);
+	}
+	if (s->lockfd > 0)
+		close(s->lockfd);
+	free(s->dir);
+	free(s);
+}
+
+static void
+put_u64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Layout: version, flags, ndig (u16), ncopies (u32), first_seen (u64),
+ * size (u64), then ndig digests; little-endian. */
+size_t
+uidrec_pack(const struct uidrec *r, unsigned char *buf, size_t bufsz)
+{
+	size_t need = UIDREC_HDR + (size_t)r->ndig * DIGEST_LEN;
+
+	if (need > bufsz || r->ndig > UIDREC_MAXDIG)
+		return 0;
+	buf[0] = UIDREC_VERSION;
+	buf[1] = 0;
+	buf[2] = (unsigned char)(r->ndig & 0xff);
+	buf[3] = (unsigned char)(r->ndig >> 8);
+	buf[4] = (unsigned char)r->ncopies;
+	buf[5] = (unsigned char)(r->ncopies >> 8);
+	buf[6] = (unsigned char)(r->ncopies >> 16);
+	buf[7] = (unsigned char)(r->ncopies >> 24);
+	put_u64(buf + 8, (uint64_t)r->first_seen);
+	put_u64(buf + 16, r->size);
+	memcpy(buf + UIDREC_HDR, r->dig, (size_t)r->ndig * DIGEST_LEN);
+	return need;
+}
+
+int
+uidrec_unpack(struct uidrec *r, const unsigned char *buf, size_t len)
+{
+	memset(r, 0, sizeof *r);
+	if (len < UIDREC_HDR || buf[0] != UIDREC_VERSION)
+		return -1;
+	r->ndig = buf[2] | (unsigned)buf[3] << 8;
+	if (r->ndig > UIDREC_MAXDIG ||
+	    len != UIDREC_HDR + (size_t)r->ndig * DIGEST_LEN)
+		return -1;
+	r->ncopies = buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 |
+	    (uint32_t)buf[7] << 24;
+	r->first_seen = (int64_t)get_u64(buf + 8);
+	r->size = get_u64(buf + 16);
+	memcpy(r->dig, buf + UIDREC_HDR, (size_t)r->ndig * DIGEST_LEN);
+	return 0;
+}
+
+static void
+dbt_init(DBT *d, const void *data, size_t len)
+{
+	memset(d, 0, sizeof *d);
+	d->data = (void *)(uintptr_t)data;
+	d->size = (u_int32_t)len;
+}
+
+enum us_rc
+uidstore_get(struct uidstore *s, const void *uid, size_t len,
+    struct uidrec *r)
+{
+	DBT key, val;
+	int rc;
+
+	dbt_init(&key, uid, len);
+	memset(&val, 0, sizeof val);
+	val.flags = DB_DBT_MALLOC;
+	rc = s->uids->get(s->uids, s->txn, &key, &val, 0);
+	if (rc == DB_NOTFOUND)
+		return US_NOTFOUND;
+	if (rc != 0)
+		return dberr(s, "reading the UID store", rc);
+	rc = uidrec_unpack(r, val.data, val.size);
+	free(val.data);
+	if (rc == -1) {
+		snprintf(s->error, sizeof s->error, "damaged record in the "
+		    "UID store in %s", s->dir);
+		return US_ERR;
+	}
+	return US_OK;
+}
+
+enum us_rc
+uidstore_begin(struct uidstore *s)
+{
+	int rc;
+
+	if (s->txn != NULL) {
+		snprintf(s->error, sizeof s->error, "nested transaction");
+		return US_ERR;
+	}
+	if ((rc = s->env->txn_begin(s->env, NULL, &s->txn, 0)) != 0) {
+		s->txn = NULL;
+		return dberr(s, "starting a transaction", rc);
+	}
+	return US_OK;
+}
+
+enum us_rc
+uidstore_commit(struct uidstore *s)
+{
+	DB_TXN *t = s->txn;
+	int rc;
+
+	s->txn = NULL;
+	/* The default commit flushes the log synchronously: durable. */
+	if ((rc = t->commit(t, 0)) != 0)
+		return dberr(s, "committing to the UID store", rc);
+	return US_OK;
+}
+
+void
+uidstore_abort(struct uidstore *s)
+{
+	if (s->txn != NULL)
+		s->txn->abort(s->txn);
+	s->txn = NULL;
+}
+
+enum us_rc
+uidstore_put(struct uidstore *s, const void *uid, size_t len,
+    const struct uidrec *r)
+{
+	unsigned char buf[UIDREC_HDR + UIDREC_MAXDIG * DIGEST_LEN];
+	DBT key, val;
+	size_t n;
+	int rc;
+
+	if (len == 0 || len > UID_MAXLEN) {
+		snprintf(s->error, sizeof s->error, "UID of %zu bytes", len);
+		return US_ERR;
+	}
+	n = uidrec_pack(r, buf, sizeof buf);
+	dbt_init(&key, uid, len);
+	dbt_init(&val, buf, n);
+	if ((rc = s->uids->put(s->uids, s->txn, &key, &val, 0)) != 0)
+		return dberr(s, "writing the UID store", rc);
+	return US_OK;
+}
+
+enum us_rc
+uidstore_del(struct uidstore *s, const void *uid, size_t len)
+{
+	DBT key;
+	int rc;
+
+	dbt_init(&key, uid, len);
+	rc = s->uids->del(s->uids, s->txn, &key, 0);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return dberr(s, "deleting from the UID store", rc);
+	return US_OK;
+}
+
+enum us_rc
+uidstore_journal_get(struct uidstore *s, void **blob, size_t *len)
+{
+	DBT key, val;
+	int rc;
+
+	dbt_init(&key, JOURNAL_KEY, sizeof JOURNAL_KEY - 1);
+	memset(&val, 0, sizeof val);
+	val.flags = DB_DBT_MALLOC;
+	rc = s->journal->get(s->journal, s->txn, &key, &val, 0);
+	if (rc == DB_NOTFOUND)
+		return US_NOTFOUND;
+	if (rc != 0)
+		return dberr(s, "reading the journal", rc);
+	*blob = val.data;
+	*len = val.size;
+	return US_OK;
+}
+
+enum us_rc
+uidstore_journal_put(struct uidstore *s, const void *blob, size_t len)
+{
+	DBT key, val;
+	int rc;
+
+	dbt_init(&key, JOURNAL_KEY, sizeof JOURNAL_KEY - 1);
+	dbt_init(&val, blob, len);
+	if ((rc = s->journal->put(s->journal, s->txn, &key, &val, 0)) != 0)
+		return dberr(s, "writing the journal", rc);
+	return US_OK;
+}
+
+enum us_rc
+uidstore_journal_del(struct uidstore *s)
+{
+	DBT key;
+	int rc;
+
+	dbt_init(&key, JOURNAL_KEY, sizeof JOURNAL_KEY - 1);
+	rc = s->journal->del(s->journal, s->txn, &key, 0);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return dberr(s, "clearing the journal", rc);
+	return US_OK;
+}
+
+enum us_rc
+uidstore_walk(struct uidstore *s,
+    int (*fn)(void *, const void *, size_t, const struct uidrec *),
+    void *ctx, size_t *deleted)
+{
+	struct uidrec r;
+	DBC *cur = NULL;
+	DBT key, val;
+	int rc, act = 0;
+
+	*deleted = 0;
+	if (uidstore_begin(s) != US_OK)
+		return US_ERR;
+	if ((rc = s->uids->cursor(s->uids, s->txn, &cur, 0)) != 0)
+		goto fail;
+	memset(&key, 0, sizeof key);
+	memset(&val, 0, sizeof val);
+	while ((rc = cur->get(cur, &key, &val, DB_NEXT)) == 0) {
+		if (uidrec_unpack(&r, val.data, val.size) == -1) {
+			rc = DB_RUNRECOVERY;
+			snprintf(s->error, sizeof s->error, "damaged record "
+			    "in the UID store in %s", s->dir);
+			goto fail;
+		}
+		act = fn(ctx, key.data, key.size, &r);
+		if (act == -1)
+			break;
+		if (act == 1) {
+			if ((rc = cur->del(cur, 0)) != 0)
+				goto fail;
+			(*deleted)++;
+		}
+	}
+	if (rc != 0 && rc != DB_NOTFOUND)
+		goto fail;
+	cur->close(cur);
+	return uidstore_commit(s);
+fail:
+	if (cur != NULL)
+		cur->close(cur);
+	uidstore_abort(s);
+	return dberr(s, "walking the UID store", rc);
+}

@@ -1,0 +1,28 @@
+/*
+ * Small file-system and time helpers shared by the delivery methods, the
+ * UID store and the command line. None of them log; they return -1 with
+ * errno set.
+ */
+#ifndef POPFETCH_UTIL_H
+#define POPFETCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* write(2) until done, retrying EINTR and short writes. */
+int write_all(int fd, const void *buf, size_t len);
+/* fsync the directory itself, so a rename or create in it is durable. */
+int fsync_dir(const char *path);
+/* mkdir -p with the given mode for every directory it creates. */
+int mkdir_p(const char *path, mode_t mode);
+/* Milliseconds from a monotonic clock. */
+int64_t now_ms(void);
+/* Wipes a secret so the compiler cannot drop the store. */
+void wipe(void *p, size_t len);
+/* Frees a NUL-terminated secret after wiping it; NULL is fine. */
+void free_secret(char *s);
+/* Parses a decimal number in [min, max]; returns -1 on anything else. */
+int parse_number(const char *s, long long min, long long max, long long *out);
+
+#endif
