@@ -1,0 +1,416 @@
+/*
+ * Unit tests of the pure modules: every parser and decoder is fed each
+ * input whole and one byte at a time. Conformance clause ids refer to
+ * ../shared/seeds (MS-STANOPOP3 = Outlook client profile).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "dotdec.h"
+#include "log.h"
+#include "mboxrd.h"
+#include "pop3_parse.h"
+#include "secret.h"
+#include "uidstore.h"
+#include "unit.h"
+
+static void
+test_status(void)
+{
+	static const struct {
+		const char	*line;
+		int		 ok;
+		const char	*text;
+		const char	*code;
+	} t[] = {
+		/* V0001: any reply starting with '+' is positive, any case */
+		{ "+OK hello", 1, "hello", NULL },
+		{ "+ok hello", 1, "hello", NULL },
+		{ "+", 1, "", NULL },
+		{ "+OKAY fine", 1, "fine", NULL },
+		{ "-ERR no", 0, "no", NULL },
+		{ "-err no", 0, "no", NULL },
+		{ "ERR no", 0, "no", NULL },
+		{ "", 0, "", NULL },
+		/* C0004: several blanks or tabs between fields */
+		{ "+OK \t  2 320", 1, "2 320", NULL },
+		{ "-ERR [AUTH] bad password", 0, "[AUTH] bad password",
+		    "AUTH" },
+		{ "-ERR [SYS/TEMP] later", 0, "[SYS/TEMP] later", "SYS/TEMP" },
+		{ "-ERR [IN-USE", 0, "[IN-USE", NULL },
+		{ "-ERR [] x", 0, "[] x", NULL },
+	};
+	struct pop3_status st;
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		pop3_parse_status(t[i].line, strlen(t[i].line), &st);
+		CHECK(st.ok == t[i].ok, "status \"%s\": ok %d", t[i].line,
+		    st.ok);
+		CHECK(st.textlen == strlen(t[i].text) &&
+		    memcmp(st.text, t[i].text, st.textlen) == 0,
+		    "status \"%s\": text \"%.*s\"", t[i].line, (int)st.textlen,
+		    st.text);
+		if (t[i].code == NULL)
+			CHECK(st.codelen == 0, "status \"%s\": unexpected code",
+			    t[i].line);
+		else
+			CHECK(pop3_code_is(&st, t[i].code),
+			    "status \"%s\": code", t[i].line);
+	}
+}
+
+static void
+test_stat_list_uidl(void)
+{
+	static const struct {
+		const char	*in;
+		int		 rc;
+		uint64_t	 a, b;
+	} st[] = {
+		/* C0017: one or more blanks, more text may follow */
+		{ "2 320", 0, 2, 320 },
+		{ "2\t\t320 messages", 0, 2, 320 },
+		{ "  0 0", 0, 0, 0 },
+		{ "3", 0, 3, 0 },	/* size is a hint; missing is fine */
+		{ "x 3", -1, 0, 0 },
+		{ "-1 3", -1, 0, 0 },
+		{ "12abc 3", -1, 0, 0 },
+		{ "99999999999999999999999 1", -1, 0, 0 },
+		{ "", -1, 0, 0 },
+	}, li[] = {
+		/* C0021 */
+		{ "1 120", 0, 1, 120 },
+		{ "1 \t 120 extra text", 0, 1, 120 },
+		{ "0 120", -1, 0, 0 },
+		{ "1", -1, 0, 0 },
+		{ "4294967296 1", -1, 0, 0 },
+		{ "1 x", -1, 0, 0 },
+	};
+	static const struct {
+		const char	*in;
+		int		 rc;
+		uint32_t	 n;
+		const char	*uid;
+	} ui[] = {
+		/* C0038: blanks and tabs, extra text after the UID */
+		{ "1 abc", 0, 1, "abc" },
+		{ "2\t\tXYZ.123 extra", 0, 2, "XYZ.123" },
+		{ "3 a/b/../c", 0, 3, "a/b/../c" },
+		{ "4 ", -1, 0, NULL },
+		{ "4", -1, 0, NULL },
+		{ "x abc", -1, 0, NULL },
+		{ "0 abc", -1, 0, NULL },
+	};
+	uint64_t a, b;
+	uint32_t n;
+	const char *uid;
+	size_t i, ulen;
+	int rc;
+
+	for (i = 0; i < sizeof st / sizeof st[0]; i++) {
+		rc = pop3_parse_stat(st[i].in, strlen(st[i].in), &a, &b);
+		CHECK(rc == st[i].rc && (rc == -1 || (a == st[i].a &&
+		    b == st[i].b)), "stat \"%s\"", st[i].in);
+	}
+	for (i = 0; i < sizeof li / sizeof li[0]; i++) {
+		rc = pop3_parse_list(li[i].in, strlen(li[i].in), &n, &b);
+		CHECK(rc == li[i].rc && (rc == -1 || (n == li[i].a &&
+		    b == li[i].b)), "list \"%s\"", li[i].in);
+	}
+	for (i = 0; i < sizeof ui / sizeof ui[0]; i++) {
+		rc = pop3_parse_uidl(ui[i].in, strlen(ui[i].in), &n, &uid,
+		    &ulen);
+		CHECK(rc == ui[i].rc && (rc == -1 || (n == ui[i].n &&
+		    ulen == strlen(ui[i].uid) &&
+		    memcmp(uid, ui[i].uid, ulen) == 0)), "uidl \"%s\"",
+		    ui[i].in);
+	}
+	CHECK(pop3_parse_capa("UIDL", 4) == CAPA_UIDL, "capa UIDL");
+	CHECK(pop3_parse_capa("top", 3) == CAPA_TOP, "capa top");
+	CHECK(pop3_parse_capa("SASL PLAIN LOGIN", 16) == CAPA_SASL, "capa sasl");
+	CHECK(pop3_parse_capa("TOPX", 4) == 0, "capa TOPX");
+	CHECK(pop3_parse_capa("", 0) == 0, "capa empty");
+}
+
+/* Runs the decoder over in with a given chunk size; returns the decoded
+ * bytes (static buffer), *done, and how many input bytes were consumed. */
+static const char *
+dotdec_all(const char *in, size_t inlen, size_t chunk, size_t *outlen,
+    int *done, size_t *consumed)
+{
+	static char out[8192];
+	char tmp[8192];
+	struct dotdec d;
+	size_t i = 0, n, o;
+
+	dotdec_init(&d);
+	*outlen = 0;
+	while (i < inlen && !d.done) {
+		n = inlen - i < chunk ? inlen - i : chunk;
+		i += dotdec_run(&d, in + i, n, tmp, &o);
+		memcpy(out + *outlen, tmp, o);
+		*outlen += o;
+	}
+	*done = d.done;
+	*consumed = i;
+	return out;
+}
+
+static void
+test_dotdec(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+		int		 done;
+		size_t		 rest;	/* bytes left after the terminator */
+	} t[] = {
+		{ "a\r\nb\r\n.\r\n", "a\nb\n", 1, 0 },
+		/* V0002: a leading dot followed by more is stuffing */
+		{ "..a\r\n.\r\n", ".a\n", 1, 0 },
+		{ "...\r\n.\r\n", "..\n", 1, 0 },
+		{ ". \r\n.\r\n", " \n", 1, 0 },
+		{ "a.\r\n.\r\n", "a.\n", 1, 0 },
+		/* bare LF tolerated */
+		{ "a\nb\n.\n", "a\nb\n", 1, 0 },
+		{ "a\r\n.\r\n+OK next\r\n", "a\n", 1, 10 },
+		/* lone CRs, NUL and 8-bit bytes are kept */
+		{ "a\rb\r\n.\r\n", "a\rb\n", 1, 0 },
+		{ "a\r\r\n.\r\n", "a\r\n", 1, 0 },
+		{ ".\rx\r\n.\r\n", "\rx\n", 1, 0 },
+		{ "\xff\xfe\r\n.\r\n", "\xff\xfe\n", 1, 0 },
+		/* no terminator: not done */
+		{ "a\r\n", "a\n", 0, 0 },
+		{ "a\r\n.", "a\n", 0, 0 },
+		{ "a\r\n.\r", "a\n", 0, 0 },
+		{ "a\r\n.x", "a\nx", 0, 0 },
+		/* the terminator must start a line */
+		{ "a.\r\n", "a.\n", 0, 0 },
+		{ ".\r\n", "", 1, 0 },
+	};
+	size_t i, c, chunk, outlen, used;
+	const char *out;
+	int done;
+	char nul[] = "a\0b\r\n.\r\n";
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		size_t len = strlen(t[i].in);
+
+		/* Whole, then one byte at a time. */
+		for (c = 0; c < 2; c++) {
+			chunk = c == 0 ? len + 1 : 1;
+			out = dotdec_all(t[i].in, len, chunk, &outlen, &done,
+			    &used);
+			CHECK(done == t[i].done && outlen == strlen(t[i].out) &&
+			    memcmp(out, t[i].out, outlen) == 0 &&
+			    len - used == t[i].rest,
+			    "dotdec #%zu chunk %zu: done %d out \"%.*s\" rest %zu",
+			    i, chunk, done, (int)outlen, out, len - used);
+		}
+	}
+	out = dotdec_all(nul, sizeof nul - 1, 1, &outlen, &done, &used);
+	CHECK(done && outlen == 4 && memcmp(out, "a\0b\n", 4) == 0,
+	    "dotdec keeps NUL");
+}
+
+static void
+test_dotdec_long_line(void)
+{
+	/* A 10 MB single line passes through in pieces, unchanged. */
+	size_t len = 10 * 1024 * 1024, i, o, total = 0, bad = 0;
+	char *in = malloc(len + 5), *out = malloc(65536 + 1);
+	struct dotdec d;
+
+	for (i = 0; i < len; i++)
+		in[i] = (char)('a' + i % 26);
+	memcpy(in + len, "\r\n.\r\n", 5);
+	dotdec_init(&d);
+	for (i = 0; i < len + 5 && !d.done;) {
+		size_t n = len + 5 - i < 65536 ? len + 5 - i : 65536, k;
+		size_t used = dotdec_run(&d, in + i, n, out, &o);
+
+		for (k = 0; k < o; k++)
+			if (total + k < len && out[k] != (char)('a' +
+			    (total + k) % 26))
+				bad++;
+		total += o;
+		i += used;
+	}
+	CHECK(d.done && total == len + 1 && bad == 0,
+	    "10 MB line: done %d total %zu bad %zu", d.done, total, bad);
+	free(in);
+	free(out);
+}
+
+static const char *
+mboxrd_all(const char *in, size_t chunk, size_t *outlen)
+{
+	static char out[8192];
+	struct mboxrd m;
+	size_t i = 0, len = strlen(in), n;
+
+	mboxrd_init(&m);
+	*outlen = 0;
+	while (i < len) {
+		n = len - i < chunk ? len - i : chunk;
+		*outlen += mboxrd_quote(&m, in + i, n, out + *outlen);
+		i += n;
+	}
+	*outlen += mboxrd_finish(&m, out + *outlen);
+	return out;
+}
+
+static void
+test_mboxrd(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+	} t[] = {
+		{ "a\n", "a\n\n" },
+		{ "From x\n", ">From x\n\n" },
+		{ ">From x\n", ">>From x\n\n" },
+		{ ">>>From x\n", ">>>>From x\n\n" },
+		{ "a\nFrom b\n", "a\n>From b\n\n" },
+		{ "From\n", "From\n\n" },
+		{ "Fro", "Fro\n\n" },
+		{ "xFrom y\n", "xFrom y\n\n" },
+		{ "> From y\n", "> From y\n\n" },
+		{ "no newline", "no newline\n\n" },
+		{ "", "\n" },
+		{ ">", ">\n\n" },
+		{ "FromX\n", "FromX\n\n" },
+	};
+	size_t i, c, chunk, outlen, len;
+	const char *out;
+	char buf[128];
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		len = strlen(t[i].in);
+		for (c = 0; c < 2; c++) {
+			chunk = c == 0 ? len + 1 : 1;
+			out = mboxrd_all(t[i].in, chunk, &outlen);
+			CHECK(outlen == strlen(t[i].out) &&
+			    memcmp(out, t[i].out, outlen) == 0,
+			    "mboxrd \"%s\" chunk %zu: \"%.*s\"", t[i].in,
+			    chunk, (int)outlen, out);
+		}
+	}
+	len = mboxrd_from_line(buf, sizeof buf, "a b\n@c", 0);
+	CHECK(len > 0 && strcmp(buf, "From ab@c Thu Jan  1 00:00:00 1970\n")
+	    == 0, "From_ line: %s", buf);
+	mboxrd_from_line(buf, sizeof buf, NULL, 0);
+	CHECK(strncmp(buf, "From MAILER-DAEMON ", 19) == 0, "From_ default");
+}
+
+static void
+test_netrc(void)
+{
+	static const char text[] =
+	    "machine other login x password y\n"
+	    "machine Mail.Example.org\n  login alice\n  password \"s p\\\"w\"\n"
+	    "machine mail.example.org login bob password bobpw\n"
+	    "macdef init\nmachine evil login x password z\n\n"
+	    "default login anon password anonpw\n";
+	char *l, *p;
+	int rc;
+
+	rc = netrc_lookup(text, strlen(text), "mail.example.org", "alice", &l,
+	    &p);
+	CHECK(rc == 1 && l && strcmp(l, "alice") == 0 && p &&
+	    strcmp(p, "s p\"w") == 0, "netrc alice: %s", p ? p : "(null)");
+	free(l);
+	free(p);
+	rc = netrc_lookup(text, strlen(text), "mail.example.org", "bob", &l,
+	    &p);
+	CHECK(rc == 1 && p && strcmp(p, "bobpw") == 0, "netrc bob");
+	free(l);
+	free(p);
+	rc = netrc_lookup(text, strlen(text), "mail.example.org", NULL, &l,
+	    &p);
+	CHECK(rc == 1 && l && strcmp(l, "alice") == 0, "netrc first match");
+	free(l);
+	free(p);
+	rc = netrc_lookup(text, strlen(text), "evil", NULL, &l, &p);
+	CHECK(rc == 1 && p && strcmp(p, "anonpw") == 0,
+	    "netrc: macdef body is not an entry");
+	free(l);
+	free(p);
+	rc = netrc_lookup("machine a login b", 17, "c", NULL, &l, &p);
+	CHECK(rc == 0 && l == NULL && p == NULL, "netrc no match");
+}
+
+static void
+test_uidrec(void)
+{
+	struct uidrec r, s;
+	unsigned char buf[4096];
+	size_t n;
+
+	memset(&r, 0, sizeof r);
+	r.first_seen = 1700000000;
+	r.size = 123456789012ULL;
+	r.ndig = 2;
+	r.ncopies = 3;
+	memset(r.dig[0], 0xab, DIGEST_LEN);
+	memset(r.dig[1], 0xcd, DIGEST_LEN);
+	n = uidrec_pack(&r, buf, sizeof buf);
+	CHECK(n > 0 && uidrec_unpack(&s, buf, n) == 0 &&
+	    s.first_seen == r.first_seen && s.size == r.size && s.ndig == 2 &&
+	    s.ncopies == 3 && memcmp(s.dig, r.dig, 2 * DIGEST_LEN) == 0,
+	    "uidrec round trip");
+	CHECK(uidrec_unpack(&s, buf, n - 1) == -1, "uidrec short");
+	buf[0] = 99;
+	CHECK(uidrec_unpack(&s, buf, n) == -1, "uidrec foreign version");
+}
+
+static void
+test_dirname(void)
+{
+	char *s;
+
+	s = conf_account_dirname("alice", "mail.example.org", "995");
+	CHECK(strcmp(s, "alice@mail.example.org:995") == 0, "dirname %s", s);
+	free(s);
+	s = conf_account_dirname("../x/y", ".hidden", "110");
+	CHECK(strcmp(s, "..%2Fx%2Fy@.hidden:110") == 0 || strchr(s, '/') ==
+	    NULL, "dirname escapes: %s", s);
+	CHECK(strchr(s, '/') == NULL, "dirname has no slash: %s", s);
+	free(s);
+	s = conf_account_dirname(".x", "h", "1");
+	CHECK(s[0] != '.', "dirname does not start with a dot: %s", s);
+	free(s);
+}
+
+static void
+test_sanitize(void)
+{
+	char buf[32];
+
+	log_sanitize(buf, sizeof buf, "a\x01\xff\\", 4);
+	CHECK(strcmp(buf, "a\\x01\\xff\\x5c") == 0, "sanitize: %s", buf);
+	log_sanitize(buf, sizeof buf, "0123456789012345678901234567890123456789",
+	    40);
+	CHECK(strlen(buf) < sizeof buf && strstr(buf, "...") != NULL,
+	    "sanitize cuts: %s", buf);
+}
+
+int
+main(void)
+{
+	test_status();
+	test_stat_list_uidl();
+	test_dotdec();
+	test_dotdec_long_line();
+	test_mboxrd();
+	test_netrc();
+	test_uidrec();
+	test_dirname();
+	test_sanitize();
+	printf("t_unit: %d passed, %d failed\n", unit_pass, unit_fail);
+	return unit_fail != 0;
+}
