@@ -37,8 +37,8 @@ struct mbox {
 	off_t		 pos;		/* logical end, including buffered */
 	char		 from[512];	/* this batch's From_ line */
 	size_t		 fromlen;
-	int		 addnl;		/* a "\n" is still owed before From_ */
-	int		 addnl0;	/* the file did not end with "\n" */
+	int		 addnl;		/* newlines still owed before From_ */
+	int		 addnl0;	/* newlines the file lacked at the start */
 	struct mboxrd	 q;
 	char		*buf;
 	size_t		 buflen;
@@ -160,7 +160,8 @@ mb_batch_begin(struct deliver *d, char **errstr)
 {
 	struct mbox *m = d->priv;
 	struct stat st;
-	char last;
+	char last[2];
+	ssize_t n;
 
 	m->fd = lock_mbox(d->target, d->timeout_ms, &m->dotlocked, errstr);
 	if (m->fd == -1)
@@ -171,10 +172,16 @@ mb_batch_begin(struct deliver *d, char **errstr)
 		return -1;
 	}
 	m->start = m->pos = st.st_size;
+	/* A From_ line must follow a blank line, or the previous message
+	 * would swallow ours. */
 	m->addnl = 0;
-	if (st.st_size > 0 && pread(m->fd, &last, 1, st.st_size - 1) == 1 &&
-	    last != '\n')
-		m->addnl = 1;
+	if (st.st_size > 0) {
+		n = pread(m->fd, last, 2, st.st_size >= 2 ? st.st_size - 2 : 0);
+		if (n >= 1 && last[n - 1] != '\n')
+			m->addnl = 2;
+		else if (n == 2 && last[0] != '\n')
+			m->addnl = 1;
+	}
 	m->addnl0 = m->addnl;
 	m->fromlen = mboxrd_from_line(m->from, sizeof m->from, NULL,
 	    time(NULL));
@@ -236,10 +243,10 @@ mb_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 
 	m->msgstart = m->pos;
 	mboxrd_init(&m->q);
-	if (m->addnl) {
-		m->addnl = 0;
-		if (mb_add(d, "\n", 1, errstr) == -1)
+	if (m->addnl > 0) {
+		if (mb_add(d, "\n\n", (size_t)m->addnl, errstr) == -1)
 			return -1;
+		m->addnl = 0;
 	}
 	return mb_add(d, m->from, m->fromlen, errstr);
 }
@@ -347,11 +354,13 @@ mb_recover(struct deliver *d, int phase, const unsigned char *p, size_t len,
 		free(from);
 		return DELIVER_RECOVERY_FAILED;
 	}
+	if (addnl > 2)
+		addnl = 0;
 	need = strlen(from) + addnl;
 	got = xmalloc(need + 1);
 	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > start &&
 	    pread(fd, got, need, (off_t)start) == (ssize_t)need &&
-	    (!addnl || got[0] == '\n') &&
+	    memcmp(got, "\n\n", addnl) == 0 &&
 	    memcmp(got + addnl, from, need - addnl) == 0) {
 		if (ftruncate(fd, (off_t)start) == -1 || fsync(fd) == -1) {
 			*errstr = xasprintf("mbox %s: cannot roll back an "

@@ -6,9 +6,10 @@
  * partial download. At least once: the MDA is outside our transaction.
  *
  * Substitutions in CMD, each shell-quoted: %F envelope sender (from the
- * Return-Path header, empty if none), %u the account's user name, %s the
- * server, %% a percent sign. The same values are in the environment as
- * POPFETCH_SENDER, POPFETCH_USER, POPFETCH_SERVER and POPFETCH_UID.
+ * Return-Path header, empty if none), %u the account's user name, %% a
+ * percent sign; any other % sequence is left alone (printf formats in the
+ * command keep working). The same values and more are in the environment
+ * as POPFETCH_SENDER, POPFETCH_USER, POPFETCH_SERVER and POPFETCH_UID.
  */
 #include "config.h"
 
@@ -82,9 +83,6 @@ expand(const char *cmd, const struct msg_meta *meta)
 			break;
 		case 'u':
 			shquote(&b, meta->user);
-			break;
-		case 's':
-			shquote(&b, meta->server);
 			break;
 		case '%':
 			buf_add(&b, "%", 1);

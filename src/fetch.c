@@ -720,7 +720,8 @@ fetch_one(struct run *r, struct job *j)
 			account_fail(r, EX_IOERR);
 			return -1;
 		}
-		if (ftruncate(r->spoolfd, 0) == -1) {
+		if (ftruncate(r->spoolfd, 0) == -1 ||
+		    lseek(r->spoolfd, 0, SEEK_SET) == -1) {
 			log_warn("spool file");
 			account_fail(r, EX_IOERR);
 			return -1;

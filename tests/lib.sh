@@ -93,6 +93,19 @@ same_contents() {
 	[ "$(sums "$1")" = "$(sums "$2")" ]
 }
 
+# has_copy FILE DIR: DIR holds a file with exactly FILE's bytes.
+has_copy() {
+	for _x in "$2"/*; do
+		cmp -s "$1" "$_x" && return 0
+	done
+	return 1
+}
+
+# no_retr: the last session fetched nothing.
+no_retr() {
+	! last_session | grep -q '^RETR'
+}
+
 # The commands the server received in its last session.
 last_session() {
 	awk '/^-- session/{buf=""; next} {buf = buf $0 "\n"} END{printf "%s", buf}' "$SLOG"

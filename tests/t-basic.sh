@@ -32,7 +32,7 @@ check "C0003/C0004/C0012/C0015/C0044/V0003/V0004/V0007: exact commands sent" \
 pfm
 expect_rc 0 "second fetch"
 check "nothing new on the second run" test "$(count_files "$MD/new")" -eq 3
-check "no RETR on the second run" sh -c "! (last_session() { awk '/^-- session/{b=\"\";next}{b=b \$0 \"\\n\"}END{printf \"%s\", b}' '$SLOG'; }; last_session | grep -q RETR)"
+check "no RETR on the second run" no_retr
 
 msg 004 four
 pfm

@@ -1,0 +1,359 @@
+#!/bin/bash
+# Self-test of tests/testpop3d: the client tests are only as good as the
+# server they run against, so its protocol and quirks are pinned down here,
+# talking to it with nothing but bash's /dev/tcp.
+
+set -u
+: "${srcdir:=$(dirname "$0")/..}"
+: "${TESTPOP3D:=tests/testpop3d}"
+export TESTPOP3D
+# shellcheck source=tests/server.sh
+. "$srcdir/tests/server.sh" || exit 1
+
+TESTDIR=$(mktemp -d "${TMPDIR:-/tmp}/t-testpop3d.XXXXXX") || exit 1
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+	exec 3<&- 2>/dev/null
+	server_stop
+	rm -rf "$TESTDIR"
+}
+trap cleanup EXIT
+
+failures=0
+current=setup
+fail() {
+	echo "FAIL [$current]: $*" >&2
+	failures=$((failures + 1))
+}
+
+connect() { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; }
+disconnect() { exec 3<&-; }
+send() { printf '%s\r\n' "$1" >&3; }
+
+# expect LINE: the next line from the server must be exactly LINE + CRLF.
+expect() {
+	local got
+	if ! IFS= read -r -t 5 got <&3; then
+		fail "expected $(printf %q "$1"), got EOF or timeout"
+		return 1
+	fi
+	if [ "$got" != "$1"$'\r' ]; then
+		fail "expected $(printf %q "$1\r"), got $(printf %q "$got")"
+		return 1
+	fi
+}
+
+# cmd COMMAND REPLY: send one command, expect one reply line.
+cmd() {
+	send "$1"
+	expect "$2"
+}
+
+login_user() {
+	connect
+	expect "+OK testpop3d ready"
+	cmd "USER test" "+OK"
+}
+
+login() {
+	login_user
+	cmd "PASS secret" "+OK"
+}
+
+# slurp_is FORMAT: everything the server sends until it closes the
+# connection must equal printf FORMAT, byte for byte.
+slurp_is() {
+	# shellcheck disable=SC2059 # the escapes in FORMAT are the point
+	printf "$1" >"$TESTDIR/expected"
+	if ! timeout 5 cat <&3 >"$TESTDIR/got"; then
+		fail "connection not closed by the server"
+	elif ! cmp -s "$TESTDIR/expected" "$TESTDIR/got"; then
+		fail "wrong bytes: expected $(od -c "$TESTDIR/expected" | head -20) got $(od -c "$TESTDIR/got" | head -20)"
+	fi
+	disconnect
+}
+
+# expect_silence: nothing more arrives within a second, and no EOF either.
+expect_silence() {
+	local got
+	if IFS= read -r -t 1 got <&3; then
+		fail "expected silence, got $(printf %q "$got")"
+	elif [ $? -le 128 ]; then
+		fail "expected silence, got EOF"
+	fi
+}
+
+restart() {
+	server_stop
+	server_start "$@" "$MD" || { fail "server_start $*"; exit 1; }
+}
+
+make_maildrop() {
+	rm -rf "$MD"
+	mkdir -p "$MD/subdir"
+	printf 'Subject: one\n\nhello\n.dot line\n..two dots\n.\nend' >"$MD/a"
+	printf 'Subject: two\r\n\r\ncrlf\r\nmixed\n' >"$MD/b"
+	printf 'X: \0\377\n\nbin\n' >"$MD/c"
+	printf 'not a message\n' >"$MD/.hidden"
+	printf 'a\tuid a/1\nb\tdup\nc\tdup\nc\tignored, first line wins\n' >"$MD/.uidl"
+}
+
+MD=$TESTDIR/maildrop
+make_maildrop
+# Octet counts of the messages with CRLF line endings.
+SA=$(printf 'Subject: one\r\n\r\nhello\r\n.dot line\r\n..two dots\r\n.\r\nend\r\n' | wc -c)
+SB=$(printf 'Subject: two\r\n\r\ncrlf\r\nmixed\r\n' | wc -c)
+SC=$(printf 'X: \0\377\r\n\r\nbin\r\n' | wc -c)
+
+current="basic session"
+server_start --log "$TESTDIR/log" "$MD" || { fail "server_start"; exit 1; }
+connect
+expect "+OK testpop3d ready"
+send CAPA
+for l in +OK TOP UIDL USER RESP-CODES PIPELINING .; do expect "$l"; done
+cmd STAT "-ERR command not valid in this state"
+cmd "PASS secret" "-ERR USER first"
+cmd "USER test" "+OK"
+cmd "PASS secret" "+OK"
+cmd "USER test" "-ERR command not valid in this state"
+cmd STAT "+OK 3 $((SA + SB + SC))"
+send LIST
+for l in +OK "1 $SA" "2 $SB" "3 $SC" .; do expect "$l"; done
+send UIDL
+for l in +OK "1 uid a/1" "2 dup" "3 dup" .; do expect "$l"; done
+cmd "list 2" "+OK 2 $SB"
+cmd "UIDL 1" "+OK 1 uid a/1"
+cmd "LIST 4" "-ERR no such message"
+cmd "LIST 0" "-ERR no such message"
+cmd "LIST  1" "-ERR syntax error"
+cmd "STAT " "-ERR syntax error"
+cmd "RETR" "-ERR syntax error"
+cmd "XYZZY" "-ERR unknown command"
+send "TOP 1 0"
+for l in +OK "Subject: one" "" .; do expect "$l"; done
+send "TOP 1 2"
+for l in +OK "Subject: one" "" hello "..dot line" .; do expect "$l"; done
+cmd "DELE 2" "+OK"
+cmd "RETR 2" "-ERR message is deleted"
+cmd "DELE 2" "-ERR message is deleted"
+cmd STAT "+OK 2 $((SA + SC))"
+cmd RSET "+OK"
+cmd STAT "+OK 3 $((SA + SB + SC))"
+cmd NOOP "+OK"
+cmd "DELE 1" "+OK"
+send "RETR 1"
+expect "-ERR message is deleted"
+cmd RSET "+OK"
+# Pipelined, read back raw: dot-stuffing, CRLF and the added final CRLF.
+send "RETR 1"
+send "DELE 1"
+send QUIT
+slurp_is '+OK\r\nSubject: one\r\n\r\nhello\r\n..dot line\r\n...two dots\r\n..\r\nend\r\n.\r\n+OK\r\n+OK\r\n'
+[ -e "$MD/a" ] && fail "QUIT did not delete the file of message 1"
+[ -e "$MD/b" ] || fail "QUIT deleted a message that was not deleted"
+
+current="binary, CRLF and mixed line endings"
+connect
+printf 'USER test\r\nPASS secret\r\nRETR 1\r\nRETR 2\r\nQUIT\r\n' >&3
+slurp_is '+OK testpop3d ready\r\n+OK\r\n+OK\r\n+OK\r\nSubject: two\r\n\r\ncrlf\r\nmixed\r\n.\r\n+OK\r\nX: \0\377\r\n\r\nbin\r\n.\r\n+OK\r\n'
+
+current="bad logins"
+connect
+expect "+OK testpop3d ready"
+cmd "USER test" "+OK"
+cmd "PASS wrong" "-ERR [AUTH] invalid login"
+cmd "PASS secret" "-ERR USER first"
+cmd "USER nobody" "+OK"
+cmd "PASS secret" "-ERR [AUTH] invalid login"
+cmd "USER test" "+OK"
+cmd "PASS secret " "-ERR [AUTH] invalid login"
+cmd QUIT "+OK"
+disconnect
+
+current="a dropped connection deletes nothing"
+login
+cmd "DELE 1" "+OK"
+cmd "DELE 2" "+OK"
+disconnect
+login
+cmd STAT "+OK 2 $((SB + SC))"
+cmd QUIT "+OK"
+disconnect
+
+current="command length limit"
+long=$(printf '%01019d' 0)
+connect
+expect "+OK testpop3d ready"
+cmd "USER test" "+OK"
+cmd "PASS $long" "-ERR [AUTH] invalid login"
+cmd "NOOP $(printf '%05000d' 0)" "-ERR line too long"
+cmd "USER test" "+OK"
+cmd "PASS secret" "+OK"
+cmd QUIT "+OK"
+disconnect
+
+current="log"
+printf -- '-- session %s\n' 1 >"$TESTDIR/expected.log"
+printf '%s\n' CAPA STAT "PASS secret" "USER test" "PASS secret" "USER test" STAT LIST UIDL \
+	"list 2" "UIDL 1" "LIST 4" "LIST 0" "LIST  1" "STAT " RETR XYZZY "TOP 1 0" "TOP 1 2" \
+	"DELE 2" "RETR 2" "DELE 2" STAT RSET STAT NOOP "DELE 1" "RETR 1" RSET "RETR 1" \
+	"DELE 1" QUIT "-- session 2" "USER test" "PASS secret" "RETR 1" "RETR 2" QUIT \
+	"-- session 3" "USER test" "PASS wrong" "PASS secret" "USER nobody" "PASS secret" \
+	"USER test" "PASS secret " QUIT "-- session 4" "USER test" "PASS secret" "DELE 1" \
+	"DELE 2" "-- session 5" "USER test" "PASS secret" STAT QUIT "-- session 6" "USER test" \
+	"PASS $long" "-- overlong line discarded" "USER test" "PASS secret" QUIT \
+	>>"$TESTDIR/expected.log"
+cmp -s "$TESTDIR/expected.log" "$TESTDIR/log" ||
+	fail "log differs: $(diff "$TESTDIR/expected.log" "$TESTDIR/log")"
+
+current="--user, --pass with spaces, --max-sessions"
+rm -f "$TESTDIR/log"
+restart --user "u 1" --pass "p  w d" --max-sessions 1 --log "$TESTDIR/log"
+connect
+expect "+OK testpop3d ready"
+cmd "USER u 1" "+OK"
+cmd "PASS p  w d" "+OK"
+cmd QUIT "+OK"
+disconnect
+pid=$SERVER_PID
+for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+	fail "server still running after --max-sessions 1"
+else
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 0 ] || fail "server exited with $rc after --max-sessions 1"
+	SERVER_PID=
+fi
+printf '%s\n' "-- session 1" "USER u 1" "PASS p  w d" QUIT >"$TESTDIR/expected.log"
+cmp -s "$TESTDIR/expected.log" "$TESTDIR/log" || fail "log differs"
+
+current="--lowercase --extra-text"
+restart --lowercase --extra-text
+connect
+expect "+ok testpop3d ready"
+cmd "USER test" "+ok send PASS"
+cmd "PASS secret" "+ok logged in"
+cmd STAT "+ok 2 $((SB + SC)) messages"
+cmd "LIST 1" "+ok 1 $SB extra"
+cmd "UIDL 2" "+ok 2 dup extra"
+send LIST
+for l in "+ok 2 messages ($((SB + SC)) octets)" "1 $SB extra" "2 $SC extra" .; do expect "$l"; done
+cmd "LIST 3" "-err no such message"
+cmd QUIT "+ok bye (0 messages deleted)"
+disconnect
+
+current="--bare-plus --tabs"
+restart --bare-plus --tabs
+connect
+expect $'+\t'
+cmd "USER test" $'+\t'
+cmd "PASS secret" $'+\t'
+cmd STAT $'+\t2 \t  '"$((SB + SC))"
+send UIDL
+for l in $'+\t' $'1\t\tdup' $'2  \t dup' .; do expect "$l"; done
+cmd "QUIT now" "-ERR syntax error"
+cmd NOOP $'+\t'
+cmd QUIT $'+\t'
+disconnect
+
+current="--bare-plus"
+restart --bare-plus
+connect
+expect "+"
+cmd "USER test" "+"
+cmd "PASS secret" "+"
+cmd "LIST 1" "+ 1 $SB"
+cmd QUIT "+"
+disconnect
+
+current="--bare-lf --fake-sizes --no-uidl --no-top"
+restart --bare-lf --fake-sizes --no-uidl --no-top
+connect
+printf 'CAPA\r\nUSER test\r\nPASS secret\r\nUIDL\r\nTOP 1 1\r\nLIST\r\nRETR 1\r\nQUIT\r\n' >&3
+slurp_is "+OK testpop3d ready\n+OK\nUSER\nRESP-CODES\nPIPELINING\n.\n+OK\n+OK\n-ERR command not supported\n-ERR command not supported\n+OK\n1 $((SB * 3 / 2 + 1000))\n2 $((SC * 3 / 2 + 1000))\n.\n+OK\nSubject: two\n\ncrlf\nmixed\n.\n+OK\n"
+
+current="--no-capa --greeting --trickle"
+restart --no-capa --greeting "hello there" --trickle 2
+connect
+expect "+OK hello there"
+cmd CAPA "-ERR command not supported"
+cmd QUIT "+OK"
+disconnect
+
+current="--auth-fail-temp / --in-use"
+restart --auth-fail-temp
+login_user
+cmd "PASS secret" "-ERR [SYS/TEMP] try later"
+disconnect
+restart --in-use
+login_user
+cmd "PASS secret" "-ERR [IN-USE] mailbox locked"
+disconnect
+
+current="--drop-after"
+restart --drop-after RETR:2:10
+login
+send "RETR 2"
+send "RETR 1"
+slurp_is "+OK\r\nX: \0\377\r\n\r\nbin\r\n.\r\n+OK\r\nSubje"
+
+current="--no-terminator and --session-filter"
+restart --no-terminator LIST:1 --session-filter 2
+login
+send LIST
+for l in +OK "1 $SB" "2 $SC" .; do expect "$l"; done
+cmd QUIT "+OK"
+disconnect
+login
+cmd "LIST 1" "+OK 1 $SB"
+send LIST
+slurp_is "+OK\r\n1 $SB\r\n2 $SC\r\n"
+
+current="--autologout"
+restart --autologout UIDL:1:9
+login
+send UIDL
+slurp_is '+OK\r\n1 du\r\n-ERR autologout; idle for too long\r\n'
+
+current="--hang-after"
+restart --hang-after GREETING:1:3
+connect
+if ! IFS= read -r -n 3 -t 5 got <&3 || [ "$got" != "+OK" ]; then
+	fail "expected 3 bytes of greeting"
+fi
+send NOOP
+expect_silence
+pid=$SERVER_PID
+server_stop
+kill -0 "$pid" 2>/dev/null && fail "server_stop left a hanging server running"
+disconnect
+
+current="--no-greeting"
+restart --no-greeting --max-sessions 2
+connect
+expect_silence
+disconnect
+connect
+expect_silence
+disconnect
+
+current="bad options"
+for args in "--drop-after RETR:x:1" "--drop-after RETR:1" "--drop-after FOO:1:1" \
+	"--no-terminator RETR:1:5" "--trickle -1" "--max-sessions 0" "--bogus" \
+	"--session-filter 1x" "--greeting"; do
+	rc=0
+	# shellcheck disable=SC2086
+	"$TESTPOP3D" $args $MD 2>/dev/null </dev/null >/dev/null || rc=$?
+	[ $rc = 2 ] || fail "testpop3d $args exited $rc, expected 2"
+done
+rc=0
+"$TESTPOP3D" 2>/dev/null </dev/null >/dev/null || rc=$?
+[ $rc = 2 ] || fail "testpop3d without a maildrop exited $rc, expected 2"
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures check(s) failed" >&2
+	exit 1
+fi
+echo "all testpop3d checks passed"
+exit 0
