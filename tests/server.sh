@@ -12,6 +12,8 @@ SERVER_PID=
 PORT=
 
 # server_start [testpop3d options...] MAILDROP
+# After the first start, later starts reuse the same port, so that popfetch
+# sees the same account (its state is per user@host:port).
 server_start() {
 	if [ -n "${SERVER_PID:-}" ]; then
 		echo "server_start: a server is already running (pid $SERVER_PID)" >&2
@@ -24,7 +26,7 @@ server_start() {
 	rm -f "$TESTDIR/server.port" "$TESTDIR/server.pid"
 	# --exit-with-parent: the server goes away by itself if this shell is
 	# killed before its EXIT trap can run server_stop.
-	"${TESTPOP3D:-./tests/testpop3d}" --exit-with-parent \
+	"${TESTPOP3D:-./tests/testpop3d}" --exit-with-parent ${PORT:+--port "$PORT"} \
 		--port-file "$TESTDIR/server.port" \
 		--pid-file "$TESTDIR/server.pid" "$@" &
 	SERVER_PID=$!

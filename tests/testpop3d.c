@@ -67,7 +67,7 @@ struct fault {
 static struct {
 	const char *maildrop, *port_file, *pid_file, *log_file;
 	const char *user, *pass, *greeting;
-	long max_sessions, session_filter, trickle_ms;
+	long max_sessions, session_filter, trickle_ms, port;
 	int auth_fail_temp, in_use, lowercase, bare_plus, tabs, extra_text;
 	int fake_sizes, no_uidl, no_capa, no_top, bare_lf, no_greeting;
 	int exit_with_parent;
@@ -954,6 +954,7 @@ static void add_fault(enum fault_kind kind, const char *arg)
 static const char usage_text[] =
 	"usage: testpop3d [options] MAILDROP_DIR\n"
 	"  --port-file F       write the listening port to F (else to stdout)\n"
+	"  --port N            listen on port N instead of an ephemeral one\n"
 	"  --pid-file F        write the pid to F\n"
 	"  --log F             append client command lines to F\n"
 	"  --max-sessions N    exit after N connections\n"
@@ -981,6 +982,7 @@ static const struct optdef {
 	long min, max; /* bounds for T_NUM; min is the fault kind for T_FAULT */
 } optdefs[] = {
 	{ "port-file", T_STR, &opt.port_file, 0, 0 },
+	{ "port", T_NUM, &opt.port, 1, 65535 },
 	{ "pid-file", T_STR, &opt.pid_file, 0, 0 },
 	{ "log", T_STR, &opt.log_file, 0, 0 },
 	{ "user", T_STR, &opt.user, 0, 0 },
@@ -1086,13 +1088,19 @@ int main(int argc, char **argv)
 	if (opt.log_file && !(logfp = fopen(opt.log_file, "a")))
 		die(opt.log_file);
 
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	if (lfd < 0)
 		die("socket");
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = 0;
+	/* A fixed port lets a test restart the server as the same account
+	 * (popfetch's state is per user@host:port). */
+	sin.sin_port = htons((uint16_t)opt.port);
+	/* Always: accepted sockets inherit it, and a later server on the same
+	 * port can only bind past their TIME_WAIT if they had it too. */
+	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+		die("setsockopt");
 	if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) != 0)
 		die("bind");
 	if (listen(lfd, 16) != 0)
