@@ -34,6 +34,10 @@ struct entry {
 	uint32_t	msgno;
 	uint32_t	ncopies;	/* from the store; 0 = never seen */
 };
+/* In entry.ncopies: the UID has had several copies or contents, so a copy
+ * is only deleted after its content is compared. */
+#define KNOWN_DUP	0x80000000u
+#define COPIES(e)	((e)->ncopies & ~KNOWN_DUP)
 
 enum job_state {
 	J_PENDING,
@@ -356,8 +360,12 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 		log_warnx("%s", uidstore_error(r->us));
 		return -1;
 	}
-	if (rc == US_OK) {
-		e->ncopies = rec.ncopies ? rec.ncopies : 1;
+	/* ncopies 0: a duplicate group some copy of which was never
+	 * handled; it is not seen until its contents are compared again. */
+	if (rc == US_OK && rec.ncopies > 0) {
+		e->ncopies = rec.ncopies;
+		if (rec.ncopies > 1 || rec.ndig > 1)
+			e->ncopies |= KNOWN_DUP;
 		if (!r->a->all)
 			return 0;
 	}
@@ -371,6 +379,8 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	j->uid = xmemdup(uid, uidlen);
 	j->uidlen = uidlen;
 	j->copies = 1;
+	/* Some content of this UID was delivered: compare before delivering. */
+	j->dup = rc == US_OK && !r->a->all;
 	log_debug("message %u is new: UID %s", msgno,
 	    show_uid(show, sizeof show, uid, uidlen));
 	return 0;
@@ -467,8 +477,12 @@ plan(struct run *r)
 		    r->ents[i].hash; g++)
 			;
 		if (g - i == 1) {
-			if (r->ents[i].ncopies > 0 && !r->a->all &&
-			    r->a->delete)
+			if (r->ents[i].ncopies == 0 || r->a->all ||
+			    !r->a->delete)
+				continue;
+			if (r->ents[i].ncopies & KNOWN_DUP)
+				r->need[r->nneed++] = r->ents[i].msgno;
+			else
 				add_oldseen(r, r->ents[i].msgno);
 			continue;
 		}
@@ -479,7 +493,7 @@ plan(struct run *r)
 					j->dup = !r->a->all;
 					j->copies = (uint32_t)(g - i);
 				}
-			} else if (g - i > r->ents[k].ncopies || r->a->delete)
+			} else if (g - i > COPIES(&r->ents[k]) || r->a->delete)
 				r->need[r->nneed++] = r->ents[k].msgno;
 		}
 	}

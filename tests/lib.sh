@@ -79,7 +79,7 @@ expect_rc() {
 }
 
 count_files() {
-	find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l | tr -d ' '
+	find "$1" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l | tr -d ' '
 }
 
 # Checksums of the files of a directory, sorted: a multiset of contents.
