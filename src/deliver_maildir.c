@@ -9,9 +9,11 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,44 @@ struct maildir {
 	unsigned  seq;
 	char	  host[256];
 };
+
+/*
+ * A run killed before it journaled its batch leaves complete or partial
+ * files in tmp/. Our names carry "P<pid>Q<n>PF.<host>": one whose process
+ * is gone on this host is ours to remove (its message was never recorded,
+ * so it is fetched again). Others' files are never touched.
+ */
+static void
+md_clean_tmp(struct deliver *d)
+{
+	struct maildir *m = d->priv;
+	char path[PATH_MAX];
+	struct dirent *de;
+	const char *p, *dot;
+	long pid;
+	int n;
+	DIR *dir;
+
+	snprintf(path, sizeof path, "%s/tmp", d->target);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		p = strstr(de->d_name, ".M");
+		if (p == NULL || (p = strchr(p, 'P')) == NULL ||
+		    sscanf(p, "P%ldQ%*uPF%n", &pid, &n) != 1 || n <= 0)
+			continue;
+		dot = p + n;
+		if (*dot != '.' || strcmp(dot + 1, m->host) != 0 || pid <= 0 ||
+		    pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) {
+			snprintf(path, sizeof path, "%s/tmp/%s", d->target,
+			    de->d_name);
+			unlink(path);
+		}
+	}
+	closedir(dir);
+}
 
 static int
 md_open(struct deliver *d, char **errstr)
@@ -62,6 +102,7 @@ md_open(struct deliver *d, char **errstr)
 			return -1;
 		}
 	}
+	md_clean_tmp(d);
 	return 0;
 }
 
@@ -93,7 +134,7 @@ md_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 
 	gettimeofday(&tv, NULL);
 	free(m->cur);
-	m->cur = xasprintf("%lld.M%06ldP%dQ%u.%s", (long long)tv.tv_sec,
+	m->cur = xasprintf("%lld.M%06ldP%dQ%uPF.%s", (long long)tv.tv_sec,
 	    (long)tv.tv_usec, (int)getpid(), ++m->seq, m->host);
 	snprintf(path, sizeof path, "%s/tmp/%s", d->target, m->cur);
 	m->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

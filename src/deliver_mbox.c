@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,17 +56,47 @@ mb_open(struct deliver *d, char **errstr)
 	return 0;
 }
 
+/*
+ * A dotlock we (or another popfetch) left when killed names a dead process
+ * on this host: it is stale at once, not after DOTLOCK_STALE seconds.
+ */
+static int
+dotlock_dead(const char *lock, const char *host)
+{
+	char buf[300], h[256];
+	long pid;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld %255s", &pid, h) != 2 || pid <= 0 ||
+	    strcmp(h, host) != 0)
+		return 0;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
 static int
 dotlock(const char *path, int timeout_ms)
 {
-	char lock[PATH_MAX];
+	char lock[PATH_MAX], host[256], id[300];
 	struct stat st;
-	int fd, waited = 0;
+	int fd, waited = 0, len;
 
 	snprintf(lock, sizeof lock, "%s.lock", path);
+	if (gethostname(host, sizeof host) == -1)
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	len = snprintf(id, sizeof id, "%ld %s\n", (long)getpid(), host);
 	for (;;) {
 		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd != -1) {
+			write_all(fd, id, (size_t)len);
 			close(fd);
 			return 1;
 		}
@@ -74,8 +105,8 @@ dotlock(const char *path, int timeout_ms)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
-		if (stat(lock, &st) == 0 &&
-		    time(NULL) - st.st_mtime > DOTLOCK_STALE) {
+		if (dotlock_dead(lock, host) || (stat(lock, &st) == 0 &&
+		    time(NULL) - st.st_mtime > DOTLOCK_STALE)) {
 			unlink(lock);
 			continue;
 		}
