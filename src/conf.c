@@ -65,12 +65,12 @@ conf_finish(struct account *a, char **errstr)
 		*errstr = xasprintf("no server given");
 		return -1;
 	}
-	if (a->dkind == DELIVER_NONE) {
+	if (a->dkind == DELIVER_NONE && !a->offline) {
 		*errstr = xasprintf("no delivery method: give one of --maildir "
 		    "DIR, --mbox FILE, --mda CMD or --stdout");
 		return -1;
 	}
-	if (!a->no_tls) {
+	if (!a->no_tls && !a->offline) {
 		*errstr = xasprintf("TLS is not available in this version and "
 		    "popfetch will not send a password in plaintext unless "
 		    "told to: add --no-tls to accept that risk");

@@ -35,6 +35,7 @@ struct account {
 	int			 wait_lock;	/* seconds */
 	uint64_t		 max_size;	/* octets; 0 = unlimited */
 	unsigned		 batch;		/* messages per durable batch */
+	int			 offline;	/* no connection: --list-seen */
 };
 
 void conf_defaults(struct account *);

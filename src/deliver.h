@@ -52,6 +52,10 @@ int bufrd_u64(struct bufrd *, uint64_t *);
 int bufrd_bytes(struct bufrd *, const unsigned char **, size_t);
 char *bufrd_str(struct bufrd *);	/* allocated, NULL on error */
 
+/* The phase a journal was recorded in. */
+#define DELIVER_PHASE_PRE	1	/* before the first byte was written */
+#define DELIVER_PHASE_POST	2	/* after sync, before publish */
+
 enum deliver_recovery {
 	DELIVER_FINISHED,
 	DELIVER_ROLLED_BACK,

@@ -231,6 +231,15 @@ mb_pre_journal(struct deliver *d, struct buf *b)
 	buf_add_str(b, m->from);
 }
 
+/* After sync the batch is complete and durable: the journal says so, and
+ * recovery then finishes instead of cutting (someone may append to the
+ * mbox as soon as we unlock it). */
+static void
+mb_post_journal(struct deliver *d, struct buf *b)
+{
+	mb_pre_journal(d, b);
+}
+
 static int
 mb_flush(struct deliver *d, char **errstr)
 {
@@ -379,6 +388,11 @@ mb_recover(struct deliver *d, int phase, const unsigned char *p, size_t len,
 		*errstr = xasprintf("mbox: damaged journal");
 		return DELIVER_RECOVERY_FAILED;
 	}
+	if (phase == DELIVER_PHASE_POST) {
+		free(path);
+		free(from);
+		return DELIVER_FINISHED;
+	}
 	fd = lock_mbox(path, d->timeout_ms, &dl, errstr);
 	if (fd == -1) {
 		free(path);
@@ -433,6 +447,7 @@ const struct deliver_ops deliver_mbox_ops = {
 	.end = mb_end,
 	.abort = mb_abort,
 	.sync = mb_sync,
+	.post_journal = mb_post_journal,
 	.publish = mb_publish,
 	.batch_abort = mb_batch_abort,
 	.recover = mb_recover,

@@ -107,6 +107,7 @@ mda_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 		*errstr = xasprintf("mda: pipe: %s", strerror(errno));
 		return -1;
 	}
+	d->tempfail = 0;
 	cmd = expand(d->target, meta);
 	m->pid = fork();
 	if (m->pid == -1) {

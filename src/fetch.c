@@ -23,8 +23,6 @@
 #include "util.h"
 #include "xmalloc.h"
 
-#define JOURNAL_PRE	1	/* recorded before writing: roll back */
-#define JOURNAL_POST	2	/* recorded after sync: finish */
 #define SPOOL_HDR_SCAN	(64 * 1024)
 
 /* One line of the server's listing: 16 bytes, kept for every message so
@@ -857,7 +855,7 @@ run_batch(struct run *r, size_t from, size_t to)
 	}
 	if (r->d.ops->pre_journal != NULL) {
 		r->d.ops->pre_journal(&r->d, &md);
-		if (journal_commit(r, JOURNAL_PRE, &md, from, from) == -1)
+		if (journal_commit(r, DELIVER_PHASE_PRE, &md, from, from) == -1)
 			goto abort;
 		buf_free(&md);
 	}
@@ -877,7 +875,7 @@ run_batch(struct run *r, size_t from, size_t to)
 		crashpoint("synced");
 		if (r->d.ops->post_journal != NULL) {
 			r->d.ops->post_journal(&r->d, &md);
-			if (journal_commit(r, JOURNAL_POST, &md, from, to)
+			if (journal_commit(r, DELIVER_PHASE_POST, &md, from, to)
 			    == -1)
 				goto abort;
 			buf_free(&md);

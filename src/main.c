@@ -254,8 +254,7 @@ main(int argc, char *argv[])
 	}
 	a.server = xstrdup(argv[0]);
 	log_init("popfetch", quiet ? -1 : verbose);
-	if (list_seen && a.dkind == DELIVER_NONE)
-		a.dkind = DELIVER_STDOUT;	/* not used; satisfies checks */
+	a.offline = list_seen;
 	if (conf_finish(&a, &err) == -1) {
 		log_warnx("%s", err);
 		free(err);

@@ -113,6 +113,6 @@ last_session() {
 
 # The number of stored UIDs.
 seen_count() {
-	"$POPFETCH" --no-tls -u test --state-dir "$STATE" -P "$PORT" \
+	"$POPFETCH" -u test --state-dir "$STATE" -P "$PORT" \
 		--list-seen 127.0.0.1 2>/dev/null | wc -l | tr -d ' '
 }

@@ -67,8 +67,20 @@ crash_mbox() {
 	check "mbox $1: the server is empty" test "$(count_files "$DROP")" -eq 0
 }
 
-for p in retr:3 written:2 synced committed dele before-quit; do
+for p in retr:3 written:2 synced journaled published committed dele before-quit; do
 	crash_mbox "$p"
 done
+
+# Killed after unlocking the mbox but before recording the batch: another
+# program appends; recovery must finish our batch, not cut the file back
+# (which would destroy the other program's mail).
+reset
+POPFETCH_CRASH_AT=published pf --mbox "$TESTDIR/mbox" --batch 10
+unset POPFETCH_CRASH_AT
+printf 'From other@example.org Sat Nov 21 00:00:00 2026\nSubject: procmail\n\nappended by another program\n\n' >> "$TESTDIR/mbox"
+pf --mbox "$TESTDIR/mbox" --batch 10
+expect_rc 0 "mbox appended to after a crash: the next run completes"
+check "mbox appended to after a crash: the other program's mail survives" grep -q "appended by another program" "$TESTDIR/mbox"
+check "mbox appended to after a crash: our messages exactly once" test "$(grep -c '^Subject: m' "$TESTDIR/mbox")" -eq 5
 
 finish

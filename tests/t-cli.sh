@@ -1,0 +1,78 @@
+#!/bin/sh
+# The command line: usage errors, configuration errors, password sources
+# (never argv), version and help, and the exit statuses they give.
+. "$srcdir/tests/lib.sh"
+
+run() {
+	RC=0
+	timeout 20 "$POPFETCH" "$@" > "$TESTDIR/out" 2> "$TESTDIR/err" < /dev/null || RC=$?
+}
+
+run
+expect_rc 64 "no server: EX_USAGE"
+run --maildir "$MD" --mbox "$TESTDIR/mbox" --no-tls host
+expect_rc 64 "two delivery methods: EX_USAGE"
+check "the error names the conflict" grep -q "only one of" "$TESTDIR/err"
+run -P 70000 --maildir "$MD" --no-tls host
+expect_rc 64 "a port out of range: EX_USAGE"
+check "the error names the option and value" grep -q -- '--port: expected a number from 1 to 65535, got "70000"' "$TESTDIR/err"
+run --bogus host
+expect_rc 64 "an unknown option: EX_USAGE"
+run --password secret --maildir "$MD" --no-tls host
+expect_rc 64 "there is no --password option (passwords never on argv)"
+run --no-tls host
+expect_rc 78 "no delivery method: EX_CONFIG"
+check "the error lists the methods" grep -q -- "--maildir DIR, --mbox FILE, --mda CMD or --stdout" "$TESTDIR/err"
+run --maildir "$MD" host
+expect_rc 78 "plaintext not allowed without --no-tls: EX_CONFIG"
+check "the refusal says why" grep -q "will not send a password in plaintext" "$TESTDIR/err"
+run -V
+check "-V prints the version" test "$RC" -eq 0 -a "$(cat "$TESTDIR/out")" = "popfetch 0.1.0"
+run -h
+check "-h prints usage on stdout" test "$RC" -eq 0 -a -n "$(grep -- '--maildir DIR' "$TESTDIR/out")"
+check "every documented long option is in --help" sh -c \
+	"for o in user port maildir mbox mda stdout keep delete all verbose quiet state-dir timeout no-tls password-file password-fd wait-lock max-size; do grep -q -- \"--\$o\" '$TESTDIR/out' || exit 1; done"
+
+msg 001 one
+server_start --log "$SLOG" "$DROP" || exit 1
+
+# No password source and no terminal: a configuration error, no connect.
+HOME=$TESTDIR/nohome NETRC= run --no-tls -P "$PORT" -u test --state-dir "$STATE" --maildir "$MD" 127.0.0.1
+expect_rc 78 "no password source: EX_CONFIG"
+check "the error lists the password sources" grep -q "password-file" "$TESTDIR/err"
+check "it did not connect" test ! -s "$SLOG"
+
+# ~/.netrc
+mkdir -p "$TESTDIR/home"
+printf 'machine 127.0.0.1 login test password secret\n' > "$TESTDIR/home/.netrc"
+chmod 600 "$TESTDIR/home/.netrc"
+HOME=$TESTDIR/home run --no-tls -P "$PORT" -u test --state-dir "$STATE" --maildir "$MD" 127.0.0.1
+expect_rc 0 "the password from ~/.netrc"
+check "~/.netrc: mail fetched" test "$(count_files "$MD/new")" -eq 1
+
+# --password-fd
+msg 002 two
+rm -rf "$STATE"
+RC=0
+timeout 20 "$POPFETCH" --no-tls -P "$PORT" -u test --state-dir "$STATE" \
+	--maildir "$TESTDIR/md2" --password-fd 3 127.0.0.1 3< "$TESTDIR/pw" \
+	> "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
+expect_rc 0 "the password from --password-fd"
+check "--password-fd: mail fetched" test "$(count_files "$TESTDIR/md2/new")" -eq 2
+
+# A password file readable by others is used, with a warning.
+chmod 644 "$TESTDIR/pw"
+pfm
+check "a world-readable password file draws a warning" grep -q "readable by others" "$TESTDIR/err"
+chmod 600 "$TESTDIR/pw"
+
+# A damaged or foreign state file: a clear error, never a silent reset.
+dir=$(find "$STATE" -mindepth 1 -maxdepth 1 -type d)
+head -c 8192 /dev/urandom > "$dir/uids.db"
+rm -f "$dir"/log.*
+pfm
+expect_rc 74 "a damaged store: EX_IOERR"
+check "the error says what to do" grep -q "move the directory aside" "$TESTDIR/err"
+check "nothing was fetched again" test "$(count_files "$MD/new")" -eq 1
+
+finish
