@@ -26,7 +26,7 @@ RETR 1
 RETR 2
 RETR 3
 QUIT'
-check "C0003/C0004/C0012/C0015/C0044/V0003/V0004/V0007: exact commands sent" \
+check "C0001/C0003/C0004/C0007/C0008/C0012/C0015/C0044/V0003/V0004/V0007: exact commands sent" \
 	test "$(last_session)" = "$expected"
 
 pfm
@@ -52,7 +52,7 @@ check "the password appears nowhere in the trace" sh -c "! grep -q secret '$TEST
 pfm --delete
 expect_rc 0 "--delete run"
 check "--delete removed all messages from the server" test "$(count_files "$DROP")" -eq 0
-check "DELE for each message, then QUIT" test "$(last_session | grep -c '^DELE [1-4]$')" -eq 4 -a "$(last_session | tail -n 1)" = "QUIT"
+check "C0024/C0030: DELE n for each message, then a bare QUIT" test "$(last_session | grep -c '^DELE [1-4]$')" -eq 4 -a "$(last_session | tail -n 1)" = "QUIT"
 check "no duplicates after --delete" test "$(count_files "$MD/new")" -eq 4
 
 pfm
@@ -72,6 +72,15 @@ printf 'pass with  spaces\n' > "$TESTDIR/pw"
 server_start --log "$SLOG" --pass "pass with  spaces" "$DROP" || exit 1
 pfm
 expect_rc 0 "V0011: a password with spaces logs in"
-check "V0011: sent as the whole rest of the line" grep -qx 'PASS pass with  spaces' "$SLOG"
+check "C0046 and Exchange V0011: sent as the whole rest of the line" grep -qx 'PASS pass with  spaces' "$SLOG"
+
+check "V0006: RSET is never sent" sh -c "! grep -q '^RSET' '$SLOG'"
+check "V0008/Exchange V0012: APOP is never sent" sh -c "! grep -q '^APOP' '$SLOG'"
+
+# --all fetches messages seen before, too.
+n=$(count_files "$MD/new")
+pfm --all
+expect_rc 0 "--all"
+check "--all fetched the one message again" test "$(count_files "$MD/new")" -eq $((n + 1))
 
 finish

@@ -68,6 +68,7 @@ server_start --log "$SLOG" --pass other "$DROP" || exit 1
 pfm
 expect_rc 77 "wrong password: EX_NOPERM"
 check "wrong password: the error quotes the server" grep -q "invalid login" "$TESTDIR/err"
+check "C0010/C0045: after -ERR to PASS the client sends QUIT" test "$(last_session | tail -n 1)" = "QUIT"
 server_stop
 server_start --log "$SLOG" --in-use "$DROP" || exit 1
 pfm

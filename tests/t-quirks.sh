@@ -30,6 +30,11 @@ quirk "no CAPA" --no-capa
 quirk "no TOP" --no-top
 quirk "all quirks at once" --lowercase --tabs --extra-text --fake-sizes --bare-lf --no-capa --no-top
 
+# Exchange C0007-C0009: UIDs are increasing decimal numbers.
+printf '001\t4711\n002\t4712\n003\t100000\n' > "$DROP/.uidl"
+quirk "Exchange C0007-C0009 decimal UIDs" --tabs
+rm -f "$DROP/.uidl"
+
 rm -rf "$MD" "$STATE"
 server_start --log "$SLOG" --no-uidl "$DROP" || exit 1
 pfm

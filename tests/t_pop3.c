@@ -1,0 +1,147 @@
+/*
+ * The POP3 client's state machine and strict writing, driven over a
+ * socketpair: the "server" side is pre-loaded with replies, and after each
+ * call we read exactly what the client sent. Clause ids refer to the
+ * Outlook profile (MS-STANOPOP3) in ../shared/seeds.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "pop3.h"
+#include "unit.h"
+
+static int srv;
+
+static void
+serve(const char *s)
+{
+	if (write(srv, s, strlen(s)) != (ssize_t)strlen(s))
+		abort();
+}
+
+/* Everything the client has sent since the last call. */
+static const char *
+sent(void)
+{
+	static char buf[4096];
+	ssize_t n;
+
+	n = read(srv, buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static struct pop3 *
+client(void)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		abort();
+	srv = sv[1];
+	fcntl(srv, F_SETFL, O_NONBLOCK);
+	return pop3_new(conn_new(sv[0], 2000));
+}
+
+static int
+sink(void *ctx, const char *b, size_t n)
+{
+	return 0;
+}
+
+int
+main(void)
+{
+	struct pop3 *p;
+	uint64_t a, b;
+	enum pop3_rc rc;
+
+	p = client();
+	serve("+OK hi\r\n");
+	CHECK(pop3_greeting(p) == POP3_OK, "greeting");
+	CHECK(strcmp(sent(), "") == 0, "C0007: nothing sent before or with "
+	    "the greeting");
+	/* C0016 C0018 V0005 C0025 C0028 C0035: TRANSACTION commands are
+	 * refused in AUTHORIZATION, and nothing goes out. */
+	CHECK(pop3_stat(p, &a, &b) == POP3_USAGE, "C0016 STAT refused");
+	CHECK(pop3_list(p, NULL, NULL, (size_t *)&a) == POP3_USAGE,
+	    "C0018 LIST refused");
+	CHECK(pop3_retr(p, 1, -1, 0, sink, NULL, &a) == POP3_USAGE,
+	    "V0005 RETR refused");
+	CHECK(pop3_dele(p, 1) == POP3_USAGE, "C0025 DELE refused");
+	CHECK(pop3_noop(p) == POP3_USAGE, "C0028 NOOP refused");
+	CHECK(pop3_uidl(p, NULL, NULL, (size_t *)&a) == POP3_USAGE,
+	    "C0035 UIDL refused");
+	CHECK(strcmp(sent(), "") == 0, "nothing sent for refused commands");
+	/* C0042: exactly one argument: a user name with a space is refused;
+	 * C0003: control characters never go out. */
+	CHECK(pop3_login_user(p, "a b", "pw") == POP3_USAGE, "C0042 USER a b");
+	CHECK(pop3_login_user(p, "a", "p\r\nDELE 1") == POP3_USAGE,
+	    "C0003 no CR/LF injection through the password");
+	CHECK(strcmp(sent(), "") == 0, "nothing sent for refused logins");
+	/* C0044 C0046 C0047: USER first, then PASS with the whole rest. */
+	serve("+OK\r\n+OK in\r\n");
+	rc = pop3_login_user(p, "alice", "two words");
+	CHECK(rc == POP3_OK && strcmp(sent(), "USER alice\r\nPASS two words\r\n")
+	    == 0, "C0044/C0046 USER then PASS");
+	CHECK(pop3_state(p) == POP3_TRANSACTION, "TRANSACTION after PASS");
+	/* C0043 C0047: USER/PASS only in AUTHORIZATION. */
+	CHECK(pop3_login_user(p, "alice", "pw") == POP3_USAGE,
+	    "C0043/C0047 USER refused in TRANSACTION");
+	/* C0015 C0027: no arguments to STAT and NOOP. */
+	serve("+OK 2 320\r\n");
+	CHECK(pop3_stat(p, &a, &b) == POP3_OK && a == 2 && b == 320 &&
+	    strcmp(sent(), "STAT\r\n") == 0, "C0015 STAT bare");
+	serve("+OK\r\n");
+	CHECK(pop3_noop(p) == POP3_OK && strcmp(sent(), "NOOP\r\n") == 0,
+	    "C0027 NOOP bare");
+	/* C0024: DELE carries the message number. */
+	serve("+OK\r\n");
+	CHECK(pop3_dele(p, 7) == POP3_OK && strcmp(sent(), "DELE 7\r\n") == 0,
+	    "C0024 DELE n");
+	/* C0032: TOP with two arguments. */
+	serve("+OK\r\nSubject: x\r\n\r\n.\r\n");
+	CHECK(pop3_retr(p, 3, 0, 0, sink, NULL, &a) == POP3_OK &&
+	    strcmp(sent(), "TOP 3 0\r\n") == 0, "C0032 TOP n 0");
+	/* C0026 (server side) / Exchange C0004: -ERR to RETR is a value. */
+	serve("-ERR no such message\r\n");
+	CHECK(pop3_retr(p, 9, -1, 0, sink, NULL, &a) == POP3_NEG &&
+	    pop3_state(p) == POP3_TRANSACTION, "RETR -ERR leaves the session "
+	    "usable");
+	sent();
+	/* C0012 C0030: QUIT without arguments. */
+	serve("+OK bye\r\n");
+	CHECK(pop3_quit(p) == POP3_OK && strcmp(sent(), "QUIT\r\n") == 0,
+	    "C0012/C0030 QUIT bare");
+	CHECK(pop3_state(p) == POP3_CLOSED, "CLOSED after QUIT");
+	pop3_free(p);
+	close(srv);
+
+	/* Exchange C0001: a status line far over 512 octets is an error,
+	 * never an unbounded read. */
+	p = client();
+	{
+		char *big = malloc(20000);
+
+		memset(big, 'x', 19998);
+		memcpy(big, "+OK ", 4);
+		memcpy(big + 19998, "\r\n", 2);
+		if (write(srv, big, 20000) < 0)
+			abort();
+		free(big);
+	}
+	CHECK(pop3_greeting(p) == POP3_PROTO && strstr(pop3_error(p), "too long"),
+	    "Exchange C0001: an overlong status line is a protocol error");
+	pop3_free(p);
+	close(srv);
+
+	printf("t_pop3: %d passed, %d failed\n", unit_pass, unit_fail);
+	return unit_fail != 0;
+}
