@@ -415,6 +415,8 @@ find_job(struct run *r, uint32_t msgno)
 {
 	struct job key = { .msgno = msgno };
 
+	if (r->njobs == 0)
+		return NULL;
 	return bsearch(&key, r->jobs, r->njobs, sizeof *r->jobs, cmp_job);
 }
 
@@ -425,8 +427,8 @@ need_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	struct run *r = ctx;
 	struct job *j;
 
-	if (bsearch(&msgno, r->need, r->nneed, sizeof *r->need, cmp_u32) ==
-	    NULL || uidlen > UID_MAXLEN)
+	if (r->nneed == 0 || uidlen > UID_MAXLEN || bsearch(&msgno, r->need,
+	    r->nneed, sizeof *r->need, cmp_u32) == NULL)
 		return 0;
 	if (r->njobs == r->capjobs) {
 		r->capjobs = r->capjobs ? r->capjobs * 2 : 64;
@@ -466,8 +468,11 @@ plan(struct run *r)
 	enum pop3_rc rc;
 	struct job *j;
 
-	qsort(r->ents, r->nents, sizeof *r->ents, cmp_entry);
-	qsort(r->jobs, r->njobs, sizeof *r->jobs, cmp_job);
+	/* qsort and bsearch want a valid pointer even for zero elements. */
+	if (r->nents > 0)
+		qsort(r->ents, r->nents, sizeof *r->ents, cmp_entry);
+	if (r->njobs > 0)
+		qsort(r->jobs, r->njobs, sizeof *r->jobs, cmp_job);
 	r->need = xreallocarray(NULL, r->nents + 1, sizeof *r->need);
 	r->nneed = 0;
 	for (i = 0; i < r->nents; i = g) {

@@ -35,6 +35,9 @@ log_set_account(const char *acct)
 		snprintf(account, sizeof account, "%s", acct);
 }
 
+static void vlog(const char *, va_list, const char *)
+    __attribute__((format(printf, 1, 0)));
+
 static void
 vlog(const char *fmt, va_list ap, const char *suffix)
 {

@@ -151,25 +151,25 @@ main(int argc, char *argv[])
 			break;
 		case 'P':
 			if (number("--port", optarg, 1, 65535, &n) == -1)
-				return EX_USAGE;
+				goto usage_error;
 			free(a.port);
 			a.port = xstrdup(optarg);
 			break;
 		case OPT_MAILDIR:
 			if (set_delivery(&a, DELIVER_MAILDIR, optarg) == -1)
-				return EX_USAGE;
+				goto usage_error;
 			break;
 		case OPT_MBOX:
 			if (set_delivery(&a, DELIVER_MBOX, optarg) == -1)
-				return EX_USAGE;
+				goto usage_error;
 			break;
 		case 'm':
 			if (set_delivery(&a, DELIVER_MDA, optarg) == -1)
-				return EX_USAGE;
+				goto usage_error;
 			break;
 		case OPT_STDOUT:
 			if (set_delivery(&a, DELIVER_STDOUT, NULL) == -1)
-				return EX_USAGE;
+				goto usage_error;
 			break;
 		case 'k':
 			a.delete = 0;
@@ -192,13 +192,13 @@ main(int argc, char *argv[])
 			break;
 		case OPT_TIMEOUT:
 			if (number("--timeout", optarg, 1, 86400, &n) == -1)
-				return EX_USAGE;
+				goto usage_error;
 			a.timeout = (int)n;
 			break;
 		case OPT_SESSION_TIMEOUT:
 			if (number("--session-timeout", optarg, 1, 864000, &n)
 			    == -1)
-				return EX_USAGE;
+				goto usage_error;
 			a.session_timeout = (int)n;
 			break;
 		case OPT_NO_TLS:
@@ -211,23 +211,23 @@ main(int argc, char *argv[])
 		case OPT_PASSWORD_FD:
 			if (number("--password-fd", optarg, 0, 1 << 20, &n)
 			    == -1)
-				return EX_USAGE;
+				goto usage_error;
 			a.password_fd = (int)n;
 			break;
 		case OPT_WAIT_LOCK:
 			if (number("--wait-lock", optarg, 0, 86400, &n) == -1)
-				return EX_USAGE;
+				goto usage_error;
 			a.wait_lock = (int)n;
 			break;
 		case OPT_MAX_SIZE:
 			if (number("--max-size", optarg, 0, INT64_MAX, &n)
 			    == -1)
-				return EX_USAGE;
+				goto usage_error;
 			a.max_size = (uint64_t)n;
 			break;
 		case OPT_BATCH:
 			if (number("--batch", optarg, 1, 100000, &n) == -1)
-				return EX_USAGE;
+				goto usage_error;
 			a.batch = (unsigned)n;
 			break;
 		case OPT_LIST_SEEN:
@@ -241,7 +241,7 @@ main(int argc, char *argv[])
 			return 0;
 		default:
 			usage(stderr);
-			return EX_USAGE;
+			goto usage_error;
 		}
 	}
 	argc -= optind;
@@ -250,7 +250,7 @@ main(int argc, char *argv[])
 		log_warnx(argc == 0 ? "no server given" :
 		    "only one server per run");
 		usage(stderr);
-		return EX_USAGE;
+		goto usage_error;
 	}
 	a.server = xstrdup(argv[0]);
 	log_init("popfetch", quiet ? -1 : verbose);
@@ -276,4 +276,7 @@ main(int argc, char *argv[])
 		    res.messages);
 	conf_free(&a);
 	return rc;
+usage_error:
+	conf_free(&a);
+	return EX_USAGE;
 }
