@@ -31,17 +31,23 @@ struct entry {
 	uint64_t	hash;
 	uint32_t	msgno;
 	uint32_t	ncopies;	/* from the store; 0 = never seen */
+	uint64_t	stored_size;	/* LIST size recorded at delivery */
+	uint64_t	cur_size;	/* LIST size now */
 };
 /* In entry.ncopies: the UID has had several copies or contents, so a copy
  * is only deleted after its content is compared. */
 #define KNOWN_DUP	0x80000000u
-#define COPIES(e)	((e)->ncopies & ~KNOWN_DUP)
+/* In entry.ncopies: a seen UID whose LIST size changed; the server may
+ * have reused the UID for a new message (C0040). */
+#define SUSPECT		0x40000000u
+#define COPIES(e)	((e)->ncopies & ~(KNOWN_DUP | SUSPECT))
 
 enum job_state {
 	J_PENDING,
 	J_DELIVERED,	/* delivered in this run */
 	J_SAME,		/* identical content already delivered: not again */
 	J_FAILED,
+	J_OLD,		/* a suspected reuse that turned out the same message */
 };
 
 struct job {
@@ -52,8 +58,10 @@ struct job {
 	uint64_t	 octets;
 	uint32_t	 copies;	/* copies of this UID in the listing */
 	int		 dup;		/* spool and compare contents first */
+	int		 verify;	/* compare headers (TOP n 0) first */
 	enum job_state	 state;
 	unsigned char	 digest[DIGEST_LEN];
+	unsigned char	 hdr[DIGEST_LEN];
 };
 
 struct run {
@@ -70,6 +78,8 @@ struct run {
 	size_t			 noldseen, capoldseen;
 	uint32_t		*need;		/* msgnos whose UID we need */
 	size_t			 nneed;
+	uint32_t		*suspect;	/* of those, UID reuse suspects */
+	size_t			 nsuspect;
 	int			 listing_ok;
 	int			 alive;		/* the connection is usable */
 	int			 dele_sent;
@@ -77,6 +87,9 @@ struct run {
 	int			 rc_msg;	/* message-level failure */
 	int			 spoolfd;
 	EVP_MD_CTX		*md;
+	EVP_MD_CTX		*hmd;		/* header block digest */
+	int			 hdr_done;
+	char			 hdr_last;
 	struct job		*cur;
 	char			*errstr;
 };
@@ -195,7 +208,8 @@ ops_by_name(const char *name)
 /* Merges one delivered content into the UID's record (inside a txn). */
 static enum us_rc
 record_seen(struct uidstore *us, const char *uid, size_t len,
-    const unsigned char *digest, uint64_t size, uint32_t copies)
+    const unsigned char *digest, uint64_t size, uint32_t copies,
+    uint64_t list_size, const unsigned char *hdr)
 {
 	struct uidrec rec;
 	enum us_rc rc;
@@ -209,6 +223,9 @@ record_seen(struct uidstore *us, const char *uid, size_t len,
 		rec.first_seen = (int64_t)time(NULL);
 	}
 	rec.size = size;
+	rec.flags &= ~UIDREC_TOOBIG;
+	rec.list_size = list_size;
+	memcpy(rec.hdr, hdr, DIGEST_LEN);
 	if (copies > rec.ncopies)
 		rec.ncopies = copies;
 	for (i = 0; i < rec.ndig; i++)
@@ -246,6 +263,8 @@ journal_entries(struct buf *b, struct run *r, size_t from, size_t to)
 		buf_add(b, j->digest, DIGEST_LEN);
 		buf_add_u64(b, j->octets);
 		buf_add_u32(b, j->dup ? 0 : 1);
+		buf_add_u64(b, j->size_hint);
+		buf_add(b, j->hdr, DIGEST_LEN);
 	}
 }
 
@@ -256,10 +275,10 @@ recover(struct run *r)
 	const struct deliver_ops *ops;
 	struct deliver d = { 0 };
 	enum deliver_recovery res;
-	const unsigned char *uid, *dig, *mdata;
+	const unsigned char *uid, *dig, *mdata, *hdr;
 	struct bufrd rd;
 	uint32_t phase, n, i, uidlen, copies, mlen;
-	uint64_t size;
+	uint64_t size, list_size;
 	char *method = NULL, *err = NULL;
 	void *blob;
 	size_t len;
@@ -300,10 +319,12 @@ recover(struct run *r)
 		if (bufrd_u32(&rd, &uidlen) == -1 ||
 		    bufrd_bytes(&rd, &uid, uidlen) == -1 ||
 		    bufrd_bytes(&rd, &dig, DIGEST_LEN) == -1 ||
-		    bufrd_u64(&rd, &size) == -1 || bufrd_u32(&rd, &copies) == -1)
+		    bufrd_u64(&rd, &size) == -1 || bufrd_u32(&rd, &copies) == -1 ||
+		    bufrd_u64(&rd, &list_size) == -1 ||
+		    bufrd_bytes(&rd, &hdr, DIGEST_LEN) == -1)
 			break;
 		if (record_seen(r->us, (const char *)uid, uidlen, dig, size,
-		    copies) != US_OK) {
+		    copies, list_size, hdr) != US_OK) {
 			uidstore_abort(r->us);
 			goto dberr;
 		}
@@ -353,6 +374,8 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	e->hash = uid_hash(uid, uidlen);
 	e->msgno = msgno;
 	e->ncopies = 0;
+	e->stored_size = 0;
+	e->cur_size = 0;
 	rc = uidstore_get(r->us, uid, uidlen, &rec);
 	if (rc == US_ERR) {
 		log_warnx("%s", uidstore_error(r->us));
@@ -360,8 +383,17 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	}
 	/* ncopies 0: a duplicate group some copy of which was never
 	 * handled; it is not seen until its contents are compared again. */
+	if (rc == US_OK && (rec.flags & UIDREC_TOOBIG) && !r->a->all &&
+	    (r->a->max_size == 0 ? 0 : r->a->max_size <= rec.size)) {
+		/* Abandoned before as too big for the same limit: said once,
+		 * then left alone (a larger --max-size tries again). */
+		log_info("message %u (UID %s) is over --max-size; left on the "
+		    "server", msgno, show_uid(show, sizeof show, uid, uidlen));
+		return 0;
+	}
 	if (rc == US_OK && rec.ncopies > 0) {
 		e->ncopies = rec.ncopies;
+		e->stored_size = rec.list_size;
 		if (rec.ncopies > 1 || rec.ndig > 1)
 			e->ncopies |= KNOWN_DUP;
 		if (!r->a->all)
@@ -378,7 +410,7 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	j->uidlen = uidlen;
 	j->copies = 1;
 	/* Some content of this UID was delivered: compare before delivering. */
-	j->dup = rc == US_OK && !r->a->all;
+	j->dup = rc == US_OK && rec.ndig > 0 && !r->a->all;
 	log_debug("message %u is new: UID %s", msgno,
 	    show_uid(show, sizeof show, uid, uidlen));
 	return 0;
@@ -425,6 +457,7 @@ static int
 need_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 {
 	struct run *r = ctx;
+	struct entry key, *e;
 	struct job *j;
 
 	if (r->nneed == 0 || uidlen > UID_MAXLEN || bsearch(&msgno, r->need,
@@ -439,6 +472,13 @@ need_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	j->msgno = msgno;
 	j->uid = xmemdup(uid, uidlen);
 	j->uidlen = uidlen;
+	j->verify = r->nsuspect > 0 && bsearch(&msgno, r->suspect, r->nsuspect,
+	    sizeof *r->suspect, cmp_u32) != NULL;
+	key.hash = uid_hash(uid, uidlen);
+	key.msgno = msgno;
+	if ((e = bsearch(&key, r->ents, r->nents, sizeof *r->ents, cmp_entry))
+	    != NULL)
+		j->size_hint = e->cur_size;
 	return 0;
 }
 
@@ -475,15 +515,21 @@ plan(struct run *r)
 		qsort(r->jobs, r->njobs, sizeof *r->jobs, cmp_job);
 	r->need = xreallocarray(NULL, r->nents + 1, sizeof *r->need);
 	r->nneed = 0;
+	r->suspect = xreallocarray(NULL, r->nents + 1, sizeof *r->suspect);
+	r->nsuspect = 0;
 	for (i = 0; i < r->nents; i = g) {
 		for (g = i + 1; g < r->nents && r->ents[g].hash ==
 		    r->ents[i].hash; g++)
 			;
 		if (g - i == 1) {
-			if (r->ents[i].ncopies == 0 || r->a->all ||
-			    !r->a->delete)
+			if (r->ents[i].ncopies == 0 || r->a->all)
 				continue;
-			if (r->ents[i].ncopies & KNOWN_DUP)
+			if (r->ents[i].ncopies & SUSPECT) {
+				r->suspect[r->nsuspect++] = r->ents[i].msgno;
+				r->need[r->nneed++] = r->ents[i].msgno;
+			} else if (!r->a->delete)
+				continue;
+			else if (r->ents[i].ncopies & KNOWN_DUP)
 				r->need[r->nneed++] = r->ents[i].msgno;
 			else
 				add_oldseen(r, r->ents[i].msgno);
@@ -504,6 +550,9 @@ plan(struct run *r)
 		size_t before = r->njobs;
 
 		qsort(r->need, r->nneed, sizeof *r->need, cmp_u32);
+		if (r->nsuspect > 0)
+			qsort(r->suspect, r->nsuspect, sizeof *r->suspect,
+			    cmp_u32);
 		rc = pop3_uidl(r->p, need_cb, r, &bad);
 		if (rc != POP3_OK) {
 			pop3_fail(r, rc, 0);
@@ -526,13 +575,101 @@ plan(struct run *r)
 }
 
 static int
+cmp_entry_msgno(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	return x->msgno < y->msgno ? -1 : x->msgno > y->msgno;
+}
+
+/* Sizes are hints (Exchange reports storage sizes), but a seen UID whose
+ * size changed since its delivery is checked before it is called old. */
+static int
 list_cb(void *ctx, uint32_t msgno, uint64_t size)
 {
 	struct run *r = ctx;
+	struct entry key = { .msgno = msgno }, *e;
 	struct job *j = find_job(r, msgno);
 
 	if (j != NULL)
 		j->size_hint = size;
+	if (r->nents == 0)
+		return 0;
+	e = bsearch(&key, r->ents, r->nents, sizeof *r->ents, cmp_entry_msgno);
+	if (e != NULL)
+		e->cur_size = size;
+	if (e != NULL && e->ncopies != 0 && e->stored_size != 0 &&
+	    e->stored_size != size)
+		e->ncopies |= SUSPECT;
+	return 0;
+}
+
+static void
+hdr_reset(struct run *r)
+{
+	EVP_DigestInit_ex(r->hmd, EVP_sha256(), NULL);
+	r->hdr_done = 0;
+	r->hdr_last = '\n';
+}
+
+/* Digests the header block: everything before the first empty line. */
+static void
+hdr_feed(struct run *r, const char *buf, size_t len)
+{
+	size_t i;
+
+	if (r->hdr_done)
+		return;
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\n' && r->hdr_last == '\n') {
+			r->hdr_done = 1;
+			break;
+		}
+		r->hdr_last = buf[i];
+	}
+	EVP_DigestUpdate(r->hmd, buf, i);
+}
+
+static int
+sink_hdr(void *ctx, const char *buf, size_t len)
+{
+	hdr_feed(ctx, buf, len);
+	return 0;
+}
+
+/*
+ * A suspected UID reuse: compare the header block (TOP n 0) with the one
+ * recorded. The same headers: the same message, nothing to fetch. Other
+ * headers, or no TOP: fetch it and compare contents.
+ */
+static int
+verify_reuse(struct run *r, struct job *j)
+{
+	unsigned char dig[DIGEST_LEN];
+	struct uidrec rec;
+	enum pop3_rc rc;
+	uint64_t n;
+	unsigned dlen;
+	char show[128];
+
+	j->dup = 1;
+	if (uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_OK)
+		return 0;
+	hdr_reset(r);
+	rc = pop3_retr(r->p, j->msgno, 0, r->a->max_size, sink_hdr, r, &n);
+	if (rc == POP3_NEG)
+		return 0;
+	if (rc != POP3_OK) {
+		pop3_fail(r, rc, 0);
+		return -1;
+	}
+	EVP_DigestFinal_ex(r->hmd, dig, &dlen);
+	if (memcmp(dig, rec.hdr, DIGEST_LEN) == 0)
+		j->state = J_OLD;
+	else
+		log_info("message %u: UID %s was seen before with other "
+		    "headers: the server reused it; fetching", j->msgno,
+		    show_uid(show, sizeof show, j->uid, j->uidlen));
 	return 0;
 }
 
@@ -541,7 +678,7 @@ listing(struct run *r)
 {
 	uint64_t count, size;
 	enum pop3_rc rc;
-	size_t bad = 0;
+	size_t bad = 0, i;
 
 	if ((rc = pop3_stat(r->p, &count, &size)) != POP3_OK) {
 		pop3_fail(r, rc, 0);
@@ -569,18 +706,25 @@ listing(struct run *r)
 		r->rc_msg = EX_DATAERR;
 		r->res->failed += bad;
 	}
-	if (plan(r) == -1)
-		return -1;
-	/* Sizes are hints (Exchange reports storage sizes); a failing LIST
-	 * costs nothing but the hint. */
-	if (r->njobs > 0) {
+	r->listing_ok = bad == 0;
+	if (r->nents > 0)
+		qsort(r->ents, r->nents, sizeof *r->ents, cmp_entry_msgno);
+	if (r->njobs > 0)
+		qsort(r->jobs, r->njobs, sizeof *r->jobs, cmp_job);
+	/* A failing LIST costs nothing but the hints. */
+	if (r->nents > 0) {
 		rc = pop3_list(r->p, list_cb, r, &bad);
 		if (rc != POP3_OK && rc != POP3_NEG) {
 			pop3_fail(r, rc, 0);
 			return -1;
 		}
 	}
-	r->listing_ok = bad == 0;
+	if (plan(r) == -1)
+		return -1;
+	for (i = 0; i < r->njobs; i++) {
+		if (r->jobs[i].verify && verify_reuse(r, &r->jobs[i]) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -592,6 +736,7 @@ sink_deliver(void *ctx, const char *buf, size_t len)
 	struct run *r = ctx;
 
 	EVP_DigestUpdate(r->md, buf, len);
+	hdr_feed(r, buf, len);
 	if (r->d.ops->write(&r->d, buf, len, &r->errstr) == -1)
 		return -1;
 	return 0;
@@ -603,6 +748,7 @@ sink_spool(void *ctx, const char *buf, size_t len)
 	struct run *r = ctx;
 
 	EVP_DigestUpdate(r->md, buf, len);
+	hdr_feed(r, buf, len);
 	if (write_all(r->spoolfd, buf, len) == -1) {
 		free(r->errstr);
 		r->errstr = xasprintf("spool file in %s: %s", r->a->state_dir,
@@ -713,6 +859,30 @@ fail:
 	return -1;
 }
 
+/* An oversized message is remembered, so that later runs leave it alone
+ * instead of downloading it again and again. Not for a UID that has a
+ * record already (a duplicate whose other copies were delivered). */
+static void
+remember_toobig(struct run *r, const struct job *j)
+{
+	struct uidrec rec;
+
+	if (uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_NOTFOUND)
+		return;
+	memset(&rec, 0, sizeof rec);
+	rec.flags = UIDREC_TOOBIG;
+	rec.first_seen = (int64_t)time(NULL);
+	rec.size = r->a->max_size;
+	rec.list_size = j->size_hint;
+	if (uidstore_begin(r->us) != US_OK)
+		return;
+	if (uidstore_put(r->us, j->uid, j->uidlen, &rec) != US_OK) {
+		uidstore_abort(r->us);
+		return;
+	}
+	uidstore_commit(r->us);
+}
+
 /* Fetches and delivers one message. Returns -1 when the account must stop. */
 static int
 fetch_one(struct run *r, struct job *j)
@@ -730,6 +900,7 @@ fetch_one(struct run *r, struct job *j)
 	meta.user = r->a->user;
 	meta.server = r->a->server;
 	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
+	hdr_reset(r);
 	free(r->errstr);
 	r->errstr = NULL;
 	if (spool) {
@@ -758,6 +929,7 @@ fetch_one(struct run *r, struct job *j)
 	crashpoint("retr");
 	if (rc == POP3_OK) {
 		EVP_DigestFinal_ex(r->md, j->digest, &dlen);
+		EVP_DigestFinal_ex(r->hmd, j->hdr, &dlen);
 		if (spool) {
 			if (j->dup && content_known(r, j)) {
 				log_info("message %u (UID %s) is an identical "
@@ -793,6 +965,12 @@ fetch_one(struct run *r, struct job *j)
 		    "octets (--max-size); left on the server", j->msgno, show,
 		    (unsigned long long)r->a->max_size);
 		r->rc_msg = EX_DATAERR;
+		remember_toobig(r, j);
+		if (pop3_state(r->p) == POP3_CLOSED) {
+			r->alive = 0;
+			account_fail(r, EX_TEMPFAIL);
+			return -1;
+		}
 		return 0;
 	case POP3_SINK:
 		log_warnx("message %u (UID %s): %s; left on the server",
@@ -865,7 +1043,8 @@ run_batch(struct run *r, size_t from, size_t to)
 		buf_free(&md);
 	}
 	for (i = from; i < to && !stop; i++)
-		if (fetch_one(r, &r->jobs[i]) == -1)
+		if (r->jobs[i].state == J_PENDING &&
+		    fetch_one(r, &r->jobs[i]) == -1)
 			stop = 1;
 	/* What arrived completely before a failure is still made durable. */
 	for (i = from; i < to; i++)
@@ -899,10 +1078,21 @@ run_batch(struct run *r, size_t from, size_t to)
 	for (i = from; i < to; i++) {
 		struct job *j = &r->jobs[i];
 
+		if (j->state == J_OLD) {
+			/* Remember the new size so the check is not repeated. */
+			struct uidrec rec;
+
+			if (uidstore_get(r->us, j->uid, j->uidlen, &rec) ==
+			    US_OK) {
+				rec.list_size = j->size_hint;
+				uidstore_put(r->us, j->uid, j->uidlen, &rec);
+			}
+			continue;
+		}
 		if (j->state != J_DELIVERED && j->state != J_SAME)
 			continue;
 		if (record_seen(r->us, j->uid, j->uidlen, j->digest, j->octets,
-		    j->dup ? 0 : 1) != US_OK) {
+		    j->dup ? 0 : 1, j->size_hint, j->hdr) != US_OK) {
 			uidstore_abort(r->us);
 			goto dberr;
 		}
@@ -924,7 +1114,8 @@ run_batch(struct run *r, size_t from, size_t to)
 	for (i = from; i < to && r->a->delete && r->alive; i++) {
 		struct job *j = &r->jobs[i];
 
-		if (j->state != J_DELIVERED && j->state != J_SAME)
+		if (j->state != J_DELIVERED && j->state != J_SAME &&
+		    j->state != J_OLD)
 			continue;
 		if ((rc = pop3_dele(r->p, j->msgno)) == POP3_OK) {
 			r->dele_sent++;
@@ -1098,6 +1289,9 @@ run_free(struct run *r)
 		close(r->spoolfd);
 	if (r->md != NULL)
 		EVP_MD_CTX_free(r->md);
+	if (r->hmd != NULL)
+		EVP_MD_CTX_free(r->hmd);
+	free(r->suspect);
 	if (r->d.ops != NULL)
 		r->d.ops->close(&r->d);
 	pop3_free(r->p);
@@ -1157,7 +1351,8 @@ fetch_account(struct account *a, struct fetch_result *res)
 		return EX_IOERR;
 	}
 	r.md = EVP_MD_CTX_new();
-	if (r.md == NULL)
+	r.hmd = EVP_MD_CTX_new();
+	if (r.md == NULL || r.hmd == NULL)
 		fatalx("EVP_MD_CTX_new failed");
 	if (connect_login(&r) == -1 || listing(&r) == -1)
 		goto quit;

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <getopt.h>
@@ -132,6 +133,7 @@ int
 main(int argc, char *argv[])
 {
 	struct fetch_result res;
+	struct rusage ru;
 	struct account a;
 	long long n;
 	int ch, verbose = 0, quiet = 0, list_seen = 0, rc;
@@ -267,6 +269,8 @@ main(int argc, char *argv[])
 		return rc;
 	}
 	rc = fetch_account(&a, &res);
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		log_debug("max resident set size %ld KiB", ru.ru_maxrss);
 	summary = a.dkind == DELIVER_STDOUT ? stderr : stdout;
 	if (!quiet && (verbose > 0 || isatty(fileno(summary))))
 		fprintf(summary, "%s: %lu new message%s (%llu octets) fetched, "

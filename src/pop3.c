@@ -15,6 +15,10 @@
 #define STATUS_MAX	8192
 #define LISTLINE_MAX	8192
 #define CAPA_MAX_LINES	1000
+/* How much of an oversized message is read and thrown away to keep the
+ * session usable; past this the connection is dropped instead, so an
+ * endless message cannot keep us reading forever. */
+#define DRAIN_MAX	((uint64_t)64 * 1024 * 1024)
 
 struct pop3 {
 	struct conn	*conn;
@@ -403,6 +407,14 @@ pop3_retr(struct pop3 *p, uint32_t msgno, long top, uint64_t max_octets,
 		*octets += outlen;
 		if (max_octets != 0 && *octets > max_octets)
 			toobig = 1;
+		if (toobig && *octets - max_octets > DRAIN_MAX) {
+			free(out);
+			fail(p, POP3_TOOBIG, "%s %u: message larger than %llu "
+			    "octets; connection dropped rather than reading it "
+			    "all", cmd, msgno, (unsigned long long)max_octets);
+			pop3_set_state(p, POP3_CLOSED);
+			return POP3_TOOBIG;
+		}
 		if (toobig || sinkfail || outlen == 0)
 			continue;
 		if (sink(ctx, out, outlen) == -1)

@@ -17,7 +17,7 @@
 #include "xmalloc.h"
 
 #define UIDREC_VERSION	1
-#define UIDREC_HDR	24
+#define UIDREC_HDR	64
 #define JOURNAL_KEY	"batch"
 
 struct uidstore {
@@ -207,7 +207,8 @@ get_u64(const unsigned char *p)
 }
 
 /* Layout: version, flags, ndig (u16), ncopies (u32), first_seen (u64),
- * size (u64), then ndig digests; little-endian. */
+ * size (u64), list_size (u64), header digest (32), then ndig digests;
+ * little-endian. */
 size_t
 uidrec_pack(const struct uidrec *r, unsigned char *buf, size_t bufsz)
 {
@@ -216,7 +217,7 @@ uidrec_pack(const struct uidrec *r, unsigned char *buf, size_t bufsz)
 	if (need > bufsz || r->ndig > UIDREC_MAXDIG)
 		return 0;
 	buf[0] = UIDREC_VERSION;
-	buf[1] = 0;
+	buf[1] = (unsigned char)r->flags;
 	buf[2] = (unsigned char)(r->ndig & 0xff);
 	buf[3] = (unsigned char)(r->ndig >> 8);
 	buf[4] = (unsigned char)r->ncopies;
@@ -225,6 +226,8 @@ uidrec_pack(const struct uidrec *r, unsigned char *buf, size_t bufsz)
 	buf[7] = (unsigned char)(r->ncopies >> 24);
 	put_u64(buf + 8, (uint64_t)r->first_seen);
 	put_u64(buf + 16, r->size);
+	put_u64(buf + 24, r->list_size);
+	memcpy(buf + 32, r->hdr, DIGEST_LEN);
 	memcpy(buf + UIDREC_HDR, r->dig, (size_t)r->ndig * DIGEST_LEN);
 	return need;
 }
@@ -243,6 +246,9 @@ uidrec_unpack(struct uidrec *r, const unsigned char *buf, size_t len)
 	    (uint32_t)buf[7] << 24;
 	r->first_seen = (int64_t)get_u64(buf + 8);
 	r->size = get_u64(buf + 16);
+	r->list_size = get_u64(buf + 24);
+	memcpy(r->hdr, buf + 32, DIGEST_LEN);
+	r->flags = buf[1];
 	memcpy(r->dig, buf + UIDREC_HDR, (size_t)r->ndig * DIGEST_LEN);
 	return 0;
 }

@@ -23,9 +23,15 @@
 #define DIGEST_LEN	32	/* SHA-256 of the delivered bytes */
 #define UIDREC_MAXDIG	32	/* distinct contents remembered for one UID */
 
+#define UIDREC_TOOBIG	0x01	/* abandoned over --max-size, not delivered */
+
 struct uidrec {
+	unsigned	flags;
 	int64_t		first_seen;	/* time(2) of the first delivery */
-	uint64_t	size;		/* octets delivered (LF form), last copy */
+	uint64_t	size;		/* octets delivered (LF form), last copy;
+					   for TOOBIG the limit it exceeded */
+	uint64_t	list_size;	/* the server's LIST size then (a hint) */
+	unsigned char	hdr[DIGEST_LEN]; /* SHA-256 of the header block */
 	unsigned	ndig;		/* distinct contents delivered */
 	uint32_t	ncopies;	/* most copies of this UID in one listing
 					   that were all handled (duplicate UIDs) */

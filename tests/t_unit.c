@@ -356,12 +356,17 @@ test_uidrec(void)
 	r.size = 123456789012ULL;
 	r.ndig = 2;
 	r.ncopies = 3;
+	r.flags = UIDREC_TOOBIG;
+	r.list_size = 987654321;
+	memset(r.hdr, 0x5a, DIGEST_LEN);
 	memset(r.dig[0], 0xab, DIGEST_LEN);
 	memset(r.dig[1], 0xcd, DIGEST_LEN);
 	n = uidrec_pack(&r, buf, sizeof buf);
 	CHECK(n > 0 && uidrec_unpack(&s, buf, n) == 0 &&
 	    s.first_seen == r.first_seen && s.size == r.size && s.ndig == 2 &&
-	    s.ncopies == 3 && memcmp(s.dig, r.dig, 2 * DIGEST_LEN) == 0,
+	    s.ncopies == 3 && memcmp(s.dig, r.dig, 2 * DIGEST_LEN) == 0 &&
+	    s.flags == UIDREC_TOOBIG && s.list_size == r.list_size &&
+	    memcmp(s.hdr, r.hdr, DIGEST_LEN) == 0,
 	    "uidrec round trip");
 	CHECK(uidrec_unpack(&s, buf, n - 1) == -1, "uidrec short");
 	buf[0] = 99;
