@@ -81,25 +81,53 @@ dotlock_dead(const char *lock, const char *host)
 	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 }
 
+/*
+ * The lock file is written under a private name and linked into place, so
+ * it never exists without the pid and host of its owner in it (a process
+ * killed between create and write would otherwise leave an empty lock that
+ * looks alive for 17 minutes).
+ */
+static int
+dotlock_try(const char *lock, const char *tmp, const char *id, size_t len)
+{
+	int fd, rc, saved;
+
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if (write_all(fd, id, len) == -1 || fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	rc = link(tmp, lock);
+	saved = errno;
+	unlink(tmp);
+	errno = saved;
+	return rc;
+}
+
 static int
 dotlock(const char *path, int timeout_ms)
 {
-	char lock[PATH_MAX], host[256], id[300];
+	char lock[PATH_MAX], tmp[PATH_MAX], host[256], id[300];
 	struct stat st;
-	int fd, waited = 0, len;
+	int waited = 0, len;
 
 	snprintf(lock, sizeof lock, "%s.lock", path);
 	if (gethostname(host, sizeof host) == -1)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
 	len = snprintf(id, sizeof id, "%ld %s\n", (long)getpid(), host);
+	snprintf(tmp, sizeof tmp, "%s.lock.%ld.popfetch", path,
+	    (long)getpid());
 	for (;;) {
-		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd != -1) {
-			write_all(fd, id, (size_t)len);
-			close(fd);
+		if (dotlock_try(lock, tmp, id, (size_t)len) == 0)
 			return 1;
-		}
 		/* An unwritable spool directory: fcntl alone, as mutt does. */
 		if (errno == EACCES || errno == EROFS || errno == EPERM)
 			return 0;

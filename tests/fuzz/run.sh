@@ -52,15 +52,30 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+trap 'exit 130' INT TERM HUP PIPE
 
 mkdir "$tmp/obj" "$tmp/bin" "$tmp/corpus" "$tmp/crash"
 
-# A source file is compiled once, whichever targets need it.
+# A source file is compiled once, whichever targets need it. CFLAGS_FUZZ
+# and the Links/Libs lists are split on blanks on purpose.
+# shellcheck disable=SC2086
 compile() {
 	obj=$tmp/obj/$(basename "$1" .c).o
 	[ -f "$obj" ] && return 0
 	$CC $CFLAGS_FUZZ -I"$srcdir/src" -I"$builddir" -c "$1" -o "$obj" \
+	    >> "$tmp/build.log" 2>&1
+}
+
+# Links target $1 from $2 with the objects named by its header, which are
+# given relative to obj/ so that a blank in TMPDIR does no harm.
+# shellcheck disable=SC2046,SC2086
+link() {
+	objs=
+	for s in $(header "$2" Links); do
+		objs="$objs ${s%.c}.o"
+	done
+	(cd "$tmp/obj" && $CC $CFLAGS_FUZZ -I"$srcdir/src" -I"$builddir" \
+	    "$2" $objs $(header "$2" Libs) -o "$tmp/bin/$1") \
 	    >> "$tmp/build.log" 2>&1
 }
 
@@ -91,7 +106,8 @@ cov() {
 	    "$1" | tail -1
 }
 
-targets=${FUZZ_TARGETS:-$(cd "$fuzzdir" && ls fuzz_*.c | sed 's/\.c$//')}
+targets=${FUZZ_TARGETS:-$(cd "$fuzzdir" && for f in fuzz_*.c; do
+	echo "${f%.c}"; done)}
 passed=0
 failed=0
 for t in $targets; do
@@ -101,15 +117,7 @@ for t in $targets; do
 	for s in $(header "$f" Links); do
 		compile "$srcdir/src/$s" || ok=0
 	done
-	if [ $ok -eq 1 ]; then
-		objs=
-		for s in $(header "$f" Links); do
-			objs="$objs $tmp/obj/$(basename "$s" .c).o"
-		done
-		$CC $CFLAGS_FUZZ -I"$srcdir/src" -I"$builddir" "$f" $objs \
-		    $(header "$f" Libs) -o "$tmp/bin/$t" >> "$tmp/build.log" 2>&1 ||
-		    ok=0
-	fi
+	[ $ok -eq 1 ] && { link "$t" "$f" || ok=0; }
 	if [ $ok -eq 0 ]; then
 		echo "$t: FAIL: does not build"
 		sed 's/^/    /' "$tmp/build.log" | head -20
@@ -134,7 +142,7 @@ for t in $targets; do
 	if [ $rc -eq 0 ]; then
 		echo "$t: ok, $(stat "$log" number_of_executed_units) runs," \
 		    "$(stat "$log" average_exec_per_sec) exec/s, $(cov "$log")," \
-		    "corpus $(ls "$tmp/corpus/$t" | wc -l) files"
+		    "corpus $(find "$tmp/corpus/$t" -type f | wc -l) files"
 		passed=$((passed + 1))
 		continue
 	fi
