@@ -346,18 +346,27 @@ mb_end(struct deliver *d, char **errstr)
 	return mb_add(d, out, mboxrd_finish(&m->q, out), errstr);
 }
 
+/*
+ * Takes the current message back. Bytes before pos - buflen are on disk in
+ * order; a failed flush may also have left some bytes past that point,
+ * which are cut off too (what they held is still in the buffer if it
+ * belongs to an earlier message of the batch).
+ */
 static void
 mb_abort(struct deliver *d)
 {
 	struct mbox *m = d->priv;
+	off_t flushed = m->pos - (off_t)m->buflen, keep;
+	struct stat st;
 
-	off_t flushed = m->pos - (off_t)m->buflen;
-
-	/* Drop what is buffered, cut what reached the file (never extend). */
-	m->buflen = 0;
+	if (m->msgstart >= flushed)
+		m->buflen -= (size_t)(m->pos - m->msgstart);
+	else
+		m->buflen = 0;
+	keep = m->msgstart < flushed ? m->msgstart : flushed;
 	m->pos = m->msgstart;
-	if (flushed > m->msgstart && ftruncate(m->fd, m->msgstart) == -1)
-		m->pos = flushed;	/* batch_abort will cut it */
+	if (fstat(m->fd, &st) == 0 && st.st_size > keep)
+		(void)ftruncate(m->fd, keep);
 	if (m->msgstart == m->start)
 		m->addnl = m->addnl0;
 }

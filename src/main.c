@@ -142,6 +142,8 @@ main(int argc, char *argv[])
 
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit must give EFBIG, a clean write error, not a kill. */
+	signal(SIGXFSZ, SIG_IGN);
 	log_init("popfetch", 0);
 	conf_defaults(&a);
 	while ((ch = getopt_long(argc, argv, "u:P:m:kvqVh", longopts, NULL))
