@@ -193,6 +193,16 @@ conn_consume(struct conn *c, size_t n)
 	c->start += n;
 }
 
+int
+conn_pending(struct conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+	if (c->start < c->end)
+		return 1;
+	return poll(&pfd, 1, 0) > 0;
+}
+
 enum conn_err
 conn_write(struct conn *c, const char *buf, size_t len, const char *trace_text)
 {

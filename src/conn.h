@@ -49,6 +49,10 @@ enum conn_err conn_getline(struct conn *, const char **line, size_t *len,
 enum conn_err conn_peek(struct conn *, const char **p, size_t *len);
 void conn_consume(struct conn *, size_t n);
 
+/* Nonzero when the server has sent something we have not read: bytes in
+ * the buffer or on the socket (or the connection closed). Never blocks. */
+int conn_pending(struct conn *);
+
 /* Writes everything or fails. The trace shows the bytes as sent unless
  * trace_text is given, which is shown instead (for redaction). */
 enum conn_err conn_write(struct conn *, const char *buf, size_t len,

@@ -323,7 +323,7 @@ static int
 mb_write(struct deliver *d, const char *p, size_t n, char **errstr)
 {
 	struct mbox *m = d->priv;
-	char out[4096 + 8];
+	char out[MBOXRD_OUTMAX(4096)];
 	size_t chunk, o;
 
 	while (n > 0) {

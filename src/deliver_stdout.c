@@ -62,7 +62,7 @@ static int
 so_write(struct deliver *d, const char *p, size_t n, char **errstr)
 {
 	struct out *o = d->priv;
-	char out[4096 + 8];
+	char out[MBOXRD_OUTMAX(4096)];
 	size_t chunk;
 
 	while (n > 0) {

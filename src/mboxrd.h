@@ -19,9 +19,16 @@ struct mboxrd {
 void mboxrd_init(struct mboxrd *);
 
 /*
- * Quotes in into out, which must hold inlen + 6 bytes. A line start that may
- * still become "From " (at most 5 bytes) is held and emitted by a later call
- * or by mboxrd_finish. Returns the number of bytes written to out.
+ * The most mboxrd_quote writes for inlen bytes: every quoted line grows by
+ * one '>' and takes at least 5 input bytes ("From "), and up to 5 held
+ * bytes from the previous call come out too.
+ */
+#define MBOXRD_OUTMAX(inlen)	((inlen) + (inlen) / 5 + 1 + 5)
+
+/*
+ * Quotes in into out, which must hold MBOXRD_OUTMAX(inlen) bytes. A line
+ * start that may still become "From " (at most 5 bytes) is held and emitted
+ * by a later call or by mboxrd_finish. Returns the bytes written to out.
  */
 size_t mboxrd_quote(struct mboxrd *, const char *in, size_t inlen, char *out);
 

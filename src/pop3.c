@@ -152,12 +152,45 @@ arg_ok(const char *s, int spaces_ok)
 	return 1;
 }
 
+/*
+ * Without pipelining the server speaks only when spoken to: anything that
+ * is already there before a command is a reply to no command (a server
+ * answering twice, which would shift every later reply by one and could
+ * prepend a stray line to the next message) or an autologout notice before
+ * a close (Exchange V0003). Either way the session cannot be trusted.
+ */
+static enum pop3_rc
+check_unsolicited(struct pop3 *p, const char *cmd)
+{
+	char text[256];
+	const char *line;
+	enum conn_err e;
+	size_t len;
+
+	if (!conn_pending(p->conn))
+		return POP3_OK;
+	e = conn_getline(p->conn, &line, &len, STATUS_MAX);
+	if (e == CONN_EOF)
+		return fail(p, POP3_NET, "%s: connection closed by the server",
+		    cmd);
+	if (e != CONN_OK)
+		return conn_fail(p, e, cmd);
+	log_sanitize(text, sizeof text, line, len);
+	log_sanitize(p->srvtext, sizeof p->srvtext, line, len);
+	return fail(p, POP3_PROTO, "before %s, the server sent a reply to no "
+	    "command: %s", cmd, text);
+}
+
 static enum pop3_rc
 send_cmd(struct pop3 *p, const char *cmd, const char *arg, int secret)
 {
 	enum conn_err e;
+	enum pop3_rc rc;
 	char *line, *trace = NULL;
 	size_t len;
+
+	if ((rc = check_unsolicited(p, cmd)) != POP3_OK)
+		return rc;
 
 	if (arg != NULL) {
 		line = xasprintf("%s %s\r\n", cmd, arg);

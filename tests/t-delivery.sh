@@ -86,6 +86,20 @@ server_start --log "$SLOG" "$DROP" || exit 1
 pf --mda "cat > /dev/null; printf '%s|%s|%s|%%s' %F %u \"\$POPFETCH_SERVER\" > $OUTD/subst"
 check "MDA: %F, %u, %% and POPFETCH_SERVER substituted safely" test "$(cat "$OUTD/subst")" = "it's@example.org|test|127.0.0.1|"
 
+# A body of nothing but "From " lines grows by a sixth when quoted (a
+# fuzzer found the quoting buffer sized for less).
+server_stop
+rm -rf "$STATE" "$DROP"/*
+awk 'BEGIN { printf "Subject: froms\n\n"; for (i = 0; i < 1400; i++) printf "From \n" }' > "$DROP/froms"
+server_start --log "$SLOG" "$DROP" || exit 1
+rm -f "$TESTDIR/mbox"
+pf --mbox "$TESTDIR/mbox"
+expect_rc 0 "mbox: 1400 From_ lines in a body"
+check "mbox: every one quoted" test "$(grep -c '^>From $' "$TESTDIR/mbox")" -eq 1400
+rm -rf "$STATE"
+pf --stdout
+check "stdout: every one quoted" test "$RC" -eq 0 -a "$(grep -c '^>From $' "$TESTDIR/out")" -eq 1400
+
 # --- content that must pass untouched ---
 server_stop
 rm -rf "$STATE" "$MD" "$DROP"/*

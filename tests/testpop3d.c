@@ -6,6 +6,8 @@
  * well-behaved server never reaches can be tested deterministically.
  * Connections are served one after another in-process: a test can then
  * reason about the maildrop and the log changing only between sessions.
+ * Generated ("synthetic") messages cost a bit each, so that a client can
+ * be tried against maildrops far larger than a test would write to disk.
  *
  * Deliberately dependency-free (libc + POSIX) so it builds wherever the
  * test suite runs, whatever the client itself links against.
@@ -41,6 +43,17 @@
  * client may send, small enough to bound a hostile one. */
 #define LINE_BUF 4096
 #define MAX_FAULTS 32
+/* Long listings go out in pieces of about this size: few enough writes to
+ * send a million UIDL lines quickly, little enough memory to hold one. */
+#define FLUSH_AT 65536
+#define MAX_SYNTHETIC 10000000L
+
+/* Synthetic message i, generated directly in its CRLF wire form. Both
+ * lines carry i, so its size follows from the number of digits of i. */
+#define SYN_TEXT "Subject: synthetic %zu\r\n\r\nbody of synthetic message %zu\r\n"
+#define SYN_UID "syn-%zu"
+/* Room for either with the largest i allowed. */
+#define SYN_BUF 96
 
 /* GREETING is not a client command; it is there so that faults can
  * target the greeting like any other response. */
@@ -55,7 +68,7 @@ static const char *const cmd_names[C_NCMDS] = {
 static const int min_args[C_NCMDS] = { 0, 0, 0, 0, 0, 0, 0, 1, 2, 1, 0, 0, 0 };
 static const int max_args[C_NCMDS] = { 0, 0, 0, 0, 0, 1, 1, 1, 2, 1, 0, 0, 0 };
 
-enum fault_kind { F_DROP, F_HANG, F_NOTERM, F_AUTOLOGOUT };
+enum fault_kind { F_DROP, F_HANG, F_NOTERM, F_AUTOLOGOUT, F_STRAY };
 struct fault {
 	enum fault_kind kind;
 	enum cmd cmd;
@@ -68,12 +81,14 @@ static struct {
 	const char *maildrop, *port_file, *pid_file, *log_file;
 	const char *user, *pass, *greeting;
 	long max_sessions, session_filter, trickle_ms, port;
+	long synthetic, stat_count, list_skip;
 	int auth_fail_temp, in_use, lowercase, bare_plus, tabs, extra_text;
 	int fake_sizes, no_uidl, no_capa, no_top, bare_lf, no_greeting;
-	int exit_with_parent;
+	int uidl_extra, exit_with_parent;
 	struct fault faults[MAX_FAULTS];
 	size_t nfaults;
-} opt = { .user = "test", .pass = "secret", .greeting = "testpop3d ready" };
+} opt = { .user = "test", .pass = "secret", .greeting = "testpop3d ready",
+	  .stat_count = -1 /* 0 is a count a test may want reported */ };
 
 static FILE *logfp;
 static pid_t watched_parent;
@@ -91,6 +106,10 @@ struct msg {
 	bool deleted;
 };
 
+/* Messages are numbered files first, then synthetic ones. A synthetic
+ * message is nothing but its number and a deleted bit; its text and UID
+ * are made up whenever needed, so that a maildrop of millions costs a
+ * bitmap rather than millions of allocations. */
 struct session {
 	int fd;
 	long number;
@@ -98,10 +117,25 @@ struct session {
 	struct buf user;
 	struct msg *msgs;
 	size_t nmsgs;
+	unsigned char *syn_deleted;
+	size_t nsyn;
 	long count[C_NCMDS], mlcount[C_NCMDS];
 	unsigned sepidx;
 	char in[LINE_BUF];
 	size_t in_start, in_end;
+};
+
+/* A reply on its way out. Most are built whole and sent in one write;
+ * a long listing is sent in pieces while it is built, and faults are then
+ * applied across the pieces as if it had been built whole. */
+struct reply {
+	struct buf b;     /* built, not yet sent */
+	int cmd;          /* -1 for a reply to an unknown command */
+	size_t sent;      /* bytes of the reply sent in earlier pieces */
+	const struct fault *fault;
+	bool started;     /* fault looked up, mlcount counted */
+	bool stop;        /* building is pointless: failed or cut short */
+	bool failed;
 };
 
 struct arg {
@@ -287,17 +321,88 @@ static void err_line(struct buf *b, const char *text)
 	buf_str(b, eol());
 }
 
-static unsigned long long msg_size(const struct msg *m)
+/* Message indexes below are 0-based: message number - 1. */
+static size_t msg_count(const struct session *s)
 {
-	/* Exchange reports storage sizes, which are not octet counts. */
-	if (opt.fake_sizes)
-		return (unsigned long long)m->data.len * 3 / 2 + 1000;
-	return m->data.len;
+	return s->nmsgs + s->nsyn;
 }
 
-static bool uid_is_word(const struct msg *m)
+static bool msg_deleted(const struct session *s, size_t idx)
 {
-	return !memchr(m->uid, ' ', m->uidlen) && !memchr(m->uid, '\t', m->uidlen);
+	if (idx < s->nmsgs)
+		return s->msgs[idx].deleted;
+	idx -= s->nmsgs;
+	return s->syn_deleted[idx / 8] & (1u << (idx % 8));
+}
+
+static void set_deleted(struct session *s, size_t idx)
+{
+	if (idx < s->nmsgs) {
+		s->msgs[idx].deleted = true;
+	} else {
+		idx -= s->nmsgs;
+		s->syn_deleted[idx / 8] |= (unsigned char)(1u << (idx % 8));
+	}
+}
+
+static size_t digits(size_t n)
+{
+	size_t d = 1;
+	while (n >= 10) {
+		n /= 10;
+		d++;
+	}
+	return d;
+}
+
+/* Computed rather than formatted: STAT and LIST visit every message, and
+ * the self-test checks that this matches what RETR sends. */
+static size_t syn_octets(size_t i)
+{
+	return sizeof SYN_TEXT - 1 - 2 * strlen("%zu") + 2 * digits(i);
+}
+
+static size_t msg_octets(const struct session *s, size_t idx)
+{
+	return idx < s->nmsgs ? s->msgs[idx].data.len : syn_octets(idx - s->nmsgs + 1);
+}
+
+static unsigned long long msg_size(const struct session *s, size_t idx)
+{
+	unsigned long long n = msg_octets(s, idx);
+	/* Exchange reports storage sizes, which are not octet counts. */
+	return opt.fake_sizes ? n * 3 / 2 + 1000 : n;
+}
+
+/* The UID of a message; a synthetic one's is formatted into tmp. */
+static const char *msg_uid(const struct session *s, size_t idx,
+			   char tmp[SYN_BUF], size_t *len)
+{
+	if (idx < s->nmsgs) {
+		*len = s->msgs[idx].uidlen;
+		return s->msgs[idx].uid;
+	}
+	*len = (size_t)snprintf(tmp, SYN_BUF, SYN_UID, idx - s->nmsgs + 1);
+	return tmp;
+}
+
+/* The wire form of a message (CRLF, not dot-stuffed); a synthetic one's
+ * is formatted into tmp. */
+static const char *msg_text(const struct session *s, size_t idx,
+			    char tmp[SYN_BUF], size_t *len)
+{
+	if (idx < s->nmsgs) {
+		*len = s->msgs[idx].data.len;
+		return s->msgs[idx].data.p;
+	}
+	size_t i = idx - s->nmsgs + 1;
+	*len = (size_t)snprintf(tmp, SYN_BUF, SYN_TEXT, i, i);
+	return tmp;
+}
+
+static bool uid_is_word(const char *uid, size_t len)
+{
+	return !memchr(uid, ' ', len) && !memchr(uid, '\t', len);
 }
 
 static const char *field_sep(struct session *s)
@@ -308,17 +413,21 @@ static const char *field_sep(struct session *s)
 	return opt.tabs ? seps[s->sepidx++ % 5] : " ";
 }
 
-/* "N SIZE" for LIST, "N UID" for UIDL; appends to f. */
-static void item_fields(struct session *s, struct buf *f, int cmd, size_t num,
-			const struct msg *m)
+/* "N SIZE" for LIST, "N UID" for UIDL; appends to f. Returns whether
+ * text may follow: not after a UID with blanks, which it would extend. */
+static bool item_fields(struct session *s, struct buf *f, int cmd, size_t num)
 {
 	const char *sep = field_sep(s);
+	char tmp[SYN_BUF];
+	size_t len;
 	if (cmd == C_LIST) {
-		buf_fmt(f, "%zu%s%llu", num, sep, msg_size(m));
-	} else {
-		buf_fmt(f, "%zu%s", num, sep);
-		buf_add(f, m->uid, m->uidlen);
+		buf_fmt(f, "%zu%s%llu", num, sep, msg_size(s, num - 1));
+		return true;
 	}
+	const char *uid = msg_uid(s, num - 1, tmp, &len);
+	buf_fmt(f, "%zu%s", num, sep);
+	buf_add(f, uid, len);
+	return uid_is_word(uid, len);
 }
 
 static void add_body_line(struct buf *b, const char *p, size_t n)
@@ -337,10 +446,12 @@ static void add_terminator(struct buf *b)
 
 /* body_lines < 0 sends the whole message; otherwise the header, the blank
  * line after it and that many body lines (TOP). */
-static void add_message(struct buf *b, const struct msg *m, long body_lines)
+static void add_message(struct buf *b, const struct session *s, size_t idx,
+			long body_lines)
 {
-	const char *p = m->data.p;
-	size_t left = m->data.len;
+	char tmp[SYN_BUF];
+	size_t left;
+	const char *p = msg_text(s, idx, tmp, &left);
 	bool in_header = true;
 	long sent = 0;
 	while (left > 0) {
@@ -413,6 +524,9 @@ static void free_msgs(struct session *s)
 	free(s->msgs);
 	s->msgs = NULL;
 	s->nmsgs = 0;
+	free(s->syn_deleted);
+	s->syn_deleted = NULL;
+	s->nsyn = 0;
 }
 
 static void set_uid(struct msg *m, const char *uid, size_t len)
@@ -499,6 +613,11 @@ static int load_maildrop(struct session *s)
 	for (size_t i = 0; i < s->nmsgs; i++)
 		if (!s->msgs[i].uid)
 			set_uid(&s->msgs[i], s->msgs[i].name, strlen(s->msgs[i].name));
+
+	/* Fresh in every session: their deletions are not worth persisting. */
+	s->nsyn = (size_t)opt.synthetic;
+	if (s->nsyn && !(s->syn_deleted = calloc((s->nsyn + 7) / 8, 1)))
+		die("calloc");
 	return ok ? 0 : -1;
 }
 
@@ -552,20 +671,68 @@ static const struct fault *find_fault(const struct session *s, int cmd,
 	return NULL;
 }
 
-/* Sends a complete response, or the part of it a fault allows. Returns 0
- * to go on with the session, -1 to end it. */
-static int send_response(struct session *s, const struct buf *b, int cmd,
-			 bool multiline)
+/* Done once per reply, when its first piece or all of it is sent, so that
+ * a reply sent in pieces meets the same fault as one sent whole. */
+static void reply_start(struct session *s, struct reply *r, bool multiline)
 {
-	if (cmd >= 0 && multiline)
-		s->mlcount[cmd]++;
-	const struct fault *f = find_fault(s, cmd, multiline);
-	if (!f)
-		return send_all(s->fd, b->p, b->len);
-	size_t n = f->bytes < b->len ? f->bytes : b->len;
+	if (r->started)
+		return;
+	r->started = true;
+	if (r->cmd >= 0 && multiline)
+		s->mlcount[r->cmd]++;
+	r->fault = find_fault(s, r->cmd, multiline);
+}
+
+/* How many of the built bytes may go out; final when r->b ends the reply. */
+static size_t reply_allowance(const struct reply *r, bool final)
+{
+	const struct fault *f = r->fault;
+	size_t n = r->b.len;
+	if (!f || f->kind == F_STRAY)
+		return n;
 	if (f->kind == F_NOTERM)
-		n = b->len - 1 - strlen(eol());
-	if (send_all(s->fd, b->p, n) == 0 && f->kind == F_AUTOLOGOUT) {
+		return final ? n - 1 - strlen(eol()) : n;
+	size_t left = f->bytes > r->sent ? f->bytes - r->sent : 0;
+	return left < n ? left : n;
+}
+
+/* Sends what has been built of a multi-line reply so far. Returns false
+ * when building more is pointless: the connection failed, or a fault cuts
+ * the reply short within what is built (send_response then does that). */
+static bool reply_flush(struct session *s, struct reply *r)
+{
+	reply_start(s, r, true);
+	size_t n = reply_allowance(r, false);
+	if (n < r->b.len) {
+		r->stop = true;
+		return false;
+	}
+	if (send_all(s->fd, r->b.p, n) != 0) {
+		r->stop = r->failed = true;
+		return false;
+	}
+	r->sent += n;
+	r->b.len = 0;
+	return true;
+}
+
+/* Sends the rest of a response, or the part of it a fault allows. Returns
+ * 0 to go on with the session, -1 to end it. */
+static int send_response(struct session *s, struct reply *r, bool multiline)
+{
+	reply_start(s, r, multiline);
+	if (r->failed)
+		return -1;
+	const struct fault *f = r->fault;
+	/* Verbatim, whatever the other quirks: it stands for another
+	 * server's reply, and must be told apart from this one's. */
+	if (f && f->kind == F_STRAY)
+		buf_str(&r->b, "+OK stray reply\r\n");
+	size_t n = reply_allowance(r, true);
+	int rc = send_all(s->fd, r->b.p, n);
+	if (!f || f->kind == F_STRAY)
+		return rc;
+	if (rc == 0 && f->kind == F_AUTOLOGOUT) {
 		struct buf m = { 0 };
 		buf_str(&m, eol());
 		err_line(&m, "autologout; idle for too long");
@@ -614,20 +781,21 @@ static bool parse_number(struct arg a, long *out)
 	return true;
 }
 
-static struct msg *find_msg(struct session *s, struct arg a, struct buf *b,
-			    size_t *num)
+/* On success sets *num to the message number; else adds the -ERR. */
+static bool find_msg(struct session *s, struct arg a, struct buf *b,
+		     size_t *num)
 {
 	long n;
-	if (!parse_number(a, &n) || n < 1 || (size_t)n > s->nmsgs) {
+	if (!parse_number(a, &n) || n < 1 || (size_t)n > msg_count(s)) {
 		err_line(b, "no such message");
-		return NULL;
+		return false;
 	}
-	if (s->msgs[n - 1].deleted) {
+	if (msg_deleted(s, (size_t)n - 1)) {
 		err_line(b, "message is deleted");
-		return NULL;
+		return false;
 	}
 	*num = (size_t)n;
-	return &s->msgs[n - 1];
+	return true;
 }
 
 static void totals(const struct session *s, size_t *count,
@@ -635,10 +803,10 @@ static void totals(const struct session *s, size_t *count,
 {
 	*count = 0;
 	*size = 0;
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		if (!s->msgs[i].deleted) {
+	for (size_t i = 0; i < msg_count(s); i++) {
+		if (!msg_deleted(s, i)) {
 			++*count;
-			*size += msg_size(&s->msgs[i]);
+			*size += msg_size(s, i);
 		}
 	}
 }
@@ -693,6 +861,9 @@ static void do_quit(struct session *s, struct buf *b)
 			failed++;
 		free(path);
 	}
+	/* Synthetic messages have nothing to remove: they just go. */
+	for (size_t i = s->nmsgs; s->authed && i < msg_count(s); i++)
+		removed += msg_deleted(s, i);
 	s->quit = true;
 	snprintf(text, sizeof text, "bye (%zu messages deleted)", removed);
 	if (failed)
@@ -701,19 +872,25 @@ static void do_quit(struct session *s, struct buf *b)
 		ok_line(b, NULL, text, false);
 }
 
-static void do_listing(struct session *s, int cmd, int na, struct arg a,
-		       struct buf *b)
+static void add_item(struct buf *b, const struct buf *f, bool text_ok)
 {
-	struct buf f = { 0 };
+	buf_add(b, f->p, f->len);
+	if (opt.extra_text && text_ok)
+		buf_str(b, " extra");
+	buf_str(b, eol());
+}
+
+static void do_listing(struct session *s, int cmd, int na, struct arg a,
+		       struct reply *r)
+{
+	struct buf *b = &r->b, f = { 0 };
 	char text[128];
-	size_t num, count;
+	size_t num, count, total = msg_count(s);
 	unsigned long long size;
-	struct msg *m;
 	if (na == 1) {
-		if ((m = find_msg(s, a, b, &num))) {
-			item_fields(s, &f, cmd, num, m);
-			ok_line(b, &f, cmd == C_LIST || uid_is_word(m) ? "extra" : NULL,
-				false);
+		if (find_msg(s, a, b, &num)) {
+			bool text_ok = item_fields(s, &f, cmd, num);
+			ok_line(b, &f, text_ok ? "extra" : NULL, false);
 		}
 		free(f.p);
 		return;
@@ -721,16 +898,22 @@ static void do_listing(struct session *s, int cmd, int na, struct arg a,
 	totals(s, &count, &size);
 	snprintf(text, sizeof text, "%zu messages (%llu octets)", count, size);
 	ok_line(b, NULL, text, false);
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		m = &s->msgs[i];
-		if (m->deleted)
+	for (size_t i = 0; i < total; i++) {
+		if (msg_deleted(s, i) ||
+		    (cmd == C_LIST && opt.list_skip > 0 && (size_t)opt.list_skip == i + 1))
 			continue;
 		f.len = 0;
-		item_fields(s, &f, cmd, i + 1, m);
-		buf_add(b, f.p, f.len);
-		if (opt.extra_text && (cmd == C_LIST || uid_is_word(m)))
-			buf_str(b, " extra");
-		buf_str(b, eol());
+		add_item(b, &f, item_fields(s, &f, cmd, i + 1));
+		if (b->len >= FLUSH_AT && !reply_flush(s, r)) {
+			free(f.p);
+			return;
+		}
+	}
+	/* A number past the last message: RETR, TOP and DELE of it fail. */
+	if (cmd == C_UIDL && opt.uidl_extra) {
+		f.len = 0;
+		buf_fmt(&f, "%zu%sghost", total + 1, field_sep(s));
+		add_item(b, &f, true);
 	}
 	add_terminator(b);
 	free(f.p);
@@ -738,16 +921,15 @@ static void do_listing(struct session *s, int cmd, int na, struct arg a,
 
 static const char *const capas[] = { "TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING" };
 
-/* Builds the reply to one command into b; returns whether it is multi-line. */
+/* Builds the reply to one command into r; returns whether it is multi-line. */
 static bool dispatch(struct session *s, int cmd, const char *rest,
-		     size_t restlen, bool present, struct buf *b)
+		     size_t restlen, bool present, struct reply *r)
 {
 	struct arg a[2];
-	struct buf f = { 0 };
+	struct buf *b = &r->b, f = { 0 };
 	char text[128];
 	size_t num, count;
 	unsigned long long size;
-	struct msg *m;
 	long lines = -1;
 	int na = 0;
 
@@ -795,25 +977,28 @@ static bool dispatch(struct session *s, int cmd, const char *rest,
 		return false;
 	case C_STAT:
 		totals(s, &count, &size);
+		if (opt.stat_count >= 0)
+			count = (size_t)opt.stat_count;
 		buf_fmt(&f, "%zu%s%llu", count, field_sep(s), size);
 		ok_line(b, &f, "messages", false);
 		free(f.p);
 		return false;
 	case C_LIST:
 	case C_UIDL:
-		do_listing(s, cmd, na, a[0], b);
+		/* do_listing's reply_flush relies on this being multi-line. */
+		do_listing(s, cmd, na, a[0], r);
 		return na == 0;
 	case C_RETR:
 	case C_TOP:
-		if (!(m = find_msg(s, a[0], b, &num)))
+		if (!find_msg(s, a[0], b, &num))
 			return false;
-		snprintf(text, sizeof text, "%llu octets", msg_size(m));
+		snprintf(text, sizeof text, "%llu octets", msg_size(s, num - 1));
 		ok_line(b, NULL, text, false);
-		add_message(b, m, lines);
+		add_message(b, s, num - 1, lines);
 		return true;
 	case C_DELE:
-		if ((m = find_msg(s, a[0], b, &num))) {
-			m->deleted = true;
+		if (find_msg(s, a[0], b, &num)) {
+			set_deleted(s, num - 1);
 			snprintf(text, sizeof text, "message %zu deleted", num);
 			ok_line(b, NULL, text, false);
 		}
@@ -824,6 +1009,8 @@ static bool dispatch(struct session *s, int cmd, const char *rest,
 	case C_RSET:
 		for (size_t i = 0; i < s->nmsgs; i++)
 			s->msgs[i].deleted = false;
+		if (s->nsyn)
+			memset(s->syn_deleted, 0, (s->nsyn + 7) / 8);
 		totals(s, &count, &size);
 		snprintf(text, sizeof text, "%zu messages (%llu octets)", count, size);
 		ok_line(b, NULL, text, false);
@@ -842,17 +1029,17 @@ static int handle_command(struct session *s, const char *line, size_t len)
 		kw++;
 	bool present = kw < len, multiline = false;
 	int cmd = lookup_cmd(line, kw, C_CAPA);
-	struct buf b = { 0 };
+	struct reply r = { .cmd = cmd };
 	if (cmd < 0) {
-		err_line(&b, "unknown command");
+		err_line(&r.b, "unknown command");
 	} else {
 		s->count[cmd]++;
 		multiline = dispatch(s, cmd, line + kw + present,
-				     present ? len - kw - 1 : 0, present, &b);
+				     present ? len - kw - 1 : 0, present, &r);
 	}
-	int r = send_response(s, &b, cmd, multiline);
-	free(b.p);
-	return s->quit ? -1 : r;
+	int rc = send_response(s, &r, multiline);
+	free(r.b.p);
+	return s->quit ? -1 : rc;
 }
 
 static void run_session(int fd, long number)
@@ -867,9 +1054,11 @@ static void run_session(int fd, long number)
 	b.len = 0;
 
 	/* --no-greeting stays silent until the client gives up. */
-	ok_line(&b, NULL, opt.greeting, true);
+	struct reply greeting = { .cmd = C_GREETING };
+	ok_line(&greeting.b, NULL, opt.greeting, true);
 	s.count[C_GREETING]++;
-	int r = opt.no_greeting ? -1 : send_response(&s, &b, C_GREETING, false);
+	int r = opt.no_greeting ? -1 : send_response(&s, &greeting, false);
+	free(greeting.b.p);
 	while (r == 0) {
 		const char *line;
 		size_t len;
@@ -924,10 +1113,10 @@ static long parse_long(const char *s, long min, long max, const char *what)
 	return v;
 }
 
-/* CMD:N:BYTES, or CMD:N for --no-terminator. */
+/* CMD:N:BYTES, or CMD:N for --no-terminator and --stray. */
 static void add_fault(enum fault_kind kind, const char *arg)
 {
-	bool want_bytes = kind != F_NOTERM;
+	bool want_bytes = kind != F_NOTERM && kind != F_STRAY;
 	if (opt.nfaults == MAX_FAULTS)
 		usage_error("too many fault options", arg);
 	char copy[64];
@@ -970,8 +1159,21 @@ static const char usage_text[] =
 	"  --hang-after CMD:N:BYTES   send BYTES of the Nth CMD reply, hang\n"
 	"  --autologout CMD:N:BYTES   send BYTES, then -ERR autologout, close\n"
 	"  --no-terminator CMD:N      omit the Nth multi-line CMD reply's \".\"\n"
-	"  --session-filter N  apply the four faults above only in session N\n"
-	"CMD is a command name or GREETING (not for --no-terminator).\n";
+	"  --stray CMD:N              after the Nth CMD reply, in the same write,\n"
+	"                             send \"+OK stray reply\\r\\n\" as if answering twice\n"
+	"  --session-filter N  apply the five faults above only in session N\n"
+	"CMD is a command name or GREETING (not for --no-terminator).\n"
+	"These apply in every session:\n"
+	"  --synthetic N       also serve N generated messages after the files (N up\n"
+	"                      to 10000000; an empty MAILDROP_DIR serves only them);\n"
+	"                      message i of them is \"Subject: synthetic i\", a blank\n"
+	"                      line, \"body of synthetic message i\", with UID \"syn-i\";\n"
+	"                      QUIT does not persist their deletion: every session\n"
+	"                      starts with all N\n"
+	"  --stat-count N      STAT reports N messages (size unchanged)\n"
+	"  --list-skip N       the multi-line LIST omits message N (LIST N works)\n"
+	"  --uidl-extra        the multi-line UIDL adds message count+1, UID \"ghost\",\n"
+	"                      which RETR, TOP and DELE call no such message\n";
 
 /* One table drives both getopt_long and the handling of each option. */
 enum opt_type { T_FLAG, T_STR, T_NUM, T_FAULT };
@@ -995,6 +1197,11 @@ static const struct optdef {
 	{ "hang-after", T_FAULT, NULL, F_HANG, 0 },
 	{ "no-terminator", T_FAULT, NULL, F_NOTERM, 0 },
 	{ "autologout", T_FAULT, NULL, F_AUTOLOGOUT, 0 },
+	{ "stray", T_FAULT, NULL, F_STRAY, 0 },
+	{ "synthetic", T_NUM, &opt.synthetic, 1, MAX_SYNTHETIC },
+	{ "stat-count", T_NUM, &opt.stat_count, 0, LONG_MAX },
+	{ "list-skip", T_NUM, &opt.list_skip, 1, LONG_MAX },
+	{ "uidl-extra", T_FLAG, &opt.uidl_extra, 0, 0 },
 	{ "exit-with-parent", T_FLAG, &opt.exit_with_parent, 0, 0 },
 	{ "auth-fail-temp", T_FLAG, &opt.auth_fail_temp, 0, 0 },
 	{ "in-use", T_FLAG, &opt.in_use, 0, 0 },

@@ -3,7 +3,7 @@
  * that takes one '>' off every line matching ^>+From  must get the message
  * back exactly, wherever the network split it, and no body line may start
  * with "From " (it would split the mbox). Callers size their buffers by the
- * header (inlen + 6 per call, 8 for finish), so those bounds must hold.
+ * header (MBOXRD_OUTMAX(inlen) per call, 8 for finish), so they must hold.
  *
  * Input: a chunk schedule (fuzz.h), then the message bytes. They are quoted
  * whole and in chunks, each call into a heap buffer of exactly the promised
@@ -31,9 +31,9 @@ quote(const char *in, size_t len, struct fuzz_chunks sched, size_t *outlen)
 	mboxrd_init(&m);
 	while (off < len) {
 		n = fuzz_chunks_next(&sched, len - off);
-		buf = malloc(n + 6);
+		buf = malloc(MBOXRD_OUTMAX(n));
 		o = mboxrd_quote(&m, in + off, n, buf);
-		FUZZ_ASSERT(o <= n + 6);
+		FUZZ_ASSERT(o <= MBOXRD_OUTMAX(n));
 		FUZZ_ASSERT(mboxrd_held(&m) <= 5);
 		FUZZ_ASSERT(*outlen + o <= cap - 8);
 		memcpy(out + *outlen, buf, o);
@@ -55,13 +55,13 @@ quote(const char *in, size_t len, struct fuzz_chunks sched, size_t *outlen)
 static char *
 quote_whole(const char *in, size_t len, size_t *outlen)
 {
-	char *out = malloc(len + 6 + 8);
+	char *out = malloc(MBOXRD_OUTMAX(len) + 8);
 	struct mboxrd m;
 	size_t n;
 
 	mboxrd_init(&m);
 	*outlen = mboxrd_quote(&m, in, len, out);
-	FUZZ_ASSERT(*outlen <= len + 6);
+	FUZZ_ASSERT(*outlen <= MBOXRD_OUTMAX(len));
 	n = mboxrd_finish(&m, out + *outlen);
 	FUZZ_ASSERT(n <= 8);
 	*outlen += n;
