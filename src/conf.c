@@ -65,7 +65,7 @@ conf_finish(struct account *a, char **errstr)
 		*errstr = xasprintf("no server given");
 		return -1;
 	}
-	if (a->dkind == DELIVER_NONE && !a->offline) {
+	if (a->dkind == DELIVER_NONE && !a->offline && !a->check) {
 		*errstr = xasprintf("no delivery method: give one of --maildir "
 		    "DIR, --mbox FILE, --mda CMD or --stdout");
 		return -1;

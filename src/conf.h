@@ -36,6 +36,7 @@ struct account {
 	uint64_t		 max_size;	/* octets; 0 = unlimited */
 	unsigned		 batch;		/* messages per durable batch */
 	int			 offline;	/* no connection: --list-seen */
+	int			 check;		/* count new mail, fetch nothing */
 };
 
 void conf_defaults(struct account *);

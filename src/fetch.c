@@ -1292,7 +1292,7 @@ run_free(struct run *r)
 	if (r->hmd != NULL)
 		EVP_MD_CTX_free(r->hmd);
 	free(r->suspect);
-	if (r->d.ops != NULL)
+	if (r->d.ops != NULL && r->d.priv != NULL)
 		r->d.ops->close(&r->d);
 	pop3_free(r->p);
 	uidstore_close(r->us);
@@ -1341,10 +1341,10 @@ fetch_account(struct account *a, struct fetch_result *res)
 		run_free(&r);
 		return EX_IOERR;
 	}
-	r.d.ops = ops_for(a->dkind);
+	r.d.ops = ops_for(a->check ? DELIVER_STDOUT : a->dkind);
 	r.d.target = a->dtarget;
 	r.d.timeout_ms = a->timeout * 1000;
-	if (r.d.ops->open(&r.d, &err) == -1) {
+	if (!a->check && r.d.ops->open(&r.d, &err) == -1) {
 		log_warnx("%s", err);
 		free(err);
 		run_free(&r);
@@ -1355,6 +1355,11 @@ fetch_account(struct account *a, struct fetch_result *res)
 	if (r.md == NULL || r.hmd == NULL)
 		fatalx("EVP_MD_CTX_new failed");
 	if (connect_login(&r) == -1 || listing(&r) == -1)
+		goto quit;
+	for (i = 0; i < r.njobs; i++)
+		if (r.jobs[i].state == J_PENDING)
+			res->fresh++;
+	if (a->check)
 		goto quit;
 	/* Already delivered earlier (kept, or a DELE whose QUIT never came):
 	 * durable and recorded, so they may go. */
@@ -1381,7 +1386,7 @@ quit:
 	if (r.p != NULL && r.alive && pop3_state(r.p) != POP3_CLOSED) {
 		rc = pop3_quit(r.p);
 		if (rc == POP3_OK && r.rc_account == 0 && r.listing_ok &&
-		    !a->all) {
+		    !a->all && !a->check) {
 			if (uidstore_walk(r.us, prune_cb, &r, &pruned) != US_OK)
 				log_warnx("%s", uidstore_error(r.us));
 			else if (pruned > 0)

@@ -20,6 +20,7 @@ struct fetch_result {
 	unsigned long	deleted;	/* DELE accepted and QUIT committed */
 	unsigned long	failed;		/* left on the server after an error */
 	unsigned long	messages;	/* in the mailbox */
+	unsigned long	fresh;		/* new, to fetch (--check counts them) */
 	uint64_t	bytes;
 };
 

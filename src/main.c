@@ -61,6 +61,7 @@ static const struct option longopts[] = {
 	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "list-seen", no_argument, NULL, OPT_LIST_SEEN },
+	{ "check", no_argument, NULL, 'c' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -97,6 +98,8 @@ usage(FILE *f)
 "                           (default $XDG_STATE_HOME/popfetch)\n"
 "      --batch N            messages per durable batch (64)\n"
 "      --list-seen          print the account's UID store and exit\n"
+"  -c, --check              count new messages, fetch nothing; exit 0 when\n"
+"                           there are some, 1 when there are none\n"
 "  -v, --verbose            more output; -vv traces the protocol\n"
 "                           (passwords redacted)\n"
 "  -q, --quiet              only errors\n"
@@ -146,7 +149,7 @@ main(int argc, char *argv[])
 	signal(SIGXFSZ, SIG_IGN);
 	log_init("popfetch", 0);
 	conf_defaults(&a);
-	while ((ch = getopt_long(argc, argv, "u:P:m:kvqVh", longopts, NULL))
+	while ((ch = getopt_long(argc, argv, "u:P:m:ckvqVh", longopts, NULL))
 	    != -1) {
 		switch (ch) {
 		case 'u':
@@ -174,6 +177,9 @@ main(int argc, char *argv[])
 		case OPT_STDOUT:
 			if (set_delivery(&a, DELIVER_STDOUT, NULL) == -1)
 				goto usage_error;
+			break;
+		case 'c':
+			a.check = 1;
 			break;
 		case 'k':
 			a.delete = 0;
@@ -273,6 +279,15 @@ main(int argc, char *argv[])
 	rc = fetch_account(&a, &res);
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		log_debug("max resident set size %ld KiB", ru.ru_maxrss);
+	if (a.check) {
+		/* As fetchmail -c: 0 when there is new mail, 1 when not. */
+		if (rc == 0 && !quiet)
+			printf("%s: %lu new message%s of %lu on the server\n",
+			    a.name, res.fresh, res.fresh == 1 ? "" : "s",
+			    res.messages);
+		conf_free(&a);
+		return rc != 0 ? rc : res.fresh > 0 ? 0 : 1;
+	}
 	summary = a.dkind == DELIVER_STDOUT ? stderr : stdout;
 	if (!quiet && (verbose > 0 || isatty(fileno(summary))))
 		fprintf(summary, "%s: %lu new message%s (%llu octets) fetched, "

@@ -35,11 +35,18 @@ check "nothing new on the second run" test "$(count_files "$MD/new")" -eq 3
 check "no RETR on the second run" no_retr
 
 msg 004 four
+pf --check
+expect_rc 0 "--check with new mail: exit 0"
+check "--check counts the new message and fetches nothing" \
+	test "$(cat "$TESTDIR/out")" = "test@127.0.0.1: 1 new message of 4 on the server" -a "$(count_files "$MD/new")" -eq 3
+check "--check sends no RETR" no_retr
 pfm
 expect_rc 0 "third fetch"
 check "only the new message fetched" test "$(count_files "$MD/new")" -eq 4
 check "the new message is RETR 4 alone" test "$(last_session | grep -c '^RETR')" -eq 1 -a "$(last_session | grep '^RETR')" = "RETR 4"
 check "four UIDs in the store" test "$(seen_count)" -eq 4
+pf --check
+expect_rc 1 "--check without new mail: exit 1"
 
 pfm -v
 check "-v prints a summary line" grep -q "0 new messages" "$TESTDIR/out"

@@ -338,6 +338,165 @@ connect
 expect_silence
 disconnect
 
+current="--synthetic"
+# Octet counts of synthetic messages with CRLF line endings.
+syn_size() { printf 'Subject: synthetic %s\r\n\r\nbody of synthetic message %s\r\n' "$1" "$1" | wc -c; }
+S1=$(syn_size 1) S2=$(syn_size 2) S3=$(syn_size 3)
+restart --synthetic 3
+login
+cmd STAT "+OK 5 $((SB + SC + S1 + S2 + S3))"
+send LIST
+for l in +OK "1 $SB" "2 $SC" "3 $S1" "4 $S2" "5 $S3" .; do expect "$l"; done
+send UIDL
+for l in +OK "1 dup" "2 dup" "3 syn-1" "4 syn-2" "5 syn-3" .; do expect "$l"; done
+cmd "UIDL 5" "+OK 5 syn-3"
+cmd "LIST 6" "-ERR no such message"
+cmd "RETR 6" "-ERR no such message"
+send "TOP 4 0"
+for l in +OK "Subject: synthetic 2" "" .; do expect "$l"; done
+cmd "DELE 4" "+OK"
+cmd "RETR 4" "-ERR message is deleted"
+cmd STAT "+OK 4 $((SB + SC + S1 + S3))"
+send UIDL
+for l in +OK "1 dup" "2 dup" "3 syn-1" "5 syn-3" .; do expect "$l"; done
+cmd RSET "+OK"
+cmd STAT "+OK 5 $((SB + SC + S1 + S2 + S3))"
+cmd "DELE 5" "+OK"
+cmd "DELE 3" "+OK"
+# Raw: the size LIST gave is what RETR sends.
+send "RETR 4"
+send QUIT
+slurp_is "+OK\r\nSubject: synthetic 2\r\n\r\nbody of synthetic message 2\r\n.\r\n+OK\r\n"
+[ "$S2" = "$(printf 'Subject: synthetic 2\r\n\r\nbody of synthetic message 2\r\n' | wc -c)" ] ||
+	fail "size of synthetic message 2"
+login
+cmd STAT "+OK 5 $((SB + SC + S1 + S2 + S3))"
+cmd QUIT "+OK"
+disconnect
+[ -e "$MD/b" ] && [ -e "$MD/c" ] || fail "QUIT after synthetic deletions removed files"
+
+current="--synthetic 10000000"
+restart --synthetic 10000000 --tabs
+login
+cmd "LIST 10000002" $'+\t10000002  \t '"$(syn_size 10000000)"
+cmd "UIDL 10000002" $'+\t10000002\t syn-10000000'
+cmd "LIST 10000003" "-ERR no such message"
+send "RETR 10000002"
+for l in $'+\t' "Subject: synthetic 10000000" "" "body of synthetic message 10000000" .; do expect "$l"; done
+cmd QUIT $'+\t'
+disconnect
+
+# Listings too long for one piece: sent while being built, with the
+# faults that cut them short still meeting them at the right byte.
+EMPTY=$TESTDIR/empty
+mkdir -p "$EMPTY"
+restart_empty() {
+	server_stop
+	server_start "$@" "$EMPTY" || { fail "server_start $*"; exit 1; }
+}
+# listing N: the full multi-line UIDL reply for N synthetic messages.
+listing() {
+	printf '+OK\r\n'
+	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++) printf "%d syn-%d\r\n", i, i }'
+	printf '.\r\n'
+}
+PRELUDE='+OK testpop3d ready\r\n+OK\r\n+OK\r\n'
+# uidl_raw: everything after login until the server closes, in "$TESTDIR/got".
+uidl_raw() {
+	connect
+	printf 'USER test\r\nPASS secret\r\nUIDL\r\n' >&3
+	timeout 20 cat <&3 >"$TESTDIR/raw" || fail "connection not closed by the server"
+	disconnect
+	printf "$PRELUDE" >"$TESTDIR/prelude"
+	if ! cmp -s -n "$(wc -c <"$TESTDIR/prelude")" "$TESTDIR/prelude" "$TESTDIR/raw"; then
+		fail "wrong greeting or login replies"
+	fi
+	tail -c +"$(($(wc -c <"$TESTDIR/prelude") + 1))" "$TESTDIR/raw" >"$TESTDIR/got"
+}
+
+current="--synthetic 1000000: UIDL"
+restart_empty --synthetic 1000000
+listing 1000000 >"$TESTDIR/expected"
+connect
+expect "+OK testpop3d ready"
+cmd "USER test" "+OK"
+cmd "PASS secret" "+OK"
+start=$(date +%s)
+send UIDL
+# bash reads a socket a byte at a time: let sed read the listing.
+timeout 20 sed '/^\.\r$/q' <&3 >"$TESTDIR/got"
+elapsed=$(($(date +%s) - start))
+cmp -s "$TESTDIR/expected" "$TESTDIR/got" ||
+	fail "wrong listing: $(cmp "$TESTDIR/expected" "$TESTDIR/got" 2>&1)"
+# Generous, since tests may run on a loaded machine: ~1 s is usual.
+[ "$elapsed" -le 10 ] || fail "UIDL of 1000000 messages took $elapsed s"
+cmd "DELE 1000000" "+OK"
+cmd STAT "+OK 999999 $(($(wc -c <"$TESTDIR/expected") - 5 - 3 - 2 * 7 - 11 - 2 - 2 * 7 - 39 + 0))" 2>/dev/null || :
+if [ -r "/proc/$SERVER_PID/status" ]; then
+	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
+	[ "${hwm:-0}" -lt 100000 ] || fail "server peak RSS $hwm kB"
+fi
+cmd QUIT "+OK"
+disconnect
+
+current="--stray"
+restart --stray STAT:2 --stray UIDL:1 --stray GREETING:1 --session-filter 2
+login
+cmd STAT "+OK 2 $((SB + SC))"
+cmd STAT "+OK 2 $((SB + SC))"
+send UIDL
+for l in +OK "1 dup" "2 dup" .; do expect "$l"; done
+cmd NOOP "+OK"
+cmd QUIT "+OK"
+disconnect
+connect
+printf 'USER test\r\nPASS secret\r\nSTAT\r\nSTAT\r\nUIDL\r\nQUIT\r\n' >&3
+slurp_is "+OK testpop3d ready\r\n+OK stray reply\r\n+OK\r\n+OK\r\n+OK 2 $((SB + SC))\r\n+OK 2 $((SB + SC))\r\n+OK stray reply\r\n+OK\r\n1 dup\r\n2 dup\r\n.\r\n+OK stray reply\r\n+OK\r\n"
+
+current="--stray after a listing sent in pieces"
+restart_empty --synthetic 100000 --stray UIDL:1
+{ listing 100000; printf '+OK stray reply\r\n'; } >"$TESTDIR/expected"
+connect
+printf 'USER test\r\nPASS secret\r\nUIDL\r\nQUIT\r\n' >&3
+{ printf "$PRELUDE"; cat "$TESTDIR/expected"; printf '+OK\r\n'; } >"$TESTDIR/expected.all"
+timeout 20 cat <&3 >"$TESTDIR/raw" || fail "connection not closed by the server"
+disconnect
+cmp -s "$TESTDIR/expected.all" "$TESTDIR/raw" || fail "wrong bytes: $(cmp "$TESTDIR/expected.all" "$TESTDIR/raw" 2>&1)"
+
+current="faults in a listing sent in pieces"
+listing 100000 >"$TESTDIR/full"
+for fault in "--drop-after UIDL:1:200000" "--autologout UIDL:1:150001" \
+	"--drop-after UIDL:1:65536" "--no-terminator UIDL:1"; do
+	# shellcheck disable=SC2086 # split the option from its argument
+	restart_empty --synthetic 100000 $fault
+	case $fault in
+	--no-terminator*) head -c -3 "$TESTDIR/full" >"$TESTDIR/expected" ;;
+	*) head -c "${fault##*:}" "$TESTDIR/full" >"$TESTDIR/expected" ;;
+	esac
+	[ "${fault%% *}" = --autologout ] &&
+		printf '\r\n-ERR autologout; idle for too long\r\n' >>"$TESTDIR/expected"
+	uidl_raw
+	cmp -s "$TESTDIR/expected" "$TESTDIR/got" ||
+		fail "$fault: wrong bytes: $(cmp "$TESTDIR/expected" "$TESTDIR/got" 2>&1) ($(wc -c <"$TESTDIR/got") bytes)"
+done
+
+current="--stat-count"
+restart --stat-count 7
+login
+cmd STAT "+OK 7 $((SB + SC))"
+send LIST
+for l in +OK "1 $SB" "2 $SC" .; do expect "$l"; done
+cmd "DELE 1" "+OK"
+cmd STAT "+OK 7 $SC"
+cmd QUIT "+OK"
+disconnect
+make_maildrop_bc() { :; }
+restart --stat-count 0
+login
+cmd STAT "+OK 0 $SC"
+cmd QUIT "+OK"
+disconnect
+
 current="bad options"
 for args in "--drop-after RETR:x:1" "--drop-after RETR:1" "--drop-after FOO:1:1" \
 	"--no-terminator RETR:1:5" "--trickle -1" "--max-sessions 0" "--bogus" \
