@@ -83,4 +83,28 @@ expect_rc 0 "mbox appended to after a crash: the next run completes"
 check "mbox appended to after a crash: the other program's mail survives" grep -q "appended by another program" "$TESTDIR/mbox"
 check "mbox appended to after a crash: our messages exactly once" test "$(grep -c '^Subject: m' "$TESTDIR/mbox")" -eq 5
 
+# Duplicate UIDs and crashes: identical copies under X, different ones
+# under Y; killed at each step with --delete, then run to the end: each
+# content exactly once, and every copy deleted only once delivered.
+mkdir -p "$TESTDIR/dup"
+cp "$TESTDIR/orig/001" "$TESTDIR/dup/001"
+cp "$TESTDIR/orig/001" "$TESTDIR/dup/002"
+cp "$TESTDIR/orig/002" "$TESTDIR/dup/003"
+cp "$TESTDIR/orig/003" "$TESTDIR/dup/004"
+printf '001\tX\n002\tX\n003\tY\n004\tY\n' > "$TESTDIR/dup/.uidl"
+for p in retr:2 written:2 journaled published committed dele:3 before-quit; do
+	server_stop
+	rm -rf "$DROP" "$MD" "$STATE"
+	cp -r "$TESTDIR/dup" "$DROP"
+	server_start --log "$SLOG" "$DROP" || exit 1
+	POPFETCH_CRASH_AT=$p pfm --delete --batch 1
+	unset POPFETCH_CRASH_AT
+	pfm --delete --batch 1
+	pfm --delete --batch 1
+	expect_rc 0 "dup UIDs, killed at $p: later runs complete"
+	check "dup UIDs, killed at $p: three distinct contents, each once" \
+		test "$(count_files "$MD/new")" -eq 3 -a "$(sums "$MD/new" | awk '{print $1}' | sort -u | wc -l)" -eq 3
+	check "dup UIDs, killed at $p: the server is empty" test "$(count_files "$DROP")" -eq 0
+done
+
 finish

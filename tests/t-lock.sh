@@ -33,6 +33,26 @@ expect_rc 73 "--wait-lock 1 gives up after a second"
 
 kill -9 "$first"
 wait "$first" 2>/dev/null
+
+# --wait-lock: a second run waits for the first to finish, then runs.
+server_stop
+server_start --log "$SLOG" --hang-after RETR:1:10 --session-filter 2 "$DROP" || exit 1
+"$POPFETCH" --no-tls -P "$PORT" -u test --password-file "$TESTDIR/pw" \
+	--state-dir "$STATE" --timeout 2 --maildir "$MD" 127.0.0.1 \
+	> /dev/null 2>&1 &
+first=$!
+i=0
+while [ "$(grep -c '^RETR' "$SLOG")" -lt 2 ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+server_stop
+server_start --log "$SLOG" "$DROP" || exit 1
+pfm --wait-lock 20
+wait "$first" 2>/dev/null
+expect_rc 0 "--wait-lock: the second run waited for the first and ran"
+check "--wait-lock: it fetched the mail" test "$(count_files "$MD/new")" -eq 2
+rm -rf "$MD" "$STATE"
 server_stop
 server_start --log "$SLOG" "$DROP" || exit 1
 pfm
