@@ -23,6 +23,7 @@ struct conn {
 	int64_t	 deadline;
 	int	 trace;
 	int	 err_no;
+	struct tls *tls;
 	char	*buf;
 	size_t	 start;		/* first unread byte */
 	size_t	 end;		/* one past the last buffered byte */
@@ -49,6 +50,7 @@ conn_free(struct conn *c)
 {
 	if (c == NULL)
 		return;
+	tls_free(c->tls);
 	close(c->fd);
 	free(c->buf);
 	free(c);
@@ -116,6 +118,26 @@ conn_fill(struct conn *c)
 	if (c->end == CONN_BUFSZ)
 		return CONN_TOOLONG;
 	for (;;) {
+		if (c->tls != NULL) {
+			int want;
+
+			n = tls_read(c->tls, c->buf + c->end, CONN_BUFSZ - c->end,
+			    &want);
+			if (n > 0) {
+				c->end += (size_t)n;
+				return CONN_OK;
+			}
+			if (n == 0)
+				return CONN_EOF;
+			if (want == 0) {
+				c->err_no = EPROTO;
+				return CONN_IO;
+			}
+			if ((e = conn_wait(c, want == TLS_WANT_WRITE ? POLLOUT :
+			    POLLIN)) != CONN_OK)
+				return e;
+			continue;
+		}
 		n = read(c->fd, c->buf + c->end, CONN_BUFSZ - c->end);
 		if (n > 0) {
 			c->end += (size_t)n;
@@ -194,11 +216,36 @@ conn_consume(struct conn *c, size_t n)
 }
 
 int
+conn_starttls(struct conn *c, const char *host, const struct tls_config *cfg,
+    char **errstr)
+{
+	if (c->start < c->end) {
+		*errstr = xasprintf("the server sent data before the TLS "
+		    "handshake; refusing it (STARTTLS injection)");
+		return -1;
+	}
+	c->tls = tls_connect(c->fd, host, cfg, c->timeout_ms, errstr);
+	return c->tls != NULL ? 0 : -1;
+}
+
+int
+conn_is_tls(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+
+char *
+conn_tls_describe(struct conn *c)
+{
+	return c->tls != NULL ? tls_describe(c->tls) : NULL;
+}
+
+int
 conn_pending(struct conn *c)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 
-	if (c->start < c->end)
+	if (c->start < c->end || (c->tls != NULL && tls_pending(c->tls)))
 		return 1;
 	return poll(&pfd, 1, 0) > 0;
 }
@@ -217,6 +264,24 @@ conn_write(struct conn *c, const char *buf, size_t len, const char *trace_text)
 			    len >= 2 && buf[len - 2] == '\r' ? len - 2 : len);
 	}
 	while (len > 0) {
+		if (c->tls != NULL) {
+			int want;
+
+			n = tls_write(c->tls, buf, len, &want);
+			if (n > 0) {
+				buf += n;
+				len -= (size_t)n;
+				continue;
+			}
+			if (want == 0) {
+				c->err_no = EPROTO;
+				return CONN_IO;
+			}
+			if ((e = conn_wait(c, want == TLS_WANT_READ ? POLLIN :
+			    POLLOUT)) != CONN_OK)
+				return e;
+			continue;
+		}
 		n = write(c->fd, buf, len);
 		if (n > 0) {
 			buf += n;

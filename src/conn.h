@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tls.h"
+
 enum conn_err {
 	CONN_OK = 0,
 	CONN_EOF,	/* the server closed the connection */
@@ -48,6 +50,18 @@ enum conn_err conn_getline(struct conn *, const char **line, size_t *len,
 /* Makes at least one byte available and returns all that is buffered. */
 enum conn_err conn_peek(struct conn *, const char **p, size_t *len);
 void conn_consume(struct conn *, size_t n);
+
+/*
+ * Starts TLS on the connection (implicit TLS right after connecting, or
+ * after STLS's +OK). Refused when unread bytes are buffered: anything the
+ * server sent before the handshake was not protected by it (the STARTTLS
+ * injection attack). 0, or -1 with an allocated *errstr.
+ */
+int conn_starttls(struct conn *, const char *host, const struct tls_config *,
+    char **errstr);
+int conn_is_tls(const struct conn *);
+/* The peer certificate description (tls_describe), or NULL. */
+char *conn_tls_describe(struct conn *);
 
 /* Nonzero when the server has sent something we have not read: bytes in
  * the buffer or on the socket (or the connection closed). Never blocks. */

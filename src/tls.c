@@ -1,0 +1,324 @@
+#include "config.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "tls.h"
+#include "util.h"
+#include "xmalloc.h"
+
+struct tls {
+	SSL_CTX	*ctx;
+	SSL	*ssl;
+	char	 error[512];
+};
+
+/* The most useful words OpenSSL has about the last failure. */
+static void
+ssl_reason(char *buf, size_t sz)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0)
+		snprintf(buf, sz, "%s", errno ? strerror(errno) : "no details");
+	else
+		ERR_error_string_n(e, buf, sz);
+	ERR_clear_error();
+}
+
+int
+tls_parse_fingerprint(const char *s, unsigned char out[32])
+{
+	size_t n = 0;
+	int hi = -1, v;
+
+	if (strncasecmp(s, "sha256:", 7) != 0)
+		return -1;
+	for (s += 7; *s != '\0'; s++) {
+		if (*s == ':')
+			continue;
+		if (*s >= '0' && *s <= '9')
+			v = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			v = *s - 'a' + 10;
+		else if (*s >= 'A' && *s <= 'F')
+			v = *s - 'A' + 10;
+		else
+			return -1;
+		if (hi == -1)
+			hi = v;
+		else {
+			if (n == 32)
+				return -1;
+			out[n++] = (unsigned char)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	return n == 32 && hi == -1 ? 0 : -1;
+}
+
+static int
+cert_sha256(X509 *cert, unsigned char md[32])
+{
+	unsigned int len = 0;
+
+	return X509_digest(cert, EVP_sha256(), md, &len) == 1 && len == 32 ?
+	    0 : -1;
+}
+
+static int
+wait_fd(int fd, int want, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd };
+	int n;
+
+	pfd.events = want == TLS_WANT_WRITE ? POLLOUT : POLLIN;
+	do
+		n = poll(&pfd, 1, timeout_ms);
+	while (n == -1 && errno == EINTR);
+	return n > 0 ? 0 : -1;
+}
+
+static int
+is_ip(const char *host)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1;
+}
+
+struct tls *
+tls_connect(int fd, const char *host, const struct tls_config *cfg,
+    int timeout_ms, char **errstr)
+{
+	struct tls *t = xcalloc(1, sizeof *t);
+	unsigned char pin[32], got[32];
+	char reason[256];
+	X509 *peer = NULL;
+	long vr;
+	int rc, err, want;
+
+	ERR_clear_error();
+	t->ctx = SSL_CTX_new(TLS_client_method());
+	if (t->ctx == NULL)
+		goto sslfail;
+	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+	if (cfg->fingerprint != NULL &&
+	    tls_parse_fingerprint(cfg->fingerprint, pin) == -1) {
+		*errstr = xasprintf("bad --tls-fingerprint \"%s\": expected "
+		    "sha256: and 64 hex digits", cfg->fingerprint);
+		goto fail;
+	}
+	if (cfg->trust_file != NULL) {
+		if (SSL_CTX_load_verify_locations(t->ctx, cfg->trust_file,
+		    NULL) != 1) {
+			ssl_reason(reason, sizeof reason);
+			*errstr = xasprintf("cannot load the trust file %s: %s",
+			    cfg->trust_file, reason);
+			goto fail;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1)
+		goto sslfail;
+	/* A pin replaces the CA check: the fingerprint is checked below. */
+	SSL_CTX_set_verify(t->ctx, cfg->fingerprint != NULL || cfg->no_verify ?
+	    SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	if (cfg->cert_file != NULL) {
+		const char *key = cfg->key_file ? cfg->key_file : cfg->cert_file;
+
+		if (SSL_CTX_use_certificate_chain_file(t->ctx, cfg->cert_file)
+		    != 1 || SSL_CTX_use_PrivateKey_file(t->ctx, key,
+		    SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(t->ctx) != 1) {
+			ssl_reason(reason, sizeof reason);
+			*errstr = xasprintf("cannot use the client certificate "
+			    "%s with key %s: %s", cfg->cert_file, key, reason);
+			goto fail;
+		}
+	}
+	if ((t->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(t->ssl, fd) != 1)
+		goto sslfail;
+	if (!is_ip(host))
+		SSL_set_tlsext_host_name(t->ssl, host);
+	if (cfg->fingerprint == NULL && !cfg->no_verify) {
+		X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
+
+		if (is_ip(host) ? X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1 :
+		    SSL_set1_host(t->ssl, host) != 1)
+			goto sslfail;
+	}
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		if ((rc = SSL_connect(t->ssl)) == 1)
+			break;
+		err = SSL_get_error(t->ssl, rc);
+		want = err == SSL_ERROR_WANT_READ ? TLS_WANT_READ :
+		    err == SSL_ERROR_WANT_WRITE ? TLS_WANT_WRITE : 0;
+		if (want != 0) {
+			if (wait_fd(fd, want, timeout_ms) == -1) {
+				*errstr = xasprintf("TLS handshake with %s timed "
+				    "out", host);
+				goto fail;
+			}
+			continue;
+		}
+		vr = SSL_get_verify_result(t->ssl);
+		if (vr != X509_V_OK)
+			*errstr = xasprintf("the certificate of %s is not "
+			    "trusted: %s", host,
+			    X509_verify_cert_error_string(vr));
+		else {
+			ssl_reason(reason, sizeof reason);
+			*errstr = xasprintf("TLS handshake with %s failed: %s",
+			    host, err == SSL_ERROR_SYSCALL && errno == 0 ?
+			    "connection closed" : reason);
+		}
+		goto fail;
+	}
+	if (cfg->fingerprint != NULL) {
+		peer = SSL_get1_peer_certificate(t->ssl);
+		if (peer == NULL || cert_sha256(peer, got) == -1 ||
+		    CRYPTO_memcmp(pin, got, 32) != 0) {
+			*errstr = xasprintf("the certificate of %s does not "
+			    "match the pinned fingerprint (--server-info shows "
+			    "the one it has)", host);
+			X509_free(peer);
+			goto fail;
+		}
+		X509_free(peer);
+	}
+	return t;
+sslfail:
+	ssl_reason(reason, sizeof reason);
+	*errstr = xasprintf("TLS setup failed: %s", reason);
+fail:
+	tls_free(t);
+	return NULL;
+}
+
+ssize_t
+tls_read(struct tls *t, void *buf, size_t n, int *want)
+{
+	int rc, err;
+
+	*want = 0;
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_read(t->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+	if (rc > 0)
+		return rc;
+	err = SSL_get_error(t->ssl, rc);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		*want = err == SSL_ERROR_WANT_READ ? TLS_WANT_READ :
+		    TLS_WANT_WRITE;
+		return -1;
+	}
+	if (err == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	/* A close without close_notify: a truncation attack or a rude
+	 * server; the caller treats it as a dropped connection. */
+	if (err == SSL_ERROR_SYSCALL && errno == 0)
+		return 0;
+	ssl_reason(t->error, sizeof t->error);
+	return -1;
+}
+
+ssize_t
+tls_write(struct tls *t, const void *buf, size_t n, int *want)
+{
+	int rc, err;
+
+	*want = 0;
+	ERR_clear_error();
+	rc = SSL_write(t->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+	if (rc > 0)
+		return rc;
+	err = SSL_get_error(t->ssl, rc);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		*want = err == SSL_ERROR_WANT_READ ? TLS_WANT_READ :
+		    TLS_WANT_WRITE;
+		return -1;
+	}
+	ssl_reason(t->error, sizeof t->error);
+	return -1;
+}
+
+int
+tls_pending(struct tls *t)
+{
+	return SSL_pending(t->ssl) > 0;
+}
+
+const char *
+tls_error(struct tls *t)
+{
+	return t->error;
+}
+
+void
+tls_free(struct tls *t)
+{
+	if (t == NULL)
+		return;
+	if (t->ssl != NULL) {
+		SSL_shutdown(t->ssl);
+		SSL_free(t->ssl);
+	}
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+static void
+name_line(BIO *b, const char *label, const X509_NAME *name)
+{
+	BIO_printf(b, "%s", label);
+	X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+	BIO_printf(b, "\n");
+}
+
+char *
+tls_describe(struct tls *t)
+{
+	unsigned char md[32];
+	X509 *peer;
+	BIO *b;
+	char *out, *p;
+	long n;
+	int i;
+
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		fatalx("BIO_new");
+	BIO_printf(b, "TLS: %s, %s\n", SSL_get_version(t->ssl),
+	    SSL_get_cipher_name(t->ssl));
+	if ((peer = SSL_get1_peer_certificate(t->ssl)) != NULL) {
+		name_line(b, "subject: ", X509_get_subject_name(peer));
+		name_line(b, "issuer: ", X509_get_issuer_name(peer));
+		BIO_printf(b, "valid from: ");
+		ASN1_TIME_print(b, X509_get0_notBefore(peer));
+		BIO_printf(b, "\nvalid until: ");
+		ASN1_TIME_print(b, X509_get0_notAfter(peer));
+		BIO_printf(b, "\nfingerprint: sha256:");
+		if (cert_sha256(peer, md) == 0)
+			for (i = 0; i < 32; i++)
+				BIO_printf(b, "%02X%s", md[i], i < 31 ? ":" : "");
+		BIO_printf(b, "\nverification: %s\n",
+		    X509_verify_cert_error_string(SSL_get_verify_result(
+		    t->ssl)));
+		X509_free(peer);
+	}
+	n = BIO_get_mem_data(b, &p);
+	out = xstrndup(p, (size_t)n);
+	BIO_free(b);
+	return out;
+}
