@@ -65,19 +65,28 @@ conf_finish(struct account *a, char **errstr)
 		*errstr = xasprintf("no server given");
 		return -1;
 	}
-	if (a->dkind == DELIVER_NONE && !a->offline && !a->check) {
+	if (a->dkind == DELIVER_NONE && !a->offline && !a->check &&
+	    !a->server_info) {
 		*errstr = xasprintf("no delivery method: give one of --maildir "
 		    "DIR, --mbox FILE, --mda CMD or --stdout");
 		return -1;
 	}
-	if (!a->no_tls && !a->offline) {
-		*errstr = xasprintf("TLS is not available in this version and "
-		    "popfetch will not send a password in plaintext unless "
-		    "told to: add --no-tls to accept that risk");
+	if (a->no_tls && a->tls != TLS_DEFAULT && a->tls != TLS_OFF) {
+		*errstr = xasprintf("--no-tls and --tls=%s contradict each "
+		    "other", a->tls == TLS_IMPLICIT ? "implicit" : "starttls");
 		return -1;
 	}
+	if (a->no_tls)
+		a->tls = TLS_OFF;
+	if (a->tls == TLS_DEFAULT)
+		a->tls = a->port != NULL && strcmp(a->port, "995") == 0 ?
+		    TLS_IMPLICIT : TLS_STARTTLS;
 	if (a->port == NULL)
-		a->port = xstrdup("110");
+		a->port = xstrdup(a->tls == TLS_IMPLICIT ? "995" : "110");
+	if (a->tls_key != NULL && a->tls_cert == NULL) {
+		*errstr = xasprintf("--tls-key needs --tls-cert");
+		return -1;
+	}
 	if (a->user == NULL) {
 		/* As fetchmail does: the local login name. */
 		const char *u = getenv("USER");
@@ -124,4 +133,10 @@ conf_free(struct account *a)
 	free(a->state_dir);
 	free(a->name);
 	free(a->password_file);
+	free(a->tls_trust_file);
+	free(a->tls_fingerprint);
+	free(a->tls_cert);
+	free(a->tls_key);
+	free(a->auth);
+	free(a->password_cmd);
 }

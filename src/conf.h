@@ -16,11 +16,29 @@ enum deliver_kind {
 	DELIVER_STDOUT,
 };
 
+enum tls_mode {
+	TLS_DEFAULT,	/* implicit on port 995, STLS otherwise */
+	TLS_IMPLICIT,
+	TLS_STARTTLS,
+	TLS_OFF,	/* --no-tls: plaintext, explicitly */
+};
+
+/* "auto": the strongest the server offers; else one method, by name. */
+#define AUTH_AUTO	NULL
+
 struct account {
 	char			*server;
 	char			*port;
 	char			*user;
 	int			 no_tls;	/* plaintext explicitly allowed */
+	enum tls_mode		 tls;
+	char			*tls_trust_file;
+	char			*tls_fingerprint;
+	char			*tls_cert;
+	char			*tls_key;
+	char			*auth;		/* method name, or AUTH_AUTO */
+	char			*password_cmd;
+	int			 server_info;	/* --server-info */
 	enum deliver_kind	 dkind;
 	char			*dtarget;
 	int			 delete;	/* DELE after durable delivery */

@@ -18,6 +18,8 @@
 #include "log.h"
 #include "net.h"
 #include "pop3.h"
+#include "pop3_parse.h"
+#include "sasl.h"
 #include "secret.h"
 #include "uidstore.h"
 #include "util.h"
@@ -1204,6 +1206,8 @@ get_password(struct run *r)
 		pw = secret_from_fd(a->password_fd, &err);
 	else if (a->password_file != NULL)
 		pw = secret_from_file(a->password_file, &err);
+	else if (a->password_cmd != NULL)
+		pw = secret_from_cmd(a->password_cmd, a->timeout * 1000, &err);
 	else {
 		pw = secret_from_netrc(a->server, a->user, &login, &err);
 		free(login);
@@ -1213,8 +1217,9 @@ get_password(struct run *r)
 			free(prompt);
 			if (pw == NULL && err == NULL)
 				err = xasprintf("no password: use "
-				    "--password-file, --password-fd or "
-				    "~/.netrc, or run on a terminal");
+				    "--password-file, --password-fd, "
+				    "--password-cmd or ~/.netrc, or run on a "
+				    "terminal");
 		}
 	}
 	if (pw == NULL) {
@@ -1224,25 +1229,46 @@ get_password(struct run *r)
 	return pw;
 }
 
+static struct tls_config
+tls_config_of(const struct account *a)
+{
+	struct tls_config c = {
+		.trust_file = a->tls_trust_file,
+		.fingerprint = a->tls_fingerprint,
+		.cert_file = a->tls_cert,
+		.key_file = a->tls_key,
+		.no_verify = a->server_info,
+	};
+
+	return c;
+}
+
+/* A TLS failure: nothing more is sent (no QUIT in the clear). */
 static int
-connect_login(struct run *r)
+tls_fail(struct run *r, const char *msg)
+{
+	log_warnx("%s", msg);
+	r->alive = 0;
+	account_fail(r, EX_UNAVAILABLE);
+	return -1;
+}
+
+/* Connects, secures and reads the capabilities, without logging in. */
+static int
+connect_secure(struct run *r)
 {
 	struct account *a = r->a;
+	struct tls_config tc = tls_config_of(a);
 	enum net_err ne;
 	enum pop3_rc rc;
-	char *err = NULL, *pw;
+	char *err = NULL;
 	struct conn *c;
 	int fd;
 
-	if ((pw = get_password(r)) == NULL) {
-		account_fail(r, EX_CONFIG);
-		return -1;
-	}
 	fd = net_connect(a->server, a->port, a->timeout * 1000, &ne, &err);
 	if (fd == -1) {
 		log_warnx("%s", err);
 		free(err);
-		free_secret(pw);
 		account_fail(r, ne == NET_LOOKUP ? EX_NOHOST : EX_UNAVAILABLE);
 		return -1;
 	}
@@ -1252,22 +1278,172 @@ connect_login(struct run *r)
 	conn_set_trace(c, log_level() >= 2);
 	r->p = pop3_new(c);
 	r->alive = 1;
+	if (a->tls == TLS_IMPLICIT && conn_starttls(c, a->server, &tc, &err)) {
+		tls_fail(r, err);
+		free(err);
+		return -1;
+	}
 	if ((rc = pop3_greeting(r->p)) != POP3_OK) {
-		free_secret(pw);
 		pop3_fail(r, rc, 0);
 		if (rc == POP3_NEG)
 			r->rc_account = EX_UNAVAILABLE;
 		return -1;
 	}
 	if ((rc = pop3_capa(r->p)) != POP3_OK) {
-		free_secret(pw);
 		pop3_fail(r, rc, 0);
 		return -1;
 	}
-	rc = pop3_login_user(r->p, a->user, pw);
+	if (a->server_info)
+		printf("greeting: %s\ncapabilities%s:\n%s", pop3_greeting_text(
+		    r->p), a->tls == TLS_IMPLICIT ? " (over TLS)" : "",
+		    pop3_capa_text(r->p));
+	if (a->tls != TLS_STARTTLS)
+		return 0;
+	/* RFC 2595: STLS only when offered; without it, or when it fails,
+	 * nothing more goes out in the clear. */
+	if (!(pop3_capa_bits(r->p) & CAPA_STLS)) {
+		if (a->server_info)
+			return 0;
+		return tls_fail(r, "the server does not offer STLS and TLS is "
+		    "required: use --tls=implicit (port 995) if it speaks TLS "
+		    "from the start, or --no-tls to accept plaintext");
+	}
+	rc = pop3_stls(r->p, a->server, &tc);
+	if (rc != POP3_OK) {
+		char *msg = xasprintf("%s; TLS is required, so nothing more "
+		    "is sent", pop3_error(r->p));
+
+		tls_fail(r, msg);
+		free(msg);
+		return -1;
+	}
+	/* RFC 2595: forget what was said in the clear and ask again. */
+	if ((rc = pop3_capa(r->p)) != POP3_OK) {
+		pop3_fail(r, rc, 0);
+		return -1;
+	}
+	if (a->server_info)
+		printf("capabilities after STLS:\n%s", pop3_capa_text(r->p));
+	return 0;
+}
+
+/* The methods to try, strongest first, that this server offers. */
+static size_t
+auth_candidates(struct run *r, const char **out, size_t max)
+{
+	static const char *order[] = {
+		"SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "APOP", "PLAIN",
+		"LOGIN", "USER",
+	};
+	const char *list = pop3_sasl_list(r->p);
+	char *ts;
+	size_t i, n = 0, len;
+	const char *p;
+
+	if (r->a->auth != AUTH_AUTO) {
+		out[n++] = r->a->auth;
+		return n;
+	}
+	for (i = 0; i < sizeof order / sizeof order[0] && n < max; i++) {
+		if (strcmp(order[i], "USER") == 0) {
+			out[n++] = order[i];
+			continue;
+		}
+		if (strcmp(order[i], "APOP") == 0) {
+			ts = apop_timestamp(pop3_greeting_text(r->p),
+			    strlen(pop3_greeting_text(r->p)));
+			if (ts != NULL)
+				out[n++] = order[i];
+			free(ts);
+			continue;
+		}
+		len = strlen(order[i]);
+		for (p = list; (p = strcasestr(p, order[i])) != NULL; p += len)
+			if ((p == list || p[-1] == ' ') &&
+			    (p[len] == ' ' || p[len] == '\0')) {
+				out[n++] = order[i];
+				break;
+			}
+	}
+	return n;
+}
+
+static enum pop3_rc
+try_auth(struct run *r, const char *method, const char *pw)
+{
+	enum sasl_mech mech;
+	struct sasl *s;
+	enum pop3_rc rc;
+	char *ts, *dig, *err = NULL;
+
+	if (strcasecmp(method, "USER") == 0)
+		return pop3_login_user(r->p, r->a->user, pw);
+	if (strcasecmp(method, "APOP") == 0) {
+		ts = apop_timestamp(pop3_greeting_text(r->p),
+		    strlen(pop3_greeting_text(r->p)));
+		if (ts == NULL) {
+			log_warnx("APOP: the greeting has no timestamp");
+			return POP3_NEG;
+		}
+		dig = apop_digest(ts, pw);
+		rc = pop3_apop(r->p, r->a->user, dig);
+		free(ts);
+		free(dig);
+		return rc;
+	}
+	if (sasl_mech_parse(method, strlen(method), &mech) == -1) {
+		log_warnx("unknown authentication method %s", method);
+		return POP3_USAGE;
+	}
+	s = sasl_new(mech, r->a->user, pw, r->a->server, r->a->port, &err);
+	if (s == NULL) {
+		log_warnx("%s: %s", method, err);
+		free(err);
+		return POP3_USAGE;
+	}
+	rc = pop3_auth(r->p, s, mech);
+	sasl_free(s);
+	return rc;
+}
+
+static int
+connect_login(struct run *r)
+{
+	const char *methods[8];
+	enum pop3_rc rc = POP3_NEG;
+	size_t n, i;
+	char *pw;
+
+	if (connect_secure(r) == -1)
+		return -1;
+	/* Asked for only now: a password never leaves its source for a
+	 * connection that failed to be secured. */
+	if ((pw = get_password(r)) == NULL) {
+		account_fail(r, EX_CONFIG);
+		return -1;
+	}
+	n = auth_candidates(r, methods, sizeof methods / sizeof methods[0]);
+	for (i = 0; i < n; i++) {
+		log_debug("trying authentication method %s", methods[i]);
+		rc = try_auth(r, methods[i], pw);
+		if (rc == POP3_OK || pop3_state(r->p) == POP3_CLOSED)
+			break;
+		/* Servers lie in CAPA: a refused mechanism falls back to the
+		 * next, but a wrong password ([AUTH]) is not tried again. */
+		if (rc != POP3_NEG || pop3_last_code(r->p) != CODE_NONE)
+			break;
+		if (i + 1 < n)
+			log_info("%s; trying %s", pop3_error(r->p),
+			    methods[i + 1]);
+	}
 	free_secret(pw);
 	if (rc != POP3_OK) {
 		pop3_fail(r, rc, 1);
+		return -1;
+	}
+	/* RFC 2449: capabilities may change after login. */
+	if ((rc = pop3_capa(r->p)) != POP3_OK) {
+		pop3_fail(r, rc, 0);
 		return -1;
 	}
 	return 0;
@@ -1406,6 +1582,30 @@ quit:
 	if (r.rc_account != 0)
 		return r.rc_account;
 	return r.rc_msg;
+}
+
+int
+fetch_server_info(struct account *a)
+{
+	struct fetch_result res;
+	struct run r;
+	char *desc;
+
+	memset(&r, 0, sizeof r);
+	memset(&res, 0, sizeof res);
+	r.a = a;
+	r.res = &res;
+	r.spoolfd = -1;
+	log_set_account(a->name);
+	if (connect_secure(&r) == 0) {
+		desc = pop3_conn_describe(r.p);
+		printf("%s", desc ? desc : "TLS: none\n");
+		free(desc);
+		if (r.alive)
+			pop3_quit(r.p);
+	}
+	pop3_free(r.p);
+	return r.rc_account;
 }
 
 static int

@@ -28,6 +28,10 @@ struct fetch_result {
  * password is obtained here, after the lock, only when needed. */
 int fetch_account(struct account *, struct fetch_result *);
 
+/* --server-info: greeting, CAPA before and after STLS, the certificate;
+ * never logs in. */
+int fetch_server_info(struct account *);
+
 /* Prints the account's UID store: one line per UID. */
 int fetch_list_seen(struct account *);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -37,6 +38,14 @@ enum {
 	OPT_MAX_SIZE,
 	OPT_BATCH,
 	OPT_LIST_SEEN,
+	OPT_TLS,
+	OPT_TLS_TRUST_FILE,
+	OPT_TLS_FINGERPRINT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_AUTH,
+	OPT_PASSWORD_CMD,
+	OPT_SERVER_INFO,
 };
 
 static const struct option longopts[] = {
@@ -62,6 +71,14 @@ static const struct option longopts[] = {
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "list-seen", no_argument, NULL, OPT_LIST_SEEN },
 	{ "check", no_argument, NULL, 'c' },
+	{ "tls", required_argument, NULL, OPT_TLS },
+	{ "tls-trust-file", required_argument, NULL, OPT_TLS_TRUST_FILE },
+	{ "tls-fingerprint", required_argument, NULL, OPT_TLS_FINGERPRINT },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "auth", required_argument, NULL, OPT_AUTH },
+	{ "password-cmd", required_argument, NULL, OPT_PASSWORD_CMD },
+	{ "server-info", no_argument, NULL, OPT_SERVER_INFO },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -81,11 +98,22 @@ usage(FILE *f)
 "      --stdout             write an mboxrd stream to standard output\n"
 "Server:\n"
 "  -u, --user USER          login name (default: $USER)\n"
-"  -P, --port PORT          port (default 110)\n"
-"      --no-tls             allow plaintext (TLS is not built yet)\n"
+"  -P, --port PORT          port (default 995 with --tls=implicit, else 110)\n"
+"      --tls=implicit|starttls  TLS from the start (default on port 995) or\n"
+"                           STLS (default otherwise); TLS is required\n"
+"      --no-tls             allow plaintext (the password can be read)\n"
+"      --tls-trust-file F   trust the CAs in F instead of the system store\n"
+"      --tls-fingerprint sha256:HEX  pin the server certificate\n"
+"      --tls-cert F, --tls-key F  client certificate and key (PEM)\n"
+"      --auth METHOD        user, apop, plain, login, cram-md5, scram-sha-1,\n"
+"                           scram-sha-256, xoauth2, oauthbearer (default:\n"
+"                           the strongest the server offers)\n"
 "      --password-file FILE read the password from FILE's first line\n"
 "      --password-fd N      read the password from file descriptor N\n"
+"      --password-cmd CMD   the first line CMD prints (a password manager,\n"
+"                           an OAuth2 token helper); run only when needed\n"
 "                           (default: ~/.netrc, else a terminal prompt)\n"
+"      --server-info        show greeting, capabilities and certificate\n"
 "Behaviour:\n"
 "  -k, --keep               leave messages on the server (default)\n"
 "      --delete             delete messages after durable delivery\n"
@@ -117,6 +145,22 @@ number(const char *opt, const char *arg, long long min, long long max,
 		return -1;
 	}
 	return 0;
+}
+
+static int
+check_auth(const char *name)
+{
+	static const char *known[] = {
+		"user", "apop", "plain", "login", "cram-md5", "scram-sha-1",
+		"scram-sha-256", "xoauth2", "oauthbearer",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcasecmp(name, known[i]) == 0)
+			return 0;
+	log_warnx("--auth: unknown method \"%s\"", name);
+	return -1;
 }
 
 static int
@@ -243,6 +287,46 @@ main(int argc, char *argv[])
 		case OPT_LIST_SEEN:
 			list_seen = 1;
 			break;
+		case OPT_TLS:
+			if (strcmp(optarg, "implicit") == 0)
+				a.tls = TLS_IMPLICIT;
+			else if (strcmp(optarg, "starttls") == 0)
+				a.tls = TLS_STARTTLS;
+			else {
+				log_warnx("--tls: expected implicit or starttls, "
+				    "got \"%s\"", optarg);
+				goto usage_error;
+			}
+			break;
+		case OPT_TLS_TRUST_FILE:
+			free(a.tls_trust_file);
+			a.tls_trust_file = xstrdup(optarg);
+			break;
+		case OPT_TLS_FINGERPRINT:
+			free(a.tls_fingerprint);
+			a.tls_fingerprint = xstrdup(optarg);
+			break;
+		case OPT_TLS_CERT:
+			free(a.tls_cert);
+			a.tls_cert = xstrdup(optarg);
+			break;
+		case OPT_TLS_KEY:
+			free(a.tls_key);
+			a.tls_key = xstrdup(optarg);
+			break;
+		case OPT_AUTH:
+			if (check_auth(optarg) == -1)
+				goto usage_error;
+			free(a.auth);
+			a.auth = xstrdup(optarg);
+			break;
+		case OPT_PASSWORD_CMD:
+			free(a.password_cmd);
+			a.password_cmd = xstrdup(optarg);
+			break;
+		case OPT_SERVER_INFO:
+			a.server_info = 1;
+			break;
 		case 'V':
 			printf("popfetch %s\n", PACKAGE_VERSION);
 			return 0;
@@ -276,6 +360,14 @@ main(int argc, char *argv[])
 		conf_free(&a);
 		return rc;
 	}
+	if (a.server_info) {
+		rc = fetch_server_info(&a);
+		conf_free(&a);
+		return rc;
+	}
+	if (a.tls == TLS_OFF && !quiet)
+		log_warnx("warning: --no-tls: the session, password included, "
+		    "is not encrypted");
 	rc = fetch_account(&a, &res);
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		log_debug("max resident set size %ld KiB", ru.ru_maxrss);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "pop3.h"
 #include "pop3_parse.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /* RFC 1939 allows 512 octets; be generous but bounded. */
@@ -27,6 +28,9 @@ struct pop3 {
 	enum pop3_code	 code;
 	char		 error[512];
 	char		 srvtext[512];
+	char		 greeting[512];
+	char		 sasl[512];	/* SASL mechanisms from CAPA */
+	char		 capatext[2048];
 };
 
 static const char *state_names[] = {
@@ -284,6 +288,10 @@ pop3_greeting(struct pop3 *p)
 	rc = read_status(p, "greeting", &st);
 	if (rc == POP3_NEG)
 		pop3_set_state(p, POP3_CLOSED);
+	if (rc == POP3_OK)
+		snprintf(p->greeting, sizeof p->greeting, "%.*s",
+		    (int)(st.textlen < sizeof p->greeting ? st.textlen :
+		    sizeof p->greeting - 1), st.text);
 	return rc;
 }
 
@@ -295,15 +303,17 @@ pop3_capa(struct pop3 *p)
 	size_t len, n = 0;
 	int end;
 
+	p->capa = 0;
+	p->sasl[0] = p->capatext[0] = '\0';
 	rc = command(p, "CAPA", NULL, NULL);
-	if (rc == POP3_NEG) {
-		p->capa = 0;
+	if (rc == POP3_NEG)
 		return POP3_OK;
-	}
 	if (rc != POP3_OK)
 		return rc;
-	p->capa = 0;
 	for (;;) {
+		unsigned bit;
+		char show[256];
+
 		if ((rc = list_line(p, "CAPA", &line, &len, &end)) != POP3_OK)
 			return rc;
 		if (end)
@@ -311,9 +321,169 @@ pop3_capa(struct pop3 *p)
 		if (++n > CAPA_MAX_LINES)
 			return fail(p, POP3_PROTO, "CAPA: more than %d lines",
 			    CAPA_MAX_LINES);
-		p->capa |= pop3_parse_capa(line, len);
+		bit = pop3_parse_capa(line, len);
+		p->capa |= bit;
+		log_sanitize(show, sizeof show, line, len);
+		if (strlen(p->capatext) + strlen(show) + 2 < sizeof p->capatext) {
+			strcat(p->capatext, show);
+			strcat(p->capatext, "\n");
+		}
+		/* "SASL mech mech...": keep the list after the keyword. */
+		if (bit == CAPA_SASL && len > 5)
+			log_sanitize(p->sasl, sizeof p->sasl, line + 5, len - 5);
 	}
 	return POP3_OK;
+}
+
+const char *
+pop3_greeting_text(const struct pop3 *p)
+{
+	return p->greeting;
+}
+
+const char *
+pop3_sasl_list(const struct pop3 *p)
+{
+	return p->sasl;
+}
+
+const char *
+pop3_capa_text(const struct pop3 *p)
+{
+	return p->capatext;
+}
+
+enum pop3_rc
+pop3_stls(struct pop3 *p, const char *host, const struct tls_config *cfg)
+{
+	enum pop3_rc rc;
+	char *err = NULL;
+
+	if (check_state(p, POP3_AUTHORIZATION, "STLS") == -1)
+		return POP3_USAGE;
+	if ((rc = command(p, "STLS", NULL, NULL)) != POP3_OK)
+		return rc;
+	if (conn_starttls(p->conn, host, cfg, &err) == -1) {
+		fail(p, POP3_PROTO, "STLS: %s", err);
+		free(err);
+		pop3_set_state(p, POP3_CLOSED);
+		return POP3_PROTO;
+	}
+	return POP3_OK;
+}
+
+/*
+ * During AUTH a line "+" followed by a blank or nothing is a continuation
+ * (RFC 5034), "+OK" (any case, V0001) is success, anything else failure.
+ */
+enum pop3_rc
+pop3_auth(struct pop3 *p, struct sasl *s, enum sasl_mech mech)
+{
+	const char *line, *name = sasl_mech_name(mech);
+	char *resp, *err = NULL, *cmd;
+	struct pop3_status st;
+	enum conn_err e;
+	enum pop3_rc rc;
+	size_t len;
+	int steps = 0;
+
+	if (check_state(p, POP3_AUTHORIZATION, "AUTH") == -1)
+		return POP3_USAGE;
+	resp = sasl_initial(s);
+	/* RFC 5034: an initial response only if the line fits 255 octets;
+	 * otherwise it answers the first, empty, challenge. */
+	if (resp != NULL && strlen(resp) + strlen(name) + 8 <= 255) {
+		cmd = xasprintf("AUTH %s", name);
+		rc = send_cmd(p, cmd, resp, 1);
+		free(cmd);
+		wipe(resp, strlen(resp));
+		free(resp);
+		resp = NULL;
+	} else
+		rc = send_cmd(p, "AUTH", name, 0);
+	for (; rc == POP3_OK; ) {
+		e = conn_getline(p->conn, &line, &len, STATUS_MAX);
+		if (e != CONN_OK) {
+			rc = conn_fail(p, e, "AUTH");
+			break;
+		}
+		if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
+			if (++steps > 10) {
+				rc = fail(p, POP3_PROTO, "AUTH %s: too many "
+				    "challenges", name);
+				break;
+			}
+			if (resp == NULL)
+				resp = sasl_step(s, len > 2 ? line + 2 : "",
+				    len > 2 ? len - 2 : 0, &err);
+			if (resp == NULL) {
+				/* Cancel, as RFC 5034 says, then report. */
+				send_cmd(p, "*", NULL, 0);
+				read_status(p, "AUTH", &st);
+				rc = fail(p, POP3_PROTO, "AUTH %s: %s", name, err);
+				free(err);
+				break;
+			}
+			cmd = xasprintf("%s\r\n", resp);
+			e = conn_write(p->conn, cmd, strlen(cmd), "<redacted>");
+			wipe(cmd, strlen(cmd));
+			free(cmd);
+			wipe(resp, strlen(resp));
+			free(resp);
+			resp = NULL;
+			if (e != CONN_OK)
+				rc = conn_fail(p, e, "AUTH");
+			continue;
+		}
+		pop3_parse_status(line, len, &st);
+		classify(p, &st);
+		if (!st.ok) {
+			const char *d = sasl_error_detail(s);
+
+			rc = fail(p, POP3_NEG, "AUTH %s failed: %s%s%s", name,
+			    p->srvtext, d ? ": " : "", d ? d : "");
+			break;
+		}
+		if (sasl_finish(s, &err) == -1) {
+			rc = fail(p, POP3_PROTO, "AUTH %s: %s", name, err);
+			free(err);
+			pop3_set_state(p, POP3_CLOSED);
+			break;
+		}
+		pop3_set_state(p, POP3_TRANSACTION);
+		break;
+	}
+	if (resp != NULL) {
+		wipe(resp, strlen(resp));
+		free(resp);
+	}
+	return rc;
+}
+
+char *
+pop3_conn_describe(struct pop3 *p)
+{
+	return conn_tls_describe(p->conn);
+}
+
+enum pop3_rc
+pop3_apop(struct pop3 *p, const char *user, const char *digest)
+{
+	struct pop3_status st;
+	enum pop3_rc rc;
+	char *arg;
+
+	if (check_state(p, POP3_AUTHORIZATION, "APOP") == -1)
+		return POP3_USAGE;
+	if (!arg_ok(user, 0))
+		return fail(p, POP3_USAGE, "the user name must be printable "
+		    "ASCII without spaces for APOP");
+	arg = xasprintf("%s %s", user, digest);
+	rc = send_cmd(p, "APOP", arg, 0);
+	free(arg);
+	if (rc == POP3_OK && (rc = read_status(p, "APOP", &st)) == POP3_OK)
+		pop3_set_state(p, POP3_TRANSACTION);
+	return rc;
 }
 
 enum pop3_rc

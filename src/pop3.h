@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "sasl.h"
 
 enum pop3_state {
 	POP3_AUTHORIZATION,
@@ -61,6 +62,23 @@ enum pop3_code pop3_last_code(const struct pop3 *);
 enum pop3_rc pop3_greeting(struct pop3 *);
 /* CAPA; an -ERR just means no capabilities are known (POP3_OK). */
 enum pop3_rc pop3_capa(struct pop3 *);
+/* The greeting's text (for the APOP timestamp) and the SASL mechanisms the
+ * last CAPA listed, space-separated ("" when none). */
+const char *pop3_greeting_text(const struct pop3 *);
+const char *pop3_sasl_list(const struct pop3 *);
+/* Logs the capabilities of the last CAPA (for --server-info). */
+const char *pop3_capa_text(const struct pop3 *);
+/* STLS (RFC 2595) and the TLS handshake. POP3_NEG when refused; on a
+ * handshake failure POP3_PROTO with the reason in pop3_error(). */
+enum pop3_rc pop3_stls(struct pop3 *, const char *host,
+    const struct tls_config *);
+/* AUTH with a SASL exchange (RFC 5034); responses are redacted in the
+ * trace. POP3_PROTO when the server's proof is wrong (SCRAM). */
+enum pop3_rc pop3_auth(struct pop3 *, struct sasl *, enum sasl_mech);
+/* The TLS peer description of the connection, or NULL (allocated). */
+char *pop3_conn_describe(struct pop3 *);
+/* APOP (RFC 1939) with a precomputed digest. */
+enum pop3_rc pop3_apop(struct pop3 *, const char *user, const char *digest);
 /* USER then PASS; the password is the whole rest of the PASS line and is
  * redacted in the trace (V0011 of the Exchange profile). */
 enum pop3_rc pop3_login_user(struct pop3 *, const char *user,

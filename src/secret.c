@@ -1,9 +1,12 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +233,69 @@ secret_from_netrc(const char *host, const char *user, char **login,
 	free(text);
 	free(path);
 	return pw;
+}
+
+char *
+secret_from_cmd(const char *cmd, int timeout_ms, char **errstr)
+{
+	char buf[SECRET_MAX], *s = NULL;
+	struct pollfd pfd;
+	size_t n = 0;
+	ssize_t r;
+	pid_t pid;
+	int p[2], status, waited = 0;
+
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		*errstr = xasprintf("--password-cmd: pipe: %s", strerror(errno));
+		return NULL;
+	}
+	if ((pid = fork()) == -1) {
+		*errstr = xasprintf("--password-cmd: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		if (dup2(p[1], 1) == -1)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	while (n < sizeof buf && memchr(buf, '\n', n) == NULL) {
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			break;
+		r = read(p[0], buf + n, sizeof buf - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(p[0]);
+	/* The helper may keep running after printing; give it the idle
+	 * timeout to exit, then stop it. */
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (waited >= timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		usleep(10000);
+		waited += 10;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && n > 0)
+		s = first_line(buf, n);
+	wipe(buf, sizeof buf);
+	if (s == NULL || *s == '\0') {
+		free(s);
+		*errstr = xasprintf("--password-cmd \"%s\" %s", cmd,
+		    WIFEXITED(status) && WEXITSTATUS(status) != 0 ?
+		    "failed" : "printed no password");
+		return NULL;
+	}
+	return s;
 }
 
 char *

@@ -22,6 +22,10 @@ char *secret_from_file(const char *path, char **errstr);
 /* Reads ~/.netrc (or $NETRC); NULL without error when there is no entry. */
 char *secret_from_netrc(const char *host, const char *user, char **login,
     char **errstr);
+/* Runs /bin/sh -c cmd and takes the first line of its output (a password
+ * manager or an OAuth2 token helper); the command must exit 0 within
+ * timeout_ms. NULL with *errstr otherwise. */
+char *secret_from_cmd(const char *cmd, int timeout_ms, char **errstr);
 /* Prompts on /dev/tty with echo off; NULL when there is no terminal. */
 char *secret_prompt(const char *prompt, char **errstr);
 

@@ -23,9 +23,12 @@ expect_rc 64 "there is no --password option (passwords never on argv)"
 run --no-tls host
 expect_rc 78 "no delivery method: EX_CONFIG"
 check "the error lists the methods" grep -q -- "--maildir DIR, --mbox FILE, --mda CMD or --stdout" "$TESTDIR/err"
-run --maildir "$MD" host
-expect_rc 78 "plaintext not allowed without --no-tls: EX_CONFIG"
-check "the refusal says why" grep -q "will not send a password in plaintext" "$TESTDIR/err"
+run --no-tls --tls=implicit --maildir "$MD" host
+expect_rc 78 "--no-tls with --tls=implicit: EX_CONFIG"
+run --tls=bogus --maildir "$MD" host
+expect_rc 64 "--tls=bogus: EX_USAGE"
+run --auth=nonsense --maildir "$MD" host
+expect_rc 64 "--auth=nonsense: EX_USAGE"
 run -V
 check "-V prints the version" test "$RC" -eq 0 -a "$(cat "$TESTDIR/out")" = "popfetch 0.1.0"
 run -h
@@ -40,7 +43,16 @@ server_start --log "$SLOG" "$DROP" || exit 1
 HOME=$TESTDIR/nohome NETRC= run --no-tls -P "$PORT" -u test --state-dir "$STATE" --maildir "$MD" 127.0.0.1
 expect_rc 78 "no password source: EX_CONFIG"
 check "the error lists the password sources" grep -q "password-file" "$TESTDIR/err"
-check "it did not connect" test ! -s "$SLOG"
+check "no login was attempted" sh -c "! grep -q '^USER\|^PASS\|^AUTH\|^APOP' '$SLOG'"
+
+# TLS is required by default: a server without STLS gets no password.
+: > "$SLOG"
+RC=0
+timeout 20 "$POPFETCH" -P "$PORT" -u test --password-file "$TESTDIR/pw" \
+	--state-dir "$STATE" --maildir "$MD" 127.0.0.1 > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
+expect_rc 69 "no STLS offered and TLS required: EX_UNAVAILABLE"
+check "the refusal says why and how to allow plaintext" grep -q "does not offer STLS.*--no-tls" "$TESTDIR/err"
+check "nothing but CAPA was sent (no password, no QUIT in the clear)" test "$(grep -v '^--' "$SLOG")" = "CAPA"
 
 # ~/.netrc
 mkdir -p "$TESTDIR/home"
