@@ -207,15 +207,14 @@ fail:
 	return NULL;
 }
 
-ssize_t
-tls_read(struct tls *t, void *buf, size_t n, int *want)
+/* The result of SSL_read or SSL_write: bytes, 0 at the end, or -1 with
+ * *want set when the call must be repeated once the fd is ready. */
+static ssize_t
+io_result(struct tls *t, int rc, int *want, int reading)
 {
-	int rc, err;
+	int err;
 
 	*want = 0;
-	ERR_clear_error();
-	errno = 0;
-	rc = SSL_read(t->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
 	if (rc > 0)
 		return rc;
 	err = SSL_get_error(t->ssl, rc);
@@ -224,34 +223,32 @@ tls_read(struct tls *t, void *buf, size_t n, int *want)
 		    TLS_WANT_WRITE;
 		return -1;
 	}
-	if (err == SSL_ERROR_ZERO_RETURN)
+	if (reading && err == SSL_ERROR_ZERO_RETURN)
 		return 0;
 	/* A close without close_notify: a truncation attack or a rude
 	 * server; the caller treats it as a dropped connection. */
-	if (err == SSL_ERROR_SYSCALL && errno == 0)
+	if (reading && err == SSL_ERROR_SYSCALL && errno == 0)
 		return 0;
 	ssl_reason(t->error, sizeof t->error);
 	return -1;
 }
 
 ssize_t
+tls_read(struct tls *t, void *buf, size_t n, int *want)
+{
+	ERR_clear_error();
+	errno = 0;
+	return io_result(t, SSL_read(t->ssl, buf, n > INT32_MAX ? INT32_MAX :
+	    (int)n), want, 1);
+}
+
+ssize_t
 tls_write(struct tls *t, const void *buf, size_t n, int *want)
 {
-	int rc, err;
-
-	*want = 0;
 	ERR_clear_error();
-	rc = SSL_write(t->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-	if (rc > 0)
-		return rc;
-	err = SSL_get_error(t->ssl, rc);
-	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-		*want = err == SSL_ERROR_WANT_READ ? TLS_WANT_READ :
-		    TLS_WANT_WRITE;
-		return -1;
-	}
-	ssl_reason(t->error, sizeof t->error);
-	return -1;
+	errno = 0;
+	return io_result(t, SSL_write(t->ssl, buf, n > INT32_MAX ? INT32_MAX :
+	    (int)n), want, 0);
 }
 
 int
