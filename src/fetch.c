@@ -1385,7 +1385,11 @@ try_auth(struct run *r, const char *method, const char *pw)
 			log_warnx("APOP: the greeting has no timestamp");
 			return POP3_NEG;
 		}
-		dig = apop_digest(ts, pw);
+		if ((dig = apop_digest(ts, pw)) == NULL) {
+			free(ts);
+			log_warnx("APOP: MD5 is not available");
+			return POP3_NEG;
+		}
 		rc = pop3_apop(r->p, r->a->user, dig);
 		free(ts);
 		free(dig);

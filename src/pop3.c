@@ -439,9 +439,12 @@ pop3_auth(struct pop3 *p, struct sasl *s, enum sasl_mech mech)
 		classify(p, &st);
 		if (!st.ok) {
 			const char *d = sasl_error_detail(s);
+			char detail[256] = "";
 
+			if (d != NULL)
+				log_sanitize(detail, sizeof detail, d, strlen(d));
 			rc = fail(p, POP3_NEG, "AUTH %s failed: %s%s%s", name,
-			    p->srvtext, d ? ": " : "", d ? d : "");
+			    p->srvtext, d ? ": " : "", detail);
 			break;
 		}
 		if (sasl_finish(s, &err) == -1) {
