@@ -94,6 +94,53 @@ check "hostile UIDs: the next run fetches nothing new" test "$(count_files "$MD/
 server_stop
 rm -rf "$DROP"/* "$DROP/.uidl" "$MD" "$STATE"
 
+# --- a listing of a million messages: memory stays bounded ---
+# The bound: 32 bytes per listed message for the listing, plus about 200
+# bytes per new message (its job and UID); all are new here.
+server_start --log /dev/null --synthetic 1000000 "$DROP" || exit 1
+pf --check -vv --timeout 30
+expect_rc 0 "a million-message listing"
+check "a million-message listing: all counted" grep -q "1000000 new messages of 1000000" "$TESTDIR/out"
+RSS_MAX_SAVED=$RSS_MAX
+RSS_MAX=${POPFETCH_RSS_MAX_BIG:-262144}
+check "a million-message listing: max RSS under $RSS_MAX KiB" rss_ok
+RSS_MAX=$RSS_MAX_SAVED
+server_stop
+rm -rf "$STATE"
+
+# --- counts that change between STAT, LIST and UIDL ---
+for i in 1 2 3; do msg "00$i" "m$i" "body $i"; done
+for q in "--stat-count 7" "--stat-count 0" "--list-skip 2" "--uidl-extra"; do
+	rm -rf "$MD" "$STATE"
+	# shellcheck disable=SC2086
+	server_start --log "$SLOG" $q "$DROP" || exit 1
+	pfm
+	check "$q: the real messages are fetched once (exit $RC)" \
+		test "$(count_files "$MD/new")" -eq 3 -a \( "$RC" -eq 0 -o "$RC" -eq 65 \)
+	pfm
+	check "$q: nothing new the next time" test "$(count_files "$MD/new")" -eq 3
+	server_stop
+done
+
+# --- a server that answers twice ---
+for at in STAT:1 UIDL:1 RETR:1 LIST:1; do
+	rm -rf "$MD" "$STATE"
+	server_start --log "$SLOG" --stray "$at" --session-filter 1 "$DROP" || exit 1
+	pfm
+	check "a reply to no command after $at: the session stops (exit $RC)" \
+		test "$RC" -eq 76 -a -n "$(grep 'reply to no command' "$TESTDIR/err")"
+	bad=0
+	for f in "$MD"/new/*; do
+		[ -e "$f" ] || continue
+		grep -q 'stray' "$f" && bad=1
+	done
+	check "a reply to no command after $at: no stray line in any message" test "$bad" -eq 0
+	pfm
+	check "a reply to no command after $at: the next run completes" test "$RC" -eq 0 -a "$(count_files "$MD/new")" -eq 3
+	server_stop
+done
+rm -rf "$DROP"/* "$MD" "$STATE"
+
 # --- a drop or a hang at every command ---
 for i in 1 2 3; do msg "00$i" "m$i" "body $i"; done
 for cmd in GREETING CAPA USER PASS STAT UIDL LIST RETR DELE QUIT; do
