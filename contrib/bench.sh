@@ -354,10 +354,11 @@ ns_to_s() {
 	printf '%d.%03d' $(($1 / 1000000000)) $(($1 / 1000000 % 1000))
 }
 
-# measure DIR COMMAND...: runs COMMAND capped at $CAP seconds with HOME=DIR,
-# as $BENCH_USER, and its output in DIR/log; sets M_RC, M_WALL (s) and M_RSS (KB).  Run in
-# the background and waited for, so that a signal to this script is handled
-# at once (cleanup ends the client) rather than after the client finishes.
+# measure DIR COMMAND...: runs COMMAND as $BENCH_USER, capped at $CAP
+# seconds, with HOME=DIR and its output in DIR/log; sets M_RC, M_WALL (s)
+# and M_RSS (KB).  Run in the background and waited for, so that a signal
+# to this script is handled at once (cleanup ends the client) rather than
+# after the client finishes.
 measure() {
 	_m_dir=$1
 	shift
@@ -417,8 +418,8 @@ identity() {
 		BODY = k
 		return nf
 	}
-	# Counts FILE as the same, modified (names of added fields into
-	# ADDED) or differing, against its source.
+	# Counts FILE as the same as its source, modified (the names of the
+	# added fields go into added[]) or differing.
 	function classify(file,   nd, ns, nfd, nfs, k, j, mid, from, db, sb, cnt, kept, nk, name, extra) {
 		delete D; delete S; delete DF; delete SF; delete cnt; delete kept; delete extra
 		nd = slurp(file, D)
