@@ -240,14 +240,41 @@ conn_tls_describe(struct conn *c)
 	return c->tls != NULL ? tls_describe(c->tls) : NULL;
 }
 
+/*
+ * A readable socket is not enough: under TLS it may hold only protocol
+ * records (TLS 1.3 session tickets after a handshake), so one
+ * non-blocking read decides. Bytes read are kept for the next line read.
+ */
 int
 conn_pending(struct conn *c)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	ssize_t n;
+	int want;
 
 	if (c->start < c->end || (c->tls != NULL && tls_pending(c->tls)))
 		return 1;
-	return poll(&pfd, 1, 0) > 0;
+	if (poll(&pfd, 1, 0) <= 0)
+		return 0;
+	if (c->end == CONN_BUFSZ) {
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->start = 0;
+	}
+	if (c->tls != NULL) {
+		n = tls_read(c->tls, c->buf + c->end, CONN_BUFSZ - c->end, &want);
+		if (n < 0)
+			return want == 0;	/* an error: let the read say it */
+	} else {
+		n = read(c->fd, c->buf + c->end, CONN_BUFSZ - c->end);
+		if (n < 0)
+			return errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR;
+	}
+	if (n == 0)
+		return 1;		/* closed: the next read reports it */
+	c->end += (size_t)n;
+	return 1;
 }
 
 enum conn_err

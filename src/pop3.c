@@ -186,28 +186,43 @@ check_unsolicited(struct pop3 *p, const char *cmd)
 }
 
 static enum pop3_rc
+send_cmd_traced(struct pop3 *p, const char *cmd, const char *arg,
+    const char *trace_text);
+
+static enum pop3_rc
 send_cmd(struct pop3 *p, const char *cmd, const char *arg, int secret)
+{
+	char *trace = secret && arg != NULL ? xasprintf("%s <redacted>", cmd) :
+	    NULL;
+	enum pop3_rc rc;
+
+	rc = send_cmd_traced(p, cmd, arg, trace);
+	free(trace);
+	return rc;
+}
+
+/* trace_text, when given, is what the trace shows instead of the line,
+ * and marks the line as secret (wiped after sending). */
+static enum pop3_rc
+send_cmd_traced(struct pop3 *p, const char *cmd, const char *arg,
+    const char *trace_text)
 {
 	enum conn_err e;
 	enum pop3_rc rc;
-	char *line, *trace = NULL;
+	char *line;
 	size_t len;
 
 	if ((rc = check_unsolicited(p, cmd)) != POP3_OK)
 		return rc;
-
-	if (arg != NULL) {
+	if (arg != NULL)
 		line = xasprintf("%s %s\r\n", cmd, arg);
-		if (secret)
-			trace = xasprintf("%s <redacted>", cmd);
-	} else
+	else
 		line = xasprintf("%s\r\n", cmd);
 	len = strlen(line);
-	e = conn_write(p->conn, line, len, trace);
-	if (secret)
-		memset(line, 0, len);
+	e = conn_write(p->conn, line, len, trace_text);
+	if (trace_text != NULL)
+		wipe(line, len);
 	free(line);
-	free(trace);
 	if (e != CONN_OK)
 		return conn_fail(p, e, cmd);
 	return POP3_OK;
@@ -474,16 +489,19 @@ pop3_apop(struct pop3 *p, const char *user, const char *digest)
 {
 	struct pop3_status st;
 	enum pop3_rc rc;
-	char *arg;
+	char *arg, *trace;
 
 	if (check_state(p, POP3_AUTHORIZATION, "APOP") == -1)
 		return POP3_USAGE;
 	if (!arg_ok(user, 0))
 		return fail(p, POP3_USAGE, "the user name must be printable "
 		    "ASCII without spaces for APOP");
+	/* The digest allows an offline guess at the password: not traced. */
 	arg = xasprintf("%s %s", user, digest);
-	rc = send_cmd(p, "APOP", arg, 0);
+	trace = xasprintf("APOP %s <redacted>", user);
+	rc = send_cmd_traced(p, "APOP", arg, trace);
 	free(arg);
+	free(trace);
 	if (rc == POP3_OK && (rc = read_status(p, "APOP", &st)) == POP3_OK)
 		pop3_set_state(p, POP3_TRANSACTION);
 	return rc;
