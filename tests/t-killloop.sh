@@ -11,10 +11,13 @@ KILLS=${POPFETCH_KILLS:-200}
 SEED=${POPFETCH_SEED:-$(date +%s)}
 echo "# seed $SEED (POPFETCH_SEED=$SEED reproduces the delays)"
 mkdir -p "$TESTDIR/all"
-# Delays in milliseconds, 0..40, from the seed: a run with work to do
-# takes far longer (small batches, an fsync and two commits each), a run
-# with nothing new about 30 ms, so kills land everywhere.
-awk -v s="$SEED" -v n="$((KILLS * 8))" 'BEGIN { srand(s); for (i = 0; i < n; i++) print int(rand() * 40) }' > "$TESTDIR/delays"
+# Kill delays are a random fraction (per mille, from the seed) of how long
+# the last uninterrupted run took, so kills land mid-run on a fast machine
+# and on a loaded one alike. Read through fd 3: no fork per iteration
+# beyond popfetch, date and sleep.
+awk -v s="$SEED" -v n="$((KILLS * 10))" 'BEGIN { srand(s); for (i = 0; i < n; i++) print int(rand() * 1200) }' > "$TESTDIR/delays"
+exec 3< "$TESTDIR/delays"
+est_ms=100
 
 add_mail() {
 	i=0
@@ -27,15 +30,23 @@ add_mail() {
 	done
 }
 
-# run_killed: one run of $@ killed after the next delay; counts real kills.
+# run_killed: one run of $@ killed after the next delay; counts only
+# kills of a process still running (not of one already exited).
 kills=0
 run_killed() {
+	read -r f <&3 || f=500
+	d=$((f * est_ms / 1000))
+	t0=$(date +%s%N)
 	"$@" &
 	pid=$!
-	d=$(sed -n "$((attempts + 1))p" "$TESTDIR/delays")
-	sleep "$(awk -v d="${d:-50}" 'BEGIN { printf "%.3f", d / 1000 }')"
-	kill -9 "$pid" 2>/dev/null && killed=1 || killed=0
-	wait "$pid" 2>/dev/null
+	sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
+	if kill -9 "$pid" 2>/dev/null && ! wait "$pid" 2>/dev/null; then
+		killed=1
+	else
+		killed=0
+		wait "$pid" 2>/dev/null
+		est_ms=$(( ($(date +%s%N) - t0) / 1000000 + 1 ))
+	fi
 	kills=$((kills + killed))
 	attempts=$((attempts + 1))
 }
@@ -45,13 +56,13 @@ attempts=0
 add_mail 200
 server_start --log /dev/null "$DROP" || exit 1
 POPFETCH_ARGS="--no-tls -P $PORT -u test --password-file $TESTDIR/pw --state-dir $STATE --timeout 5 --delete --batch 2"
-while [ $kills -lt "$KILLS" ] && [ $attempts -lt $((KILLS * 8)) ]; do
+while [ $kills -lt "$KILLS" ] && [ $attempts -lt $((KILLS * 6)) ]; do
 	# shellcheck disable=SC2086
 	run_killed "$POPFETCH" $POPFETCH_ARGS --maildir "$MD" 127.0.0.1
-	# A run that finished before its kill found little to do: new mail
-	# arrives (up to 400 messages), so kills keep landing mid-work on a
-	# fast machine and on a loaded one alike.
-	if [ "$killed" -eq 0 ] && [ $n -lt 400 ]; then
+	# A run that finished before its kill found little to do (a run
+	# with nothing new takes a few ms): new mail arrives, so kills keep
+	# landing mid-work on a fast machine and on a loaded one alike.
+	if [ "$killed" -eq 0 ] && [ $n -lt 3000 ]; then
 		add_mail 10
 	fi
 done
