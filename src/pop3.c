@@ -16,6 +16,9 @@
 #define STATUS_MAX	8192
 #define LISTLINE_MAX	8192
 #define CAPA_MAX_LINES	1000
+/* A listing that streams forever never idles into a timeout: cap it. Two
+ * million lines is far beyond any real maildrop. */
+#define LISTING_MAX	2000000
 /* How much of an oversized message is read and thrown away to keep the
  * session usable; past this the connection is dropped instead, so an
  * endless message cannot keep us reading forever. */
@@ -31,6 +34,7 @@ struct pop3 {
 	char		 greeting[512];
 	char		 sasl[512];	/* SASL mechanisms from CAPA */
 	char		 capatext[2048];
+	size_t		 listing_max;
 };
 
 static const char *state_names[] = {
@@ -47,6 +51,7 @@ pop3_new(struct conn *c)
 
 	p->conn = c;
 	p->state = POP3_AUTHORIZATION;
+	p->listing_max = LISTING_MAX;
 	return p;
 }
 
@@ -478,6 +483,12 @@ pop3_auth(struct pop3 *p, struct sasl *s, enum sasl_mech mech)
 	return rc;
 }
 
+void
+pop3_set_listing_max(struct pop3 *p, size_t n)
+{
+	p->listing_max = n;
+}
+
 char *
 pop3_conn_describe(struct pop3 *p)
 {
@@ -555,7 +566,7 @@ listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
 	enum pop3_rc rc;
 	uint32_t msgno;
 	uint64_t size;
-	size_t len, uidlen;
+	size_t len, uidlen, lines = 0;
 	int end, failed = 0;
 
 	*bad = 0;
@@ -568,6 +579,9 @@ listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
 			return rc;
 		if (end)
 			break;
+		if (++lines > p->listing_max)
+			return fail(p, POP3_PROTO, "%s: more than %zu lines; "
+			    "giving up", cmd, p->listing_max);
 		if (lcb != NULL) {
 			if (pop3_parse_list(line, len, &msgno, &size) == -1)
 				(*bad)++;

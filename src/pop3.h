@@ -75,6 +75,8 @@ enum pop3_rc pop3_stls(struct pop3 *, const char *host,
 /* AUTH with a SASL exchange (RFC 5034); responses are redacted in the
  * trace. POP3_PROTO when the server's proof is wrong (SCRAM). */
 enum pop3_rc pop3_auth(struct pop3 *, struct sasl *, enum sasl_mech);
+/* The most lines a LIST or UIDL listing may have (tests lower it). */
+void pop3_set_listing_max(struct pop3 *, size_t);
 /* The TLS peer description of the connection, or NULL (allocated). */
 char *pop3_conn_describe(struct pop3 *);
 /* APOP (RFC 1939) with a precomputed digest. */

@@ -83,6 +83,23 @@ expect_rc 0 "mbox appended to after a crash: the next run completes"
 check "mbox appended to after a crash: the other program's mail survives" grep -q "appended by another program" "$TESTDIR/mbox"
 check "mbox appended to after a crash: our messages exactly once" test "$(grep -c '^Subject: m' "$TESTDIR/mbox")" -eq 5
 
+# MDA: at least once. Killed anywhere, then run to the end: every message
+# reached the MDA at least once, and the server is empty.
+for p in retr:2 written:2 synced committed dele:2 before-quit; do
+	reset
+	rm -rf "$TESTDIR/mda" && mkdir -p "$TESTDIR/mda"
+	POPFETCH_CRASH_AT=$p pf --mda "cat > $TESTDIR/mda/\$\$" --delete --batch 2
+	unset POPFETCH_CRASH_AT
+	pf --mda "cat > $TESTDIR/mda/\$\$" --delete --batch 2
+	expect_rc 0 "mda $p: the next run completes"
+	missing=0
+	for f in "$TESTDIR"/orig/*; do
+		has_copy "$f" "$TESTDIR/mda" || missing=$((missing + 1))
+	done
+	check "mda $p: every message delivered at least once ($missing missing)" test "$missing" -eq 0
+	check "mda $p: the server is empty" test "$(count_files "$DROP")" -eq 0
+done
+
 # Duplicate UIDs and crashes: identical copies under X, different ones
 # under Y; killed at each step with --delete, then run to the end: each
 # content exactly once, and every copy deleted only once delivered.

@@ -186,6 +186,25 @@ main(void)
 	    "session before anything is sent");
 	done(p);
 
+	/* A listing that never ends is cut off at the cap, promptly. */
+	{
+		static const char *const endless[] = {
+			"+OK\r\n", "+OK\r\n",
+			"+OK\r\n1 a\r\n2 b\r\n3 c\r\n4 d\r\n5 e\r\n6 f\r\n",
+			NULL,
+		};
+		size_t bad;
+
+		p = client("+OK hi\r\n", endless);
+		pop3_set_listing_max(p, 3);
+		CHECK(pop3_greeting(p) == POP3_OK, "greeting (endless)");
+		CHECK(pop3_login_user(p, "u", "p") == POP3_OK, "login (endless)");
+		CHECK(pop3_uidl(p, NULL, NULL, &bad) == POP3_PROTO &&
+		    strstr(pop3_error(p), "more than 3 lines") != NULL,
+		    "a listing without end is cut off at the cap");
+		done(p);
+	}
+
 	printf("t_pop3: %d passed, %d failed\n", unit_pass, unit_fail);
 	return unit_fail != 0;
 }
