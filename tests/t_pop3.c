@@ -96,6 +96,13 @@ sink(void *ctx, const char *b, size_t n)
 	return 0;
 }
 
+static int
+count_uid(void *ctx, uint32_t msgno, const char *uid, size_t len)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
 int
 main(void)
 {
@@ -193,15 +200,15 @@ main(void)
 			"+OK\r\n1 a\r\n2 b\r\n3 c\r\n4 d\r\n5 e\r\n6 f\r\n",
 			NULL,
 		};
-		size_t bad;
+		size_t bad, seen = 0;
 
 		p = client("+OK hi\r\n", endless);
 		pop3_set_listing_max(p, 3);
 		CHECK(pop3_greeting(p) == POP3_OK, "greeting (endless)");
 		CHECK(pop3_login_user(p, "u", "p") == POP3_OK, "login (endless)");
-		CHECK(pop3_uidl(p, NULL, NULL, &bad) == POP3_PROTO &&
-		    strstr(pop3_error(p), "more than 3 lines") != NULL,
-		    "a listing without end is cut off at the cap");
+		CHECK(pop3_uidl(p, count_uid, &seen, &bad) == POP3_PROTO &&
+		    strstr(pop3_error(p), "more than 3 lines") != NULL &&
+		    seen == 3, "a listing without end is cut off at the cap");
 		done(p);
 	}
 
