@@ -129,10 +129,8 @@ conn_fill(struct conn *c)
 			}
 			if (n == 0)
 				return CONN_EOF;
-			if (want == 0) {
-				c->err_no = EPROTO;
-				return CONN_IO;
-			}
+			if (want == 0)
+				return CONN_TLS;
 			if ((e = conn_wait(c, want == TLS_WANT_WRITE ? POLLOUT :
 			    POLLIN)) != CONN_OK)
 				return e;
@@ -300,10 +298,8 @@ conn_write(struct conn *c, const char *buf, size_t len, const char *trace_text)
 				len -= (size_t)n;
 				continue;
 			}
-			if (want == 0) {
-				c->err_no = EPROTO;
-				return CONN_IO;
-			}
+			if (want == 0)
+				return CONN_TLS;
 			if ((e = conn_wait(c, want == TLS_WANT_READ ? POLLIN :
 			    POLLOUT)) != CONN_OK)
 				return e;
@@ -347,6 +343,10 @@ conn_strerror(struct conn *c, enum conn_err e)
 		return c->errbuf;
 	case CONN_TOOLONG:
 		return "server line too long";
+	case CONN_TLS:
+		snprintf(c->errbuf, sizeof c->errbuf, "TLS error: %s",
+		    c->tls != NULL ? tls_error(c->tls) : "unknown");
+		return c->errbuf;
 	}
 	return "unknown error";
 }

@@ -23,6 +23,7 @@ enum conn_err {
 	CONN_TIMEOUT,	/* idle timeout or session deadline */
 	CONN_IO,	/* read/write error (errno kept in conn_errno) */
 	CONN_TOOLONG,	/* a line longer than the cap */
+	CONN_TLS,	/* a TLS failure (an alert, a bad record) */
 };
 
 /* conn_peek never returns more than this many bytes. */

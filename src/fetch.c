@@ -159,6 +159,11 @@ pop3_fail(struct run *r, enum pop3_rc rc, int during_login)
 	case POP3_TIMEOUT:
 		ex = EX_TEMPFAIL;
 		break;
+	case POP3_TLS:
+		/* An alert (a client certificate wanted or refused) is not
+		 * going to pass by retrying. */
+		ex = EX_UNAVAILABLE;
+		break;
 	case POP3_NEG:
 		switch (pop3_last_code(r->p)) {
 		case CODE_SYS_TEMP:

@@ -134,6 +134,11 @@ conn_fail(struct pop3 *p, enum conn_err e, const char *what)
 		    conn_strerror(p->conn, e));
 	if (e == CONN_TOOLONG)
 		return fail(p, POP3_PROTO, "%s: server line too long", what);
+	if (e == CONN_TLS) {
+		fail(p, POP3_TLS, "%s: %s", what, conn_strerror(p->conn, e));
+		pop3_set_state(p, POP3_CLOSED);
+		return POP3_TLS;
+	}
 	return fail(p, POP3_NET, "%s: %s", what, conn_strerror(p->conn, e));
 }
 

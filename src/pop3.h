@@ -34,6 +34,7 @@ enum pop3_rc {
 	POP3_TOOBIG,	/* a message over the size limit (response drained) */
 	POP3_SINK,	/* the sink failed (response drained) */
 	POP3_USAGE,	/* we were asked to send something we must not */
+	POP3_TLS,	/* the secure channel failed (an alert, a bad record) */
 };
 
 /* RFC 2449/3206 response codes of the last -ERR. */

@@ -545,12 +545,438 @@ cmd "DELE 3" $'+OK\tmessage 3 deleted'
 cmd QUIT $'+OK\tbye (1 messages deleted)'
 disconnect
 
+# ---- SASL AUTH and APOP, over plaintext: only the protocol matters here.
+
+# getline: the next line from the server, CR stripped, into $got.
+getline() {
+	if ! IFS= read -r -t 5 got <&3; then
+		fail "expected a line, got EOF or timeout"
+		got=
+		return 1
+	fi
+	got=${got%$'\r'}
+}
+b64() { printf '%s' "$1" | base64 -w0; }
+# b64f FORMAT: the base64 of printf FORMAT (for NULs and ^As).
+# shellcheck disable=SC2059
+b64f() { printf "$1" | base64 -w0; }
+unb64() { printf '%s' "$1" | base64 -d; }
+# challenge: the next line must be a continuation "+ B64"; its decoded
+# text goes to $chal.
+challenge() {
+	getline || return 1
+	case $got in
+	"+ "*) chal=$(unb64 "${got#+ }") ;;
+	*) fail "expected a continuation, got $(printf %q "$got")"; chal=; return 1 ;;
+	esac
+}
+
+current="--sasl, --sasl-lie, --no-user: CAPA and refusals"
+rm -f "$TESTDIR/log"
+restart --sasl "PLAIN LOGIN" --sasl-lie "SCRAM-SHA-256 GSSAPI LOGIN" --no-user --log "$TESTDIR/log"
+connect
+expect "+OK testpop3d ready"
+send CAPA
+for l in +OK TOP UIDL RESP-CODES PIPELINING "SASL PLAIN LOGIN SCRAM-SHA-256 GSSAPI" .; do expect "$l"; done
+cmd "USER test" "-ERR USER/PASS not allowed, use AUTH"
+cmd "PASS secret" "-ERR USER/PASS not allowed, use AUTH"
+cmd "AUTH SCRAM-SHA-256" "-ERR mechanism not available"
+cmd "AUTH GSSAPI" "-ERR mechanism not available"
+cmd "AUTH LOGIN" "-ERR mechanism not available"
+cmd "AUTH CRAM-MD5" "-ERR unsupported mechanism"
+cmd "AUTH" "-ERR syntax error"
+cmd "AUTH PLAIN a b" "-ERR syntax error"
+cmd "APOP test 0123" "-ERR command not supported"
+cmd "STLS" "-ERR command not supported"
+# PLAIN: two-step, cancelled, malformed, wrong, then right in one line.
+cmd "AUTH PLAIN" "+ "
+cmd "*" "-ERR authentication cancelled"
+cmd "AUTH PLAIN" "+ "
+cmd "not base64!" "-ERR malformed SASL response"
+cmd "AUTH PLAIN AHRlc3Q=" "-ERR malformed SASL response"
+cmd "AUTH PLAIN =" "-ERR malformed SASL response"
+cmd "AUTH PLAIN" "+ "
+cmd "$(b64f '\0test\0wrong')" "-ERR [AUTH] invalid credentials"
+cmd "AUTH PLAIN $(b64f 'other\0test\0secret')" "-ERR [AUTH] invalid credentials"
+cmd "auth plain $(b64f 'test\0test\0secret')" "+OK"
+cmd "AUTH PLAIN $(b64f '\0test\0secret')" "-ERR command not valid in this state"
+cmd STAT "+OK 2 $((SB + SC))"
+cmd QUIT "+OK"
+disconnect
+printf '%s\n' "-- session 1" CAPA "USER test" "PASS secret" "AUTH SCRAM-SHA-256" "AUTH GSSAPI" \
+	"AUTH LOGIN" "AUTH CRAM-MD5" AUTH "AUTH PLAIN a b" "APOP test 0123" STLS "AUTH PLAIN" "*" \
+	"AUTH PLAIN" "not base64!" "AUTH PLAIN AHRlc3Q=" "AUTH PLAIN =" "AUTH PLAIN" "$(b64f '\0test\0wrong')" \
+	"AUTH PLAIN $(b64f 'other\0test\0secret')" "auth plain $(b64f 'test\0test\0secret')" \
+	"AUTH PLAIN $(b64f '\0test\0secret')" STAT QUIT >"$TESTDIR/expected.log"
+cmp -s "$TESTDIR/expected.log" "$TESTDIR/log" ||
+	fail "log differs (AUTH responses are logged as received): $(diff "$TESTDIR/expected.log" "$TESTDIR/log")"
+
+current="AUTH PLAIN with an empty initial response; LOGIN"
+restart --sasl "LOGIN PLAIN"
+connect
+expect "+OK testpop3d ready"
+send CAPA
+for l in +OK TOP UIDL USER RESP-CODES PIPELINING "SASL LOGIN PLAIN" .; do expect "$l"; done
+cmd "AUTH LOGIN" "+ $(b64 Username:)"
+cmd "$(b64 test)" "+ $(b64 Password:)"
+cmd "$(b64 wrong)" "-ERR [AUTH] invalid credentials"
+cmd "AUTH LOGIN" "+ $(b64 Username:)"
+cmd "$(b64 test)" "+ $(b64 Password:)"
+cmd "*" "-ERR authentication cancelled"
+# An initial response to LOGIN is the user name, as some servers take it.
+cmd "AUTH LOGIN $(b64 test)" "+ $(b64 Password:)"
+cmd "$(b64 secret)" "+OK"
+cmd QUIT "+OK"
+disconnect
+
+current="CRAM-MD5"
+restart --sasl CRAM-MD5
+if command -v openssl >/dev/null 2>&1; then
+connect
+expect "+OK testpop3d ready"
+cmd "AUTH CRAM-MD5 $(b64 x)" "-ERR malformed SASL response"
+send "AUTH CRAM-MD5"
+challenge
+[[ $chal =~ ^[\<][0-9]+\.[0-9]+\.[0-9]{9}@testpop3d[\>]$ ]] || fail "challenge $(printf %q "$chal")"
+first=$chal
+cmd "$(b64 "test $(printf %s "$chal" | openssl dgst -md5 -hmac wrong | sed 's/.*= //')")" \
+	"-ERR [AUTH] invalid credentials"
+send "AUTH CRAM-MD5"
+challenge
+[ "$chal" != "$first" ] || fail "the same challenge twice"
+cmd "$(b64 "test $(printf %s "$chal" | openssl dgst -md5 -hmac secret | sed 's/.*= //')")" "+OK"
+cmd QUIT "+OK"
+disconnect
+else
+	echo "SKIP: no openssl command, CRAM-MD5 not tested" >&2
+fi
+
+# RFC 5802 section 5 and RFC 7677 section 3: the examples' salt and
+# server nonce, so that the server must send the examples' messages.
+current="SCRAM-SHA-1 (RFC 5802 example)"
+restart --sasl "SCRAM-SHA-1 SCRAM-SHA-256" --user user --pass pencil \
+	--scram-salt QSXCR+Q6sek8bf92 --scram-nonce 3rfcNHYJY1ZVvWVs7j
+connect
+expect "+OK testpop3d ready"
+cmd "AUTH SCRAM-SHA-1 $(b64 'n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL')" \
+	"+ $(b64 'r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096')"
+cmd "$(b64 'c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=')" \
+	"+ $(b64 'v=rmF9pqV8S7suAoZWja4dJRkFsKQ=')"
+cmd "" "+OK"
+cmd QUIT "+OK"
+disconnect
+
+current="SCRAM-SHA-256 (RFC 7677 example), two-step; wrong proof; bad messages"
+# shellcheck disable=SC2016 # the $ belongs to the RFC's nonce
+restart --sasl "SCRAM-SHA-1 SCRAM-SHA-256" --user user --pass pencil \
+	--scram-salt W22ZaJ0SNY7soEsUEjb6gQ== --scram-nonce '%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0'
+# shellcheck disable=SC2016
+SF256='r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096'
+# shellcheck disable=SC2016
+CF256='c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ='
+connect
+expect "+OK testpop3d ready"
+cmd "AUTH SCRAM-SHA-256" "+ "
+cmd "$(b64 'n,,n=user,r=rOprNGfwEbeRWgbNEkqO')" "+ $(b64 "$SF256")"
+cmd "$(b64 "${CF256/p=dH/p=dX}")" "-ERR [AUTH] invalid credentials"
+cmd "AUTH SCRAM-SHA-256 $(b64 'n,,n=user,r=rOprNGfwEbeRWgbNEkqO')" "+ $(b64 "$SF256")"
+cmd "$(b64 "${CF256/c=biws/c=eSws}")" "-ERR malformed SASL response"
+cmd "AUTH SCRAM-SHA-256 $(b64 'p=tls-unique,,n=user,r=rOprNGfwEbeRWgbNEkqO')" "-ERR malformed SASL response"
+cmd "AUTH SCRAM-SHA-256 $(b64 'n,,n=other,r=rOprNGfwEbeRWgbNEkqO')" "+ $(b64 "${SF256}")"
+cmd "$(b64 "$CF256")" "-ERR [AUTH] invalid credentials"
+cmd "AUTH SCRAM-SHA-256 $(b64 'n,,n=user,r=rOprNGfwEbeRWgbNEkqO')" "+ $(b64 "$SF256")"
+cmd "$(b64 "$CF256")" "+ $(b64 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=')"
+cmd "" "+OK"
+cmd QUIT "+OK"
+disconnect
+
+current="SCRAM: random salt and nonce; --scram-bad-signature; --auth-fail-temp"
+restart --sasl SCRAM-SHA-256 --scram-bad-signature
+connect
+expect "+OK testpop3d ready"
+send "AUTH SCRAM-SHA-256 $(b64 'n,,n=test,r=abc')"
+challenge
+[[ $chal =~ ^r=abc[A-Za-z0-9+/]{24},s=[A-Za-z0-9+/]{22}==,i=4096$ ]] ||
+	fail "server-first $(printf %q "$chal")"
+cmd "*" "-ERR authentication cancelled"
+disconnect
+# shellcheck disable=SC2016
+restart --sasl SCRAM-SHA-256 --user user --pass pencil --scram-bad-signature \
+	--scram-salt W22ZaJ0SNY7soEsUEjb6gQ== --scram-nonce '%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0'
+connect
+expect "+OK testpop3d ready"
+cmd "AUTH SCRAM-SHA-256 $(b64 'n,,n=user,r=rOprNGfwEbeRWgbNEkqO')" "+ $(b64 "$SF256")"
+send "$(b64 "$CF256")"
+challenge
+case $chal in
+v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=) fail "--scram-bad-signature sent the right signature" ;;
+v=*) ;;
+*) fail "no v= in $(printf %q "$chal")" ;;
+esac
+cmd "*" "-ERR authentication cancelled"
+disconnect
+# shellcheck disable=SC2016
+restart --sasl SCRAM-SHA-256 --user user --pass pencil --auth-fail-temp \
+	--scram-salt W22ZaJ0SNY7soEsUEjb6gQ== --scram-nonce '%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0'
+connect
+expect "+OK testpop3d ready"
+cmd "AUTH SCRAM-SHA-256 $(b64 'n,,n=user,r=rOprNGfwEbeRWgbNEkqO')" "+ $(b64 "$SF256")"
+cmd "$(b64 "$CF256")" "-ERR [SYS/TEMP] try later"
+disconnect
+
+current="XOAUTH2 and OAUTHBEARER"
+restart --sasl "XOAUTH2 OAUTHBEARER" --token tok123 --in-use
+OAUTH_ERR='{"status":"401","schemes":"bearer","scope":"mail"}'
+connect
+expect "+OK testpop3d ready"
+cmd "AUTH XOAUTH2 $(b64f 'user=test\001auth=Bearer wrong\001\001')" "+ $(b64 "$OAUTH_ERR")"
+cmd "" "-ERR [AUTH] invalid credentials"
+cmd "AUTH XOAUTH2" "+ "
+cmd "$(b64f 'user=test\001auth=Bearer secret\001\001')" "+ $(b64 "$OAUTH_ERR")"
+cmd "" "-ERR [AUTH] invalid credentials"
+cmd "AUTH XOAUTH2 $(b64f 'user=test\001auth=Bearer tok123\001')" "-ERR malformed SASL response"
+cmd "AUTH XOAUTH2 $(b64f 'user=test\001auth=Bearer tok123\001\001')" "-ERR [IN-USE] mailbox locked"
+cmd "AUTH XOAUTH2" "+ "
+cmd "$(b64f 'user=test\001auth=Bearer tok123\001\001')" "-ERR [IN-USE] mailbox locked"
+cmd "AUTH OAUTHBEARER $(b64f 'n,a=test,\001host=127.0.0.1\001port=110\001auth=Bearer nope\001\001')" \
+	"+ $(b64 "$OAUTH_ERR")"
+cmd "AQ==" "-ERR [AUTH] invalid credentials"
+cmd "AUTH OAUTHBEARER $(b64f 'n,a=other,\001auth=Bearer tok123\001\001')" "+ $(b64 "$OAUTH_ERR")"
+cmd "AQ==" "-ERR [AUTH] invalid credentials"
+cmd "AUTH OAUTHBEARER $(b64f 'n,,auth=Bearer tok123\001\001')" "-ERR malformed SASL response"
+cmd "AUTH OAUTHBEARER $(b64f 'n,,\001auth=Bearer tok123\001\001')" "-ERR [IN-USE] mailbox locked"
+cmd "AUTH OAUTHBEARER" "+ "
+cmd "$(b64f 'n,a=test,\001host=localhost\001auth=bearer tok123\001\001')" "-ERR [IN-USE] mailbox locked"
+disconnect
+restart --sasl "XOAUTH2 OAUTHBEARER" --token tok123
+connect
+expect "+OK testpop3d ready"
+cmd "AUTH OAUTHBEARER $(b64f 'y,a=test,\001auth=Bearer tok123\001\001')" "+OK"
+cmd STAT "+OK 2 $((SB + SC))"
+cmd QUIT "+OK"
+disconnect
+
+current="--apop"
+restart --apop
+apop_digest() { printf '%s%s' "$1" "$2" | md5sum | cut -d' ' -f1; }
+connect
+getline
+[[ $got =~ ^\+OK\ testpop3d\ ready\ ([\<][0-9]+\.[0-9]+\.[0-9]{9}@testpop3d[\>])$ ]] ||
+	fail "greeting $(printf %q "$got")"
+stamp=${BASH_REMATCH[1]:-}
+cmd "APOP test $(apop_digest "$stamp" wrong)" "-ERR [AUTH] invalid credentials"
+cmd "APOP nobody $(apop_digest "$stamp" secret)" "-ERR [AUTH] invalid credentials"
+cmd "APOP test $(apop_digest "$stamp" secret | tr a-f A-F)" "-ERR [AUTH] invalid credentials"
+cmd "APOP test" "-ERR syntax error"
+cmd "APOP test $(apop_digest "$stamp" secret)" "+OK"
+cmd STAT "+OK 2 $((SB + SC))"
+cmd QUIT "+OK"
+disconnect
+connect
+getline
+[ "$got" != "+OK testpop3d ready $stamp" ] || fail "the same timestamp in two sessions"
+cmd "APOP test $(apop_digest "$stamp" secret)" "-ERR [AUTH] invalid credentials"
+disconnect
+
+# ---- TLS, checked with openssl s_client against a throw-away certificate.
+if ! command -v openssl >/dev/null 2>&1; then
+	echo "SKIP: no openssl command, TLS not tested" >&2
+else
+CERTS=$TESTDIR/certs
+mkdir -p "$CERTS"
+# A self-signed certificate is its own trust anchor, for either side.
+mkcert() {
+	OPENSSL_CONF=/dev/null openssl req -x509 -newkey ec \
+		-pkeyopt ec_paramgen_curve:prime256v1 -noenc -days 30 \
+		-keyout "$CERTS/$1.key" -out "$CERTS/$1.pem" -subj "/CN=$2" "${@:3}" \
+		>"$CERTS/$1.log" 2>&1 || { fail "openssl req for $1: $(cat "$CERTS/$1.log")"; exit 1; }
+}
+mkcert server localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost
+mkcert client test
+mkcert other test
+CERT=$CERTS/server.pem
+TLSOPTS=(--tls-cert "$CERT" --tls-key "$CERTS/server.key")
+
+# tls_talk FORMAT [s_client options...]: sends printf FORMAT over TLS
+# with openssl s_client, which verifies the server certificate; what
+# the server sends ends up in $TESTDIR/got, s_client's chatter in
+# $TESTDIR/sclient.err. -quiet implies -ign_eof: s_client waits for the
+# server to close.
+tls_talk() {
+	local input=$1
+	shift
+	# shellcheck disable=SC2059 # the escapes in FORMAT are the point
+	printf -- "$input" | timeout 10 openssl s_client -quiet \
+		-connect "127.0.0.1:$PORT" -CAfile "$CERT" -verify_return_error \
+		-verify_ip 127.0.0.1 "$@" >"$TESTDIR/got" 2>"$TESTDIR/sclient.err"
+}
+# got_is FORMAT: the server sent exactly printf FORMAT.
+got_is() {
+	# shellcheck disable=SC2059
+	printf -- "$1" >"$TESTDIR/expected"
+	cmp -s "$TESTDIR/expected" "$TESTDIR/got" ||
+		fail "wrong bytes: expected $(od -c "$TESTDIR/expected" | head -20) got $(od -c "$TESTDIR/got" | head -20) (s_client: $(head -5 "$TESTDIR/sclient.err"))"
+}
+SESSION_IN='CAPA\r\nUSER test\r\nPASS secret\r\nSTAT\r\nRETR 1\r\nQUIT\r\n'
+SESSION_OUT="+OK\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nPIPELINING\r\n.\r\n+OK\r\n+OK\r\n+OK 2 $((SB + SC))\r\n+OK\r\nSubject: two\r\n\r\ncrlf\r\nmixed\r\n.\r\n+OK\r\n"
+
+current="--implicit-tls"
+rm -f "$TESTDIR/log"
+restart "${TLSOPTS[@]}" --implicit-tls --log "$TESTDIR/log"
+tls_talk "$SESSION_IN"
+got_is "+OK testpop3d ready\r\n$SESSION_OUT"
+printf '%s\n' "-- session 1" CAPA "USER test" "PASS secret" STAT "RETR 1" QUIT >"$TESTDIR/expected.log"
+cmp -s "$TESTDIR/expected.log" "$TESTDIR/log" || fail "log differs: $(diff "$TESTDIR/expected.log" "$TESTDIR/log")"
+# A plaintext client gets nothing and is logged.
+connect
+printf 'CAPA\r\n' >&3
+timeout 5 cat <&3 >"$TESTDIR/got"
+disconnect
+grep -q '^-- TLS handshake failed: ' "$TESTDIR/log" || fail "plaintext client: no handshake failure logged"
+grep -q '+OK' "$TESTDIR/got" && fail "plaintext client got a reply"
+
+current="--stls: CAPA in plaintext, STLS in the wrong state"
+rm -f "$TESTDIR/log"
+restart "${TLSOPTS[@]}" --stls --sasl PLAIN --log "$TESTDIR/log"
+login
+cmd STLS "-ERR command not valid in this state"
+cmd QUIT "+OK"
+disconnect
+connect
+expect "+OK testpop3d ready"
+send CAPA
+for l in +OK TOP UIDL USER RESP-CODES PIPELINING "SASL PLAIN" STLS .; do expect "$l"; done
+# Plaintext sent after STLS, before the handshake, is thrown away. In
+# one write (bash's printf may make several): both in one read.
+env printf 'STLS\r\nNOOP\r\n' >&3
+expect "+OK begin TLS"
+disconnect
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q '^-- TLS handshake' "$TESTDIR/log" && break; sleep 0.1; done
+grep -qx -- '-- 6 bytes after STLS discarded' "$TESTDIR/log" || fail "no discarded bytes logged: $(cat "$TESTDIR/log")"
+grep -q '^NOOP' "$TESTDIR/log" && fail "NOOP after STLS was taken as a command"
+
+current="--stls with openssl s_client -starttls pop3"
+rm -f "$TESTDIR/log"
+restart "${TLSOPTS[@]}" --stls --log "$TESTDIR/log"
+tls_talk 'CAPA\r\nSTLS\r\nUSER test\r\nPASS secret\r\nSTAT\r\nQUIT\r\n' -starttls pop3
+got_is "+OK\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nPIPELINING\r\n.\r\n-ERR TLS already active\r\n+OK\r\n+OK\r\n+OK 2 $((SB + SC))\r\n+OK\r\n"
+printf '%s\n' "-- session 1" STLS CAPA STLS "USER test" "PASS secret" STAT QUIT >"$TESTDIR/expected.log"
+cmp -s "$TESTDIR/expected.log" "$TESTDIR/log" || fail "log differs: $(diff "$TESTDIR/expected.log" "$TESTDIR/log")"
+
+current="--stls-fail"
+restart --stls-fail
+connect
+expect "+OK testpop3d ready"
+send CAPA
+for l in +OK TOP UIDL USER RESP-CODES PIPELINING STLS .; do expect "$l"; done
+cmd STLS "-ERR TLS not available"
+cmd "USER test" "+OK"
+cmd "PASS secret" "+OK"
+cmd QUIT "+OK"
+disconnect
+
+current="--stls-fake"
+restart --stls-fake
+connect
+expect "+OK testpop3d ready"
+cmd STLS "+OK begin TLS"
+cmd NOOP "-ERR command not valid in this state"
+send CAPA
+for l in +OK TOP UIDL USER RESP-CODES PIPELINING .; do expect "$l"; done
+cmd STLS "-ERR TLS already active"
+cmd "USER test" "+OK"
+cmd "PASS secret" "+OK"
+cmd QUIT "+OK"
+disconnect
+
+current="--stls-inject"
+rm -f "$TESTDIR/log"
+restart "${TLSOPTS[@]}" --stls-inject --log "$TESTDIR/log"
+connect
+expect "+OK testpop3d ready"
+send CAPA
+for l in +OK TOP UIDL USER RESP-CODES PIPELINING STLS .; do expect "$l"; done
+send STLS
+expect "+OK begin TLS"
+expect "+OK injected"
+expect_silence
+disconnect
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q '^-- TLS handshake' "$TESTDIR/log" && break; sleep 0.1; done
+grep -q '^-- TLS handshake failed' "$TESTDIR/log" || fail "no handshake failure logged"
+# s_client reads the injected line as part of the STLS reply and goes on:
+# the server itself still does the handshake.
+tls_talk 'NOOP\r\nQUIT\r\n' -starttls pop3
+got_is '-ERR command not valid in this state\r\n+OK\r\n'
+
+current="--require-client-cert"
+rm -f "$TESTDIR/log"
+restart "${TLSOPTS[@]}" --implicit-tls --require-client-cert "$CERTS/client.pem" --log "$TESTDIR/log"
+tls_talk 'QUIT\r\n' -cert "$CERTS/client.pem" -key "$CERTS/client.key"
+got_is '+OK testpop3d ready\r\n+OK\r\n'
+tls_talk 'QUIT\r\n'
+got_is ''
+tls_talk 'QUIT\r\n' -cert "$CERTS/other.pem" -key "$CERTS/other.key"
+got_is ''
+# OpenSSL's wording may change; the gist of it is checked.
+awk '/^-- session 2$/ { getline; print "2 " $0 } /^-- session 3$/ { getline; print "3 " $0 }
+	/^QUIT$/ { print "QUIT" }' "$TESTDIR/log" >"$TESTDIR/gist"
+if ! grep -q '^2 -- TLS handshake failed: .*did not return a certificate' "$TESTDIR/gist" ||
+	! grep -q '^3 -- TLS handshake failed: .*certificate verify failed' "$TESTDIR/gist" ||
+	[ "$(grep -c QUIT "$TESTDIR/gist")" != 1 ]; then
+	fail "log: $(cat "$TESTDIR/log")"
+fi
+restart "${TLSOPTS[@]}" --stls --require-client-cert "$CERTS/client.pem"
+tls_talk 'QUIT\r\n' -starttls pop3 -cert "$CERTS/client.pem" -key "$CERTS/client.key"
+got_is '+OK\r\n'
+
+current="faults over TLS"
+restart "${TLSOPTS[@]}" --implicit-tls --drop-after RETR:1:10
+tls_talk "$SESSION_IN"
+got_is "+OK testpop3d ready\r\n+OK\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nPIPELINING\r\n.\r\n+OK\r\n+OK\r\n+OK 2 $((SB + SC))\r\n+OK\r\nSubje"
+restart "${TLSOPTS[@]}" --implicit-tls --trickle 1 --stray STAT:1
+tls_talk "$SESSION_IN"
+got_is "+OK testpop3d ready\r\n+OK\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nPIPELINING\r\n.\r\n+OK\r\n+OK\r\n+OK 2 $((SB + SC))\r\n+OK stray reply\r\n+OK\r\nSubject: two\r\n\r\ncrlf\r\nmixed\r\n.\r\n+OK\r\n"
+restart "${TLSOPTS[@]}" --stls --autologout STAT:1:3 --sasl PLAIN
+tls_talk "AUTH PLAIN $(b64f '\0test\0secret')\r\nSTAT\r\n" -starttls pop3
+got_is '+OK\r\n+OK\r\n-ERR autologout; idle for too long\r\n'
+restart "${TLSOPTS[@]}" --implicit-tls --hang-after GREETING:1:5
+tls_talk 'QUIT\r\n' &
+talker=$!
+sleep 1
+pid=$SERVER_PID
+server_stop
+wait "$talker"
+kill -0 "$pid" 2>/dev/null && fail "server_stop left a hanging server running"
+got_is '+OK t'
+unset talker
+
+current="TLS option errors"
+for args in "--stls" "--implicit-tls" "--stls-inject" "--tls-cert $CERT" \
+	"--tls-key $CERTS/server.key" "--require-client-cert $CERT" \
+	"${TLSOPTS[*]} --stls --stls-fail" "${TLSOPTS[*]} --implicit-tls --stls-fake"; do
+	rc=0
+	# shellcheck disable=SC2086
+	"$TESTPOP3D" $args "$MD" 2>/dev/null </dev/null >/dev/null || rc=$?
+	[ $rc = 2 ] || fail "testpop3d $args exited $rc, expected 2"
+done
+for args in "--tls-cert $CERTS/nonexistent --tls-key $CERTS/server.key" \
+	"--tls-cert $CERT --tls-key $CERTS/client.key" \
+	"${TLSOPTS[*]} --implicit-tls --require-client-cert $CERTS/nonexistent"; do
+	rc=0
+	# shellcheck disable=SC2086
+	"$TESTPOP3D" $args "$MD" 2>/dev/null </dev/null >/dev/null || rc=$?
+	[ $rc = 1 ] || fail "testpop3d $args exited $rc, expected 1"
+done
+fi
+
 current="bad options"
 for args in "--drop-after RETR:x:1" "--drop-after RETR:1" "--drop-after FOO:1:1" \
 	"--no-terminator RETR:1:5" "--trickle -1" "--max-sessions 0" "--bogus" \
 	"--session-filter 1x" "--greeting" "--stray STAT:1:5" "--stray STAT" \
 	"--stray STAT:0" "--synthetic 0" "--synthetic 10000001" "--synthetic x" \
-	"--stat-count -1" "--list-skip 0" "--uidl-extra=1"; do
+	"--stat-count -1" "--list-skip 0" "--uidl-extra=1" "--sasl FOO" "--sasl plain" \
+	"--sasl-lie BAD!" "--sasl-lie ABCDEFGHIJKLMNOPQRSTU" "--scram-salt x" "--scram-salt =" \
+	"--scram-nonce a,b" "--stls-fail --stls-fake"; do
 	rc=0
 	# shellcheck disable=SC2086
 	"$TESTPOP3D" $args $MD 2>/dev/null </dev/null >/dev/null || rc=$?

@@ -9,8 +9,12 @@
  * Generated ("synthetic") messages cost a bit each, so that a client can
  * be tried against maildrops far larger than a test would write to disk.
  *
- * Deliberately dependency-free (libc + POSIX) so it builds wherever the
- * test suite runs, whatever the client itself links against.
+ * It speaks TLS (implicit, or after STLS) and SASL AUTH (RFC 5034: PLAIN,
+ * LOGIN, CRAM-MD5, SCRAM-SHA-1/256, XOAUTH2, OAUTHBEARER) and APOP, each
+ * with the ways real servers get them wrong, so it links OpenSSL (libssl
+ * and libcrypto), as the client does; nothing else beyond libc + POSIX.
+ * All of a session's I/O goes through one layer (io_read, send_all) that
+ * uses TLS once it is up, so every fault works over TLS too.
  * Run with --help for the options; tests/server.sh starts and stops it.
  */
 #ifndef _GNU_SOURCE
@@ -39,6 +43,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
 /* Holds one command line including its CRLF: well above the 1024 bytes a
  * client may send, small enough to bound a hostile one. */
 #define LINE_BUF 4096
@@ -59,14 +69,30 @@
  * target the greeting like any other response. */
 enum cmd {
 	C_GREETING, C_CAPA, C_USER, C_PASS, C_STAT, C_LIST, C_UIDL, C_RETR,
-	C_TOP, C_DELE, C_NOOP, C_RSET, C_QUIT, C_NCMDS
+	C_TOP, C_DELE, C_NOOP, C_RSET, C_QUIT, C_STLS, C_AUTH, C_APOP, C_NCMDS
 };
 static const char *const cmd_names[C_NCMDS] = {
 	"GREETING", "CAPA", "USER", "PASS", "STAT", "LIST", "UIDL", "RETR",
-	"TOP", "DELE", "NOOP", "RSET", "QUIT"
+	"TOP", "DELE", "NOOP", "RSET", "QUIT", "STLS", "AUTH", "APOP"
 };
-static const int min_args[C_NCMDS] = { 0, 0, 0, 0, 0, 0, 0, 1, 2, 1, 0, 0, 0 };
-static const int max_args[C_NCMDS] = { 0, 0, 0, 0, 0, 1, 1, 1, 2, 1, 0, 0, 0 };
+static const int min_args[C_NCMDS] = { 0, 0, 0, 0, 0, 0, 0, 1, 2, 1, 0, 0, 0, 0, 1, 2 };
+static const int max_args[C_NCMDS] = { 0, 0, 0, 0, 0, 1, 1, 1, 2, 1, 0, 0, 0, 0, 2, 2 };
+
+/* SASL mechanisms this server implements, as advertised. */
+enum mech {
+	M_PLAIN, M_LOGIN, M_CRAM_MD5, M_SCRAM_SHA_1, M_SCRAM_SHA_256,
+	M_XOAUTH2, M_OAUTHBEARER, M_NMECHS
+};
+static const char *const mech_names[M_NMECHS] = {
+	"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256",
+	"XOAUTH2", "OAUTHBEARER"
+};
+/* RFC 4422: at most 20 characters; room for that many in the lists. */
+#define MECH_MAX 20
+#define MAX_LISTED 16
+#define SCRAM_ITER 4096
+/* The OAuth error (RFC 7628 section 3.2.2) sent for a wrong token. */
+#define OAUTH_ERROR "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"mail\"}"
 
 enum fault_kind { F_DROP, F_HANG, F_NOTERM, F_AUTOLOGOUT, F_STRAY };
 struct fault {
@@ -87,11 +113,23 @@ static struct {
 	int uidl_extra, exit_with_parent;
 	struct fault faults[MAX_FAULTS];
 	size_t nfaults;
+	/* TLS */
+	const char *tls_cert, *tls_key, *client_ca;
+	int implicit_tls, stls, stls_fail, stls_fake, stls_inject;
+	/* Authentication. sasl and sasl_lie are the option texts; listed is
+	 * what CAPA advertises (both, in order, once each). */
+	const char *sasl, *sasl_lie, *token, *scram_salt, *scram_nonce;
+	int scram_bad_signature, no_user, apop;
+	char listed[MAX_LISTED][MECH_MAX + 1];
+	int listed_mech[MAX_LISTED]; /* enum mech; -1 for a lie we cannot do */
+	bool lie[MAX_LISTED];
+	size_t nlisted;
 } opt = { .user = "test", .pass = "secret", .greeting = "testpop3d ready",
 	  .stat_count = -1 /* 0 is a count a test may want reported */ };
 
 static FILE *logfp;
 static pid_t watched_parent;
+static SSL_CTX *tls_ctx;
 
 struct buf {
 	char *p;
@@ -114,6 +152,12 @@ struct session {
 	int fd;
 	long number;
 	bool authed, have_user, quit;
+	bool closed;       /* the connection failed: send nothing more */
+	bool stls_done;    /* STLS was answered +OK (CAPA drops it) */
+	bool want_tls;     /* the handshake is due once the reply is sent */
+	SSL *ssl;          /* set while TLS is up */
+	bool tls_broken;   /* TLS failed: no close_notify at the end */
+	char stamp[80];    /* <...@testpop3d>: APOP and CRAM-MD5 */
 	struct buf user;
 	struct msg *msgs;
 	size_t nmsgs;
@@ -146,6 +190,13 @@ struct arg {
 static noreturn void die(const char *what)
 {
 	fprintf(stderr, "testpop3d: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static noreturn void die_ssl(const char *what, const char *arg)
+{
+	fprintf(stderr, "testpop3d: %s%s%s\n", what, arg ? ": " : "", arg ? arg : "");
+	ERR_print_errors_fp(stderr);
 	exit(1);
 }
 
@@ -228,11 +279,11 @@ static void sleep_ms(long ms)
 }
 
 /* Polls in slices of at most a second so that a server blocked on a
- * silent client still notices its parent is gone. Returns 1 when
- * readable, 0 on timeout, -1 on error; timeout_ms < 0 waits forever. */
-static int wait_readable(int fd, int timeout_ms)
+ * silent client still notices its parent is gone. Returns 1 when ready
+ * (or hung up), 0 on timeout, -1 on error; timeout_ms < 0 waits forever. */
+static int wait_fd(int fd, short events, int timeout_ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = { .fd = fd, .events = events };
 	for (;;) {
 		int slice = timeout_ms >= 0 && timeout_ms < 1000 ? timeout_ms : 1000;
 		int r = poll(&p, 1, slice);
@@ -246,6 +297,11 @@ static int wait_readable(int fd, int timeout_ms)
 	}
 }
 
+static int wait_readable(int fd, int timeout_ms)
+{
+	return wait_fd(fd, POLLIN, timeout_ms);
+}
+
 static void log_bytes(const char *p, size_t n)
 {
 	/* Tests read this file while the server runs: flush every line. */
@@ -254,15 +310,87 @@ static void log_bytes(const char *p, size_t n)
 		die(opt.log_file);
 }
 
-static int send_all(int fd, const char *p, size_t n)
+/* ---- The I/O layer: everything a session reads or writes goes through
+ * io_read and send_all, over TLS once s->ssl is set. With TLS the socket
+ * is non-blocking, so that waiting is done here, in slices (wait_fd). */
+
+/* After an SSL call returned ret: waits for what it wants and returns 0 to
+ * call it again, or -1 when the connection is finished (a TLS failure
+ * marks it broken: no close_notify is sent after one). */
+static int ssl_wait(struct session *s, int ret)
+{
+	switch (SSL_get_error(s->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		return wait_fd(s->fd, POLLIN, -1) < 0 ? -1 : 0;
+	case SSL_ERROR_WANT_WRITE:
+		return wait_fd(s->fd, POLLOUT, -1) < 0 ? -1 : 0;
+	case SSL_ERROR_ZERO_RETURN:
+		return -1;
+	default:
+		s->tls_broken = true;
+		return -1;
+	}
+}
+
+/* Returns the number of bytes read, 0 at EOF, -1 on an error. */
+static ssize_t io_read(struct session *s, char *p, size_t n)
+{
+	int cap = n > INT_MAX ? INT_MAX : (int)n;
+	if (s->closed)
+		return -1;
+	for (;;) {
+		if (!s->ssl) {
+			if (wait_readable(s->fd, -1) < 0)
+				return -1;
+			ssize_t got = read(s->fd, p, n);
+			if (got < 0 && errno == EINTR)
+				continue;
+			return got;
+		}
+		ERR_clear_error();
+		int got = SSL_read(s->ssl, p, cap);
+		if (got > 0)
+			return got;
+		if (SSL_get_error(s->ssl, got) == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (ssl_wait(s, got) != 0)
+			return -1;
+	}
+}
+
+/* Returns the number of bytes written (at least 1), or -1. */
+static ssize_t io_write(struct session *s, const char *p, size_t n)
+{
+	int cap = n > INT_MAX ? INT_MAX : (int)n;
+	for (;;) {
+		if (!s->ssl) {
+			ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+			return w;
+		}
+		ERR_clear_error();
+		int w = SSL_write(s->ssl, p, cap);
+		if (w > 0)
+			return w;
+		if (ssl_wait(s, w) != 0)
+			return -1;
+	}
+}
+
+/* A failed write closes the session: nothing more is sent. */
+static int send_all(struct session *s, const char *p, size_t n)
 {
 	size_t chunk = opt.trickle_ms > 0 ? 1 : n;
+	if (s->closed)
+		return -1;
 	while (n > 0) {
-		ssize_t w = send(fd, p, n < chunk ? n : chunk, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
+		/* One byte per TLS record when trickling. */
+		ssize_t w = io_write(s, p, n < chunk ? n : chunk);
+		if (w <= 0) {
+			s->closed = true;
 			return -1;
+		}
 		p += w;
 		n -= (size_t)w;
 		if (opt.trickle_ms > 0)
@@ -272,7 +400,8 @@ static int send_all(int fd, const char *p, size_t n)
 }
 
 /* Reads and discards input until EOF, an error or, when budget_ms >= 0,
- * that many milliseconds of silence, then closes the socket. */
+ * that many milliseconds of silence, then closes the socket. Raw reads:
+ * what comes over TLS now is not worth decrypting. */
 static void drain_and_close(int fd, int budget_ms)
 {
 	char tmp[512];
@@ -281,10 +410,50 @@ static void drain_and_close(int fd, int budget_ms)
 		if (r == 0 && (budget_ms -= 100) > 0)
 			continue;
 		ssize_t n = r > 0 ? read(fd, tmp, sizeof tmp) : 0;
-		if (n == 0 || (n < 0 && errno != EINTR))
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
 			break;
 	}
 	close(fd);
+}
+
+/* The TLS server handshake on the session's socket. Returns 0 with TLS
+ * up, or -1 with the reason in the log and the session to be closed. */
+static int tls_start(struct session *s)
+{
+	int fl = fcntl(s->fd, F_GETFL);
+	if (fl < 0 || fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		die("fcntl");
+	if (!(s->ssl = SSL_new(tls_ctx)) || SSL_set_fd(s->ssl, s->fd) != 1)
+		die_ssl("SSL_new", NULL);
+	for (;;) {
+		ERR_clear_error();
+		int r = SSL_accept(s->ssl);
+		if (r == 1)
+			return 0;
+		int e = SSL_get_error(s->ssl, r);
+		unsigned long code = ERR_peek_error();
+		if (ssl_wait(s, r) == 0)
+			continue;
+		char why[256];
+		if (code != 0)
+			ERR_error_string_n(code, why, sizeof why);
+		else
+			snprintf(why, sizeof why, "%s", e == SSL_ERROR_SYSCALL ?
+				 "connection closed" : "failed");
+		struct buf b = { 0 };
+		buf_str(&b, "-- TLS handshake failed: ");
+		buf_str(&b, why);
+		long v = SSL_get_verify_result(s->ssl);
+		if (v != X509_V_OK) {
+			buf_str(&b, " (");
+			buf_str(&b, X509_verify_cert_error_string(v));
+			buf_str(&b, ")");
+		}
+		log_bytes(b.p, b.len);
+		free(b.p);
+		s->tls_broken = s->closed = true;
+		return -1;
+	}
 }
 
 static const char *eol(void)
@@ -645,13 +814,11 @@ static int read_line(struct session *s, const char **line, size_t *len)
 			overlong = true;
 			s->in_end = 0;
 		}
-		if (wait_readable(s->fd, -1) < 0)
+		ssize_t got = io_read(s, s->in + s->in_end, sizeof s->in - s->in_end);
+		if (got <= 0) {
+			s->closed = true;
 			return 0;
-		ssize_t got = read(s->fd, s->in + s->in_end, sizeof s->in - s->in_end);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return 0;
+		}
 		s->in_end += (size_t)got;
 	}
 }
@@ -707,7 +874,7 @@ static bool reply_flush(struct session *s, struct reply *r)
 		r->stop = true;
 		return false;
 	}
-	if (send_all(s->fd, r->b.p, n) != 0) {
+	if (send_all(s, r->b.p, n) != 0) {
 		r->stop = r->failed = true;
 		return false;
 	}
@@ -729,14 +896,14 @@ static int send_response(struct session *s, struct reply *r, bool multiline)
 	if (f && f->kind == F_STRAY)
 		buf_str(&r->b, "+OK stray reply\r\n");
 	size_t n = reply_allowance(r, true);
-	int rc = send_all(s->fd, r->b.p, n);
+	int rc = send_all(s, r->b.p, n);
 	if (!f || f->kind == F_STRAY)
 		return rc;
 	if (rc == 0 && f->kind == F_AUTOLOGOUT) {
 		struct buf m = { 0 };
 		buf_str(&m, eol());
 		err_line(&m, "autologout; idle for too long");
-		send_all(s->fd, m.p, m.len);
+		send_all(s, m.p, m.len);
 		free(m.p);
 	}
 	/* SIGTERM keeps its default action, so a hang ends with the test. */
@@ -820,22 +987,28 @@ static int lookup_cmd(const char *p, size_t n, int first)
 	return -1;
 }
 
-static bool check_login(const struct session *s, const char *pw, size_t pwlen)
+/* Whether [p, p + n) is exactly the string want. */
+static bool same(const char *p, size_t n, const char *want)
 {
-	return s->user.len == strlen(opt.user) && pwlen == strlen(opt.pass) &&
-		(s->user.len == 0 || memcmp(s->user.p, opt.user, s->user.len) == 0) &&
-		(pwlen == 0 || memcmp(pw, opt.pass, pwlen) == 0);
+	return n == strlen(want) && (n == 0 || memcmp(p, want, n) == 0);
 }
 
-static void do_pass(struct session *s, const char *pw, size_t pwlen,
-		    struct buf *b)
+static bool check_login(const struct session *s, const char *pw, size_t pwlen)
+{
+	return same(s->user.p, s->user.len, opt.user) && same(pw, pwlen, opt.pass);
+}
+
+/* The end of every login (USER/PASS, APOP, AUTH): ok says whether the
+ * credentials were right, denied is the -ERR text when they were not. */
+static void finish_login(struct session *s, bool ok, const char *denied,
+			 struct buf *b)
 {
 	s->have_user = false;
 	/* A backend outage comes before the check, a lock after it. */
 	if (opt.auth_fail_temp) {
 		err_line(b, "[SYS/TEMP] try later");
-	} else if (!check_login(s, pw, pwlen)) {
-		err_line(b, "[AUTH] invalid login");
+	} else if (!ok) {
+		err_line(b, denied);
 	} else if (opt.in_use) {
 		err_line(b, "[IN-USE] mailbox locked");
 	} else if (load_maildrop(s) != 0) {
@@ -845,6 +1018,601 @@ static void do_pass(struct session *s, const char *pw, size_t pwlen,
 		s->authed = true;
 		ok_line(b, NULL, "logged in", false);
 	}
+}
+
+static void do_pass(struct session *s, const char *pw, size_t pwlen,
+		    struct buf *b)
+{
+	finish_login(s, check_login(s, pw, pwlen), "[AUTH] invalid login", b);
+}
+
+/* ---- APOP and SASL ---- */
+
+static const char *const denied_text = "[AUTH] invalid credentials";
+
+/* A fresh <pid.seconds.nanoseconds@testpop3d>: unique per use, as RFC 1939
+ * wants of the APOP timestamp (and CRAM-MD5 of its challenge). */
+static void make_stamp(char *out, size_t n)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(out, n, "<%ld.%lld.%09ld@testpop3d>", (long)getpid(),
+		 (long long)ts.tv_sec, (long)ts.tv_nsec);
+}
+
+static void hex_add(struct buf *b, const unsigned char *p, size_t n)
+{
+	static const char digits_hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		char two[2] = { digits_hex[p[i] >> 4], digits_hex[p[i] & 15] };
+		buf_add(b, two, 2);
+	}
+}
+
+static void digest(const EVP_MD *md, const void *p, size_t n,
+		   unsigned char *out, unsigned *outlen)
+{
+	if (EVP_Digest(p, n, out, outlen, md, NULL) != 1)
+		die_ssl("EVP_Digest", NULL);
+}
+
+static void hmac(const EVP_MD *md, const void *key, size_t keylen,
+		 const void *p, size_t n, unsigned char *out)
+{
+	unsigned len;
+	if (!HMAC(md, key, (int)keylen, p, n, out, &len))
+		die_ssl("HMAC", NULL);
+}
+
+static void b64_add(struct buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return;
+	/* Bounded by the line buffer, far below INT_MAX. */
+	unsigned char *out = malloc(4 * ((n + 2) / 3) + 1);
+	if (!out)
+		die("malloc");
+	int len = EVP_EncodeBlock(out, p, (int)n);
+	buf_add(b, out, (size_t)len);
+	free(out);
+}
+
+static int b64_value(char c)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = c ? strchr(alphabet, c) : NULL;
+	return p ? (int)(p - alphabet) : -1;
+}
+
+/* Strict base64 (RFC 4648 section 4): padded, canonical, nothing else.
+ * Appends the decoded bytes to out; false for anything else. */
+static bool b64_decode(const char *p, size_t n, struct buf *out)
+{
+	if (n % 4 != 0)
+		return false;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4];
+		size_t pad = 0;
+		for (size_t j = 0; j < 4; j++) {
+			if (p[i + j] == '=' && i + 4 == n && j >= 2 &&
+			    (j == 3 || p[i + 3] == '=')) {
+				v[j] = 0;
+				pad++;
+			} else if (pad || (v[j] = b64_value(p[i + j])) < 0) {
+				return false;
+			}
+		}
+		/* The bits the padding leaves over must be zero. */
+		if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
+			return false;
+		unsigned char o[3] = {
+			(unsigned char)(v[0] << 2 | v[1] >> 4),
+			(unsigned char)((v[1] & 15) << 4 | v[2] >> 2),
+			(unsigned char)((v[2] & 3) << 6 | v[3]),
+		};
+		buf_add(out, o, 3 - pad);
+	}
+	return true;
+}
+
+/* Outcome of one exchange step or of a whole mechanism. */
+enum sasl_rc {
+	A_OK,        /* step: a response; mechanism: credentials right */
+	A_DENIED,    /* credentials wrong */
+	A_CANCEL,    /* the client sent "*" */
+	A_MALFORMED, /* a response that is not base64 or not the mechanism's */
+	A_GONE       /* the connection failed */
+};
+
+/* Leaves b allocated and NUL-terminated, however empty. */
+static void buf_nul(struct buf *b)
+{
+	buf_add(b, "", 1);
+	b->len--;
+}
+
+/* Reads one client response, logged as received, decoded into out. */
+static enum sasl_rc sasl_read(struct session *s, struct buf *out)
+{
+	const char *line;
+	size_t len;
+	int got = read_line(s, &line, &len);
+	out->len = 0;
+	if (got == 0)
+		return A_GONE;
+	if (got == 2) {
+		log_bytes("-- overlong line discarded", strlen("-- overlong line discarded"));
+		return A_MALFORMED;
+	}
+	log_bytes(line, len);
+	if (len == 1 && line[0] == '*')
+		return A_CANCEL;
+	bool ok = b64_decode(line, len, out);
+	buf_nul(out);
+	return ok ? A_OK : A_MALFORMED;
+}
+
+/* Sends a challenge ("+ " and its base64, only "+ " when empty) and reads
+ * the response to it. */
+static enum sasl_rc sasl_step(struct session *s, const void *chal, size_t n,
+			      struct buf *out)
+{
+	struct buf b = { 0 };
+	buf_str(&b, "+ ");
+	b64_add(&b, chal, n);
+	buf_str(&b, eol());
+	int rc = send_all(s, b.p, b.len);
+	free(b.p);
+	return rc == 0 ? sasl_read(s, out) : A_GONE;
+}
+
+/* The first response of a client-first mechanism: the initial response
+ * of "AUTH MECH IR" ("=" for an empty one), else the answer to an empty
+ * challenge. */
+static enum sasl_rc sasl_first(struct session *s, const struct arg *ir,
+			       struct buf *out)
+{
+	if (!ir)
+		return sasl_step(s, NULL, 0, out);
+	out->len = 0;
+	bool ok = (ir->n == 1 && ir->p[0] == '=') || b64_decode(ir->p, ir->n, out);
+	buf_nul(out);
+	return ok ? A_OK : A_MALFORMED;
+}
+
+/* RFC 4616: authzid NUL authcid NUL passwd; the authzid may only be
+ * empty or the user itself. */
+static enum sasl_rc mech_plain(struct session *s, const struct arg *ir)
+{
+	struct buf in = { 0 };
+	enum sasl_rc rc = sasl_first(s, ir, &in);
+	if (rc == A_OK) {
+		const char *p = in.p, *end = in.p + in.len;
+		const char *n1 = in.len ? memchr(p, '\0', in.len) : NULL;
+		const char *n2 = n1 ? memchr(n1 + 1, '\0', (size_t)(end - n1 - 1)) : NULL;
+		if (!n2)
+			rc = A_MALFORMED;
+		else if ((n1 > p && !same(p, (size_t)(n1 - p), opt.user)) ||
+			 !same(n1 + 1, (size_t)(n2 - n1 - 1), opt.user) ||
+			 !same(n2 + 1, (size_t)(end - n2 - 1), opt.pass))
+			rc = A_DENIED;
+	}
+	free(in.p);
+	return rc;
+}
+
+/* The LOGIN draft: "Username:", "Password:". An initial response is
+ * taken as the user name, as some servers do. */
+static enum sasl_rc mech_login(struct session *s, const struct arg *ir)
+{
+	struct buf user = { 0 }, pw = { 0 };
+	enum sasl_rc rc = ir ? sasl_first(s, ir, &user)
+			     : sasl_step(s, "Username:", 9, &user);
+	if (rc == A_OK)
+		rc = sasl_step(s, "Password:", 9, &pw);
+	if (rc == A_OK && (!same(user.p, user.len, opt.user) ||
+			   !same(pw.p, pw.len, opt.pass)))
+		rc = A_DENIED;
+	free(user.p);
+	free(pw.p);
+	return rc;
+}
+
+/* RFC 2195: the response is "user HEX(HMAC-MD5(password, challenge))". */
+static enum sasl_rc mech_cram_md5(struct session *s, const struct arg *ir)
+{
+	char chal[80];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	struct buf in = { 0 }, want = { 0 };
+	if (ir)
+		return A_MALFORMED; /* the server speaks first */
+	make_stamp(chal, sizeof chal);
+	enum sasl_rc rc = sasl_step(s, chal, strlen(chal), &in);
+	if (rc == A_OK) {
+		hmac(EVP_md5(), opt.pass, strlen(opt.pass), chal, strlen(chal), mac);
+		buf_str(&want, opt.user);
+		buf_str(&want, " ");
+		hex_add(&want, mac, 16);
+		if (in.len != want.len || memcmp(in.p, want.p, in.len) != 0)
+			rc = A_DENIED;
+	}
+	free(in.p);
+	free(want.p);
+	return rc;
+}
+
+/* One "X=value" attribute of a SCRAM message at *p, moving *p past it
+ * and its comma; false when it is not there or empty. */
+static bool scram_attr(const char **p, const char *end, char name, struct arg *val)
+{
+	const char *q = *p;
+	if (end - q < 3 || q[0] != name || q[1] != '=')
+		return false;
+	q += 2;
+	const char *comma = memchr(q, ',', (size_t)(end - q));
+	val->p = q;
+	val->n = (size_t)((comma ? comma : end) - q);
+	*p = comma ? comma + 1 : end;
+	return val->n > 0;
+}
+
+/* A SCRAM saslname (RFC 5802: "=2C" for ',', "=3D" for '=') unescaped
+ * into out; false when badly escaped. */
+static bool scram_unescape(struct arg a, struct buf *out)
+{
+	for (size_t i = 0; i < a.n; i++) {
+		if (a.p[i] != '=') {
+			buf_add(out, a.p + i, 1);
+		} else if (a.n - i >= 3 && a.p[i + 1] == '2' && a.p[i + 2] == 'C') {
+			buf_str(out, ",");
+			i += 2;
+		} else if (a.n - i >= 3 && a.p[i + 1] == '3' && a.p[i + 2] == 'D') {
+			buf_str(out, "=");
+			i += 2;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool same_buf(const char *p, size_t n, const struct buf *b)
+{
+	return n == b->len && (n == 0 || memcmp(p, b->p, n) == 0);
+}
+
+/* The salt: --scram-salt, or 16 random bytes for each exchange. */
+static void scram_salt(struct buf *salt)
+{
+	unsigned char rnd[16];
+	if (opt.scram_salt) {
+		b64_decode(opt.scram_salt, strlen(opt.scram_salt), salt);
+		return;
+	}
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		die_ssl("RAND_bytes", NULL);
+	buf_add(salt, rnd, sizeof rnd);
+}
+
+/* The server's part of the nonce: --scram-nonce, or 24 random base64
+ * characters (never a comma). */
+static void scram_nonce(struct buf *nonce)
+{
+	unsigned char rnd[18];
+	if (opt.scram_nonce) {
+		buf_str(nonce, opt.scram_nonce);
+		return;
+	}
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		die_ssl("RAND_bytes", NULL);
+	b64_add(nonce, rnd, sizeof rnd);
+}
+
+/* RFC 5802 (RFC 7677 for SHA-256), server side: client-first ->
+ * server-first -> client-final, checked by its proof -> "v=" the server
+ * signature as a last challenge, which the client answers empty. The
+ * password is used as given: no SASLprep. */
+static enum sasl_rc mech_scram(struct session *s, const struct arg *ir,
+			       const EVP_MD *md)
+{
+	struct buf cfirst = { 0 }, sfirst = { 0 }, cfinal = { 0 }, user = { 0 };
+	struct buf authz = { 0 }, salt = { 0 }, am = { 0 }, tmp = { 0 };
+	struct {
+		unsigned char salted[EVP_MAX_MD_SIZE], client_key[EVP_MAX_MD_SIZE];
+		unsigned char stored_key[EVP_MAX_MD_SIZE], client_sig[EVP_MAX_MD_SIZE];
+		unsigned char recovered[EVP_MAX_MD_SIZE], server_key[EVP_MAX_MD_SIZE];
+		unsigned char server_sig[EVP_MAX_MD_SIZE], check[EVP_MAX_MD_SIZE];
+	} k;
+	struct buf last = { 0 };
+	size_t hlen = (size_t)EVP_MD_get_size(md), nonce_len;
+	unsigned dlen;
+	struct arg name, cnonce, cb, rnonce;
+	const char *p, *end, *q, *comma, *bare, *proof = NULL;
+	bool user_ok;
+
+	enum sasl_rc rc = sasl_first(s, ir, &cfirst);
+	if (rc != A_OK)
+		goto out;
+	rc = A_MALFORMED;
+	p = cfirst.p;
+	end = p + cfirst.len;
+	/* gs2-header: "n" or "y" (no channel binding here: "p=" is refused),
+	 * ",", an optional "a=" authzid, ",". */
+	if (cfirst.len < 3 || memchr(p, '\0', cfirst.len) ||
+	    (p[0] != 'n' && p[0] != 'y') || p[1] != ',')
+		goto out;
+	comma = memchr(p + 2, ',', (size_t)(end - p - 2));
+	if (!comma)
+		goto out;
+	bare = comma + 1;
+	if (comma > p + 2) {
+		struct arg a = { p + 4, (size_t)(comma - p - 4) };
+		if (comma - p < 5 || p[2] != 'a' || p[3] != '=' ||
+		    !scram_unescape(a, &authz))
+			goto out;
+	}
+	q = bare;
+	if (!scram_attr(&q, end, 'n', &name) || !scram_attr(&q, end, 'r', &cnonce) ||
+	    !scram_unescape(name, &user))
+		goto out;
+	for (size_t i = 0; i < cnonce.n; i++)
+		if (cnonce.p[i] < 0x21 || cnonce.p[i] > 0x7e)
+			goto out;
+	user_ok = same(user.p, user.len, opt.user) &&
+		(authz.len == 0 || same(authz.p, authz.len, opt.user));
+
+	buf_str(&sfirst, "r=");
+	buf_add(&sfirst, cnonce.p, cnonce.n);
+	scram_nonce(&sfirst);
+	nonce_len = sfirst.len - 2;
+	buf_str(&sfirst, ",s=");
+	scram_salt(&salt);
+	b64_add(&sfirst, salt.p, salt.len);
+	buf_fmt(&sfirst, ",i=%d", SCRAM_ITER);
+	if ((rc = sasl_step(s, sfirst.p, sfirst.len, &cfinal)) != A_OK)
+		goto out;
+
+	/* client-final: "c=" base64(gs2-header) ",r=" nonce [extensions]
+	 * ",p=" proof, the proof last. */
+	rc = A_MALFORMED;
+	p = cfinal.p;
+	end = p + cfinal.len;
+	for (const char *x = end; x - p >= 3; x--)
+		if (x[-3] == ',' && x[-2] == 'p' && x[-1] == '=') {
+			proof = x;
+			break;
+		}
+	if (!proof || memchr(p, '\0', cfinal.len))
+		goto out;
+	q = p;
+	tmp.len = 0;
+	b64_add(&tmp, cfirst.p, (size_t)(bare - cfirst.p));
+	if (!scram_attr(&q, proof - 3, 'c', &cb) || !same_buf(cb.p, cb.n, &tmp) ||
+	    !scram_attr(&q, proof - 3, 'r', &rnonce) || rnonce.n != nonce_len ||
+	    memcmp(rnonce.p, sfirst.p + 2, nonce_len) != 0)
+		goto out;
+	tmp.len = 0;
+	if (!b64_decode(proof, (size_t)(end - proof), &tmp) || tmp.len != hlen)
+		goto out;
+
+	/* AuthMessage = client-first-bare "," server-first ","
+	 * client-final-without-proof */
+	buf_add(&am, bare, (size_t)(cfirst.p + cfirst.len - bare));
+	buf_str(&am, ",");
+	buf_add(&am, sfirst.p, sfirst.len);
+	buf_str(&am, ",");
+	buf_add(&am, p, (size_t)(proof - 3 - p));
+
+	if (PKCS5_PBKDF2_HMAC(opt.pass, (int)strlen(opt.pass),
+			      (const unsigned char *)salt.p, (int)salt.len,
+			      SCRAM_ITER, md, (int)hlen, k.salted) != 1)
+		die_ssl("PBKDF2", NULL);
+	hmac(md, k.salted, hlen, "Client Key", 10, k.client_key);
+	digest(md, k.client_key, hlen, k.stored_key, &dlen);
+	hmac(md, k.stored_key, hlen, am.p, am.len, k.client_sig);
+	for (size_t i = 0; i < hlen; i++)
+		k.recovered[i] = (unsigned char)tmp.p[i] ^ k.client_sig[i];
+	digest(md, k.recovered, hlen, k.check, &dlen);
+	hmac(md, k.salted, hlen, "Server Key", 10, k.server_key);
+	hmac(md, k.server_key, hlen, am.p, am.len, k.server_sig);
+	if (!user_ok || memcmp(k.check, k.stored_key, hlen) != 0) {
+		rc = A_DENIED;
+		goto out;
+	}
+	/* An outage is reported before the server proves anything. */
+	rc = A_OK;
+	if (opt.auth_fail_temp)
+		goto out;
+	if (opt.scram_bad_signature)
+		k.server_sig[hlen - 1] ^= 0x01;
+	tmp.len = 0;
+	buf_str(&tmp, "v=");
+	b64_add(&tmp, k.server_sig, hlen);
+	rc = sasl_step(s, tmp.p, tmp.len, &last);
+	if (rc == A_OK && last.len != 0)
+		rc = A_MALFORMED; /* RFC 5034: the answer to the last is empty */
+out:
+	free(last.p);
+	free(cfirst.p);
+	free(sfirst.p);
+	free(cfinal.p);
+	free(user.p);
+	free(authz.p);
+	free(salt.p);
+	free(am.p);
+	free(tmp.p);
+	return rc;
+}
+
+/* Pairs "key=value" each ended by ^A, then one more ^A (RFC 7628's
+ * kvpair* kvsep; Google's XOAUTH2 the same). Sets *val to key's value,
+ * { NULL, 0 } when absent; false when the list is malformed. */
+static bool kv_find(const char *p, size_t n, const char *key, struct arg *val)
+{
+	val->p = NULL;
+	val->n = 0;
+	while (n > 0) {
+		if (n == 1 && *p == '\x01')
+			return true;
+		const char *sep = memchr(p, '\x01', n);
+		const char *eq = memchr(p, '=', n);
+		if (!sep || !eq || eq > sep || eq == p)
+			return false;
+		if (!val->p && same(p, (size_t)(eq - p), key)) {
+			val->p = eq + 1;
+			val->n = (size_t)(sep - eq - 1);
+		}
+		n -= (size_t)(sep + 1 - p);
+		p = sep + 1;
+	}
+	return false;
+}
+
+static bool bearer_ok(struct arg auth)
+{
+	const char *token = opt.token ? opt.token : opt.pass;
+	return auth.p && auth.n > 7 && strncasecmp(auth.p, "Bearer ", 7) == 0 &&
+		same(auth.p + 7, auth.n - 7, token);
+}
+
+/* A refused token: the error JSON as a challenge, whatever answer to it
+ * (RFC 7628 wants ^A, XOAUTH2 clients send an empty line), then -ERR. */
+static enum sasl_rc oauth_deny(struct session *s)
+{
+	struct buf in = { 0 };
+	enum sasl_rc rc = sasl_step(s, OAUTH_ERROR, strlen(OAUTH_ERROR), &in);
+	free(in.p);
+	return rc == A_GONE ? A_GONE : A_DENIED;
+}
+
+/* "user=" USER ^A "auth=Bearer " TOKEN ^A ^A */
+static enum sasl_rc mech_xoauth2(struct session *s, const struct arg *ir)
+{
+	struct buf in = { 0 };
+	struct arg user, auth;
+	enum sasl_rc rc = sasl_first(s, ir, &in);
+	if (rc == A_OK) {
+		if (!kv_find(in.p, in.len, "user", &user) || !user.p ||
+		    !kv_find(in.p, in.len, "auth", &auth) || !auth.p)
+			rc = A_MALFORMED;
+		else if (!same(user.p, user.n, opt.user) || !bearer_ok(auth))
+			rc = oauth_deny(s);
+	}
+	free(in.p);
+	return rc;
+}
+
+/* RFC 7628: gs2-header ("n," or "y,", optional "a=" authzid, ",") ^A
+ * then pairs (host=, port=, auth=) and a final ^A. */
+static enum sasl_rc mech_oauthbearer(struct session *s, const struct arg *ir)
+{
+	struct buf in = { 0 }, authz = { 0 };
+	struct arg auth;
+	const char *p, *end, *comma;
+	enum sasl_rc rc = sasl_first(s, ir, &in);
+	if (rc != A_OK)
+		goto out;
+	rc = A_MALFORMED;
+	p = in.p;
+	end = p + in.len;
+	if (in.len < 4 || (p[0] != 'n' && p[0] != 'y') || p[1] != ',' ||
+	    !(comma = memchr(p + 2, ',', in.len - 2)) || comma + 1 == end ||
+	    comma[1] != '\x01')
+		goto out;
+	if (comma > p + 2) {
+		struct arg a = { p + 4, (size_t)(comma - p - 4) };
+		if (comma - p < 5 || p[2] != 'a' || p[3] != '=' ||
+		    !scram_unescape(a, &authz))
+			goto out;
+	}
+	if (!kv_find(comma + 2, (size_t)(end - comma - 2), "auth", &auth) || !auth.p)
+		goto out;
+	if ((authz.len && !same(authz.p, authz.len, opt.user)) || !bearer_ok(auth))
+		rc = oauth_deny(s);
+	else
+		rc = A_OK;
+out:
+	free(in.p);
+	free(authz.p);
+	return rc;
+}
+
+/* RFC 5034: AUTH mechanism [initial-response]. a[] points into the input
+ * buffer, which the reads of the exchange reuse: the initial response is
+ * decoded before any of them. */
+static void do_auth(struct session *s, int na, const struct arg *a, struct buf *b)
+{
+	const struct arg *ir = na == 2 ? &a[1] : NULL;
+	size_t i = 0;
+	while (i < opt.nlisted && !(strlen(opt.listed[i]) == a[0].n &&
+				    strncasecmp(a[0].p, opt.listed[i], a[0].n) == 0))
+		i++;
+	if (i == opt.nlisted) {
+		err_line(b, "unsupported mechanism");
+		return;
+	}
+	/* A server that lies in CAPA: no response code, as the real ones. */
+	if (opt.lie[i]) {
+		err_line(b, "mechanism not available");
+		return;
+	}
+	enum sasl_rc rc;
+	switch (opt.listed_mech[i]) {
+	case M_PLAIN:
+		rc = mech_plain(s, ir);
+		break;
+	case M_LOGIN:
+		rc = mech_login(s, ir);
+		break;
+	case M_CRAM_MD5:
+		rc = mech_cram_md5(s, ir);
+		break;
+	case M_SCRAM_SHA_1:
+		rc = mech_scram(s, ir, EVP_sha1());
+		break;
+	case M_SCRAM_SHA_256:
+		rc = mech_scram(s, ir, EVP_sha256());
+		break;
+	case M_XOAUTH2:
+		rc = mech_xoauth2(s, ir);
+		break;
+	default:
+		rc = mech_oauthbearer(s, ir);
+		break;
+	}
+	switch (rc) {
+	case A_OK:
+	case A_DENIED:
+		finish_login(s, rc == A_OK, denied_text, b);
+		break;
+	case A_CANCEL:
+		err_line(b, "authentication cancelled");
+		break;
+	case A_MALFORMED:
+		err_line(b, "malformed SASL response");
+		break;
+	case A_GONE:
+		s->closed = true;
+		break;
+	}
+}
+
+/* RFC 1939: APOP name digest, the digest MD5(timestamp password) in
+ * lower-case hex. */
+static void do_apop(struct session *s, const struct arg *a, struct buf *b)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len;
+	struct buf in = { 0 }, want = { 0 };
+	buf_str(&in, s->stamp);
+	buf_str(&in, opt.pass);
+	digest(EVP_md5(), in.p, in.len, md, &len);
+	hex_add(&want, md, len);
+	finish_login(s, same(a[0].p, a[0].n, opt.user) && same_buf(a[1].p, a[1].n, &want),
+		     denied_text, b);
+	free(in.p);
+	free(want.p);
 }
 
 static void do_quit(struct session *s, struct buf *b)
@@ -921,6 +1689,61 @@ static void do_listing(struct session *s, int cmd, int na, struct arg a,
 
 static const char *const capas[] = { "TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING" };
 
+static bool stls_any(void)
+{
+	return opt.stls || opt.stls_fail || opt.stls_fake || opt.stls_inject;
+}
+
+/* Commands of the AUTHORIZATION state; the rest but CAPA and QUIT are
+ * for the TRANSACTION state. */
+static bool login_cmd(int cmd)
+{
+	return cmd == C_USER || cmd == C_PASS || cmd == C_STLS || cmd == C_AUTH ||
+		cmd == C_APOP;
+}
+
+static void do_capa(struct session *s, struct buf *b)
+{
+	ok_line(b, NULL, "capability list follows", false);
+	for (size_t i = 0; i < sizeof capas / sizeof capas[0]; i++)
+		if (!(i == 0 && opt.no_top) && !(i == 1 && opt.no_uidl) &&
+		    !(i == 2 && opt.no_user))
+			add_body_line(b, capas[i], strlen(capas[i]));
+	if (opt.nlisted > 0) {
+		struct buf l = { 0 };
+		buf_str(&l, "SASL");
+		for (size_t i = 0; i < opt.nlisted; i++) {
+			buf_str(&l, " ");
+			buf_str(&l, opt.listed[i]);
+		}
+		add_body_line(b, l.p, l.len);
+		free(l.p);
+	}
+	/* RFC 2595: not once TLS is up (nor after a faked STLS). */
+	if (stls_any() && !s->ssl && !s->stls_done)
+		add_body_line(b, "STLS", 4);
+	add_terminator(b);
+}
+
+static void do_stls(struct session *s, struct buf *b)
+{
+	if (s->ssl || s->stls_done) {
+		err_line(b, "TLS already active");
+	} else if (opt.stls_fail) {
+		err_line(b, "TLS not available");
+	} else {
+		ok_line(b, NULL, "begin TLS", true);
+		/* The STARTTLS command injection test: a reply the client
+		 * must not take as coming over TLS. */
+		if (opt.stls_inject)
+			buf_str(b, "+OK injected\r\n");
+		s->stls_done = true;
+		s->want_tls = !opt.stls_fake;
+		/* RFC 2595: what was said before TLS is forgotten. */
+		s->have_user = false;
+	}
+}
+
 /* Builds the reply to one command into r; returns whether it is multi-line. */
 static bool dispatch(struct session *s, int cmd, const char *rest,
 		     size_t restlen, bool present, struct reply *r)
@@ -934,13 +1757,17 @@ static bool dispatch(struct session *s, int cmd, const char *rest,
 	int na = 0;
 
 	if ((cmd == C_CAPA && opt.no_capa) || (cmd == C_UIDL && opt.no_uidl) ||
-	    (cmd == C_TOP && opt.no_top)) {
+	    (cmd == C_TOP && opt.no_top) || (cmd == C_STLS && !stls_any()) ||
+	    (cmd == C_AUTH && opt.nlisted == 0) || (cmd == C_APOP && !opt.apop)) {
 		err_line(b, "command not supported");
 		return false;
 	}
-	if (cmd != C_CAPA && cmd != C_QUIT &&
-	    s->authed != (cmd != C_USER && cmd != C_PASS)) {
+	if (cmd != C_CAPA && cmd != C_QUIT && s->authed == login_cmd(cmd)) {
 		err_line(b, "command not valid in this state");
+		return false;
+	}
+	if ((cmd == C_USER || cmd == C_PASS) && opt.no_user) {
+		err_line(b, "USER/PASS not allowed, use AUTH");
 		return false;
 	}
 	if (cmd == C_PASS && !s->have_user) {
@@ -960,12 +1787,17 @@ static bool dispatch(struct session *s, int cmd, const char *rest,
 
 	switch (cmd) {
 	case C_CAPA:
-		ok_line(b, NULL, "capability list follows", false);
-		for (size_t i = 0; i < sizeof capas / sizeof capas[0]; i++)
-			if (!(i == 0 && opt.no_top) && !(i == 1 && opt.no_uidl))
-				add_body_line(b, capas[i], strlen(capas[i]));
-		add_terminator(b);
+		do_capa(s, b);
 		return true;
+	case C_STLS:
+		do_stls(s, b);
+		return false;
+	case C_AUTH:
+		do_auth(s, na, a, b);
+		return false;
+	case C_APOP:
+		do_apop(s, a, b);
+		return false;
 	case C_USER:
 		s->user.len = 0;
 		buf_add(&s->user, rest, restlen);
@@ -1021,6 +1853,21 @@ static bool dispatch(struct session *s, int cmd, const char *rest,
 	}
 }
 
+/* The handshake after STLS. Whatever the client sent after STLS and before
+ * its handshake is plaintext a client must not send (RFC 2595, the
+ * STARTTLS command injection): thrown away, as a server must, and logged. */
+static int begin_tls(struct session *s)
+{
+	if (s->in_end > s->in_start) {
+		struct buf b = { 0 };
+		buf_fmt(&b, "-- %zu bytes after STLS discarded", s->in_end - s->in_start);
+		log_bytes(b.p, b.len);
+		free(b.p);
+		s->in_start = s->in_end = 0;
+	}
+	return tls_start(s);
+}
+
 /* Returns 0 to go on with the session, -1 to end it. */
 static int handle_command(struct session *s, const char *line, size_t len)
 {
@@ -1037,8 +1884,16 @@ static int handle_command(struct session *s, const char *line, size_t len)
 		multiline = dispatch(s, cmd, line + kw + present,
 				     present ? len - kw - 1 : 0, present, &r);
 	}
+	if (s->closed) {
+		free(r.b.p);
+		return -1;
+	}
 	int rc = send_response(s, &r, multiline);
 	free(r.b.p);
+	if (rc == 0 && s->want_tls) {
+		s->want_tls = false;
+		rc = begin_tls(s);
+	}
 	return s->quit ? -1 : rc;
 }
 
@@ -1055,9 +1910,20 @@ static void run_session(int fd, long number)
 
 	/* --no-greeting stays silent until the client gives up. */
 	struct reply greeting = { .cmd = C_GREETING };
-	ok_line(&greeting.b, NULL, opt.greeting, true);
+	struct buf text = { 0 };
+	buf_str(&text, opt.greeting);
+	if (opt.apop) {
+		make_stamp(s.stamp, sizeof s.stamp);
+		buf_str(&text, " ");
+		buf_str(&text, s.stamp);
+	}
+	buf_nul(&text);
+	ok_line(&greeting.b, NULL, text.p, true);
+	free(text.p);
 	s.count[C_GREETING]++;
-	int r = opt.no_greeting ? -1 : send_response(&s, &greeting, false);
+	int r = opt.implicit_tls ? tls_start(&s) : 0;
+	if (r == 0)
+		r = opt.no_greeting ? -1 : send_response(&s, &greeting, false);
 	free(greeting.b.p);
 	while (r == 0) {
 		const char *line;
@@ -1073,14 +1939,23 @@ static void run_session(int fd, long number)
 		log_bytes("-- overlong line discarded", strlen("-- overlong line discarded"));
 		b.len = 0;
 		err_line(&b, "line too long");
-		r = send_all(fd, b.p, b.len);
+		r = send_all(&s, b.p, b.len);
 	}
 	/* Closing with unread input makes the kernel send RST, which can
 	 * destroy replies the client has not read yet: half-close instead
-	 * and give the client a moment to read everything and hang up. */
+	 * and give the client a moment to read everything and hang up.
+	 * Over TLS, a close_notify first (one try: the socket does not
+	 * block), unless TLS or the connection failed. */
+	if (s.ssl && !s.tls_broken && !s.closed && !opt.no_greeting) {
+		ERR_clear_error();
+		SSL_shutdown(s.ssl);
+	}
 	if (!opt.no_greeting)
 		shutdown(fd, SHUT_WR);
 	drain_and_close(fd, opt.no_greeting ? -1 : 1000);
+	SSL_free(s.ssl);
+	s.ssl = NULL;
+	ERR_clear_error();
 	free(b.p);
 	free_msgs(&s);
 	free(s.user.p);
@@ -1174,6 +2049,46 @@ static const char usage_text[] =
 	"  --list-skip N       the multi-line LIST omits message N (LIST N works)\n"
 	"  --uidl-extra        the multi-line UIDL adds message count+1, UID \"ghost\",\n"
 	"                      which RETR, TOP and DELE call no such message\n";
+/* Apart: C99 compilers need only take string literals of 4095 bytes. */
+static const char usage_text_tls[] =
+	"TLS (OpenSSL; TLS 1.2 or later):\n"
+	"  --tls-cert F --tls-key F  the server certificate (chain) and key, PEM\n"
+	"  --implicit-tls      TLS handshake right after accept, before the greeting\n"
+	"  --stls              offer STLS in CAPA (until TLS is up) and do it:\n"
+	"                      \"+OK begin TLS\", then the handshake; plaintext the\n"
+	"                      client sent after STLS is discarded (and logged)\n"
+	"  --stls-fail         offer STLS, answer it -ERR\n"
+	"  --stls-fake         offer STLS, answer +OK, but go on in plaintext (CAPA\n"
+	"                      no longer offers STLS, as if TLS were up)\n"
+	"  --stls-inject       like --stls, but \"+OK injected\\r\\n\" follows \"+OK begin\n"
+	"                      TLS\" in the same write, in plaintext, before the\n"
+	"                      handshake (the STARTTLS command injection test)\n"
+	"  --require-client-cert CAFILE  refuse a handshake without a client\n"
+	"                      certificate that verifies against CAFILE\n"
+	"A failed handshake ends the session; the log then says\n"
+	"\"-- TLS handshake failed: REASON\".\n"
+	"Authentication (checked against --user and --pass):\n"
+	"  --sasl \"MECH ...\"   offer SASL AUTH (RFC 5034) with these mechanisms, in\n"
+	"                      this order, of PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1\n"
+	"                      SCRAM-SHA-256 XOAUTH2 OAUTHBEARER; with or without\n"
+	"                      an initial response; \"*\" cancels; a wrong password\n"
+	"                      gets -ERR [AUTH] invalid credentials; every response\n"
+	"                      line is logged as received (base64)\n"
+	"  --token TOK         the bearer token XOAUTH2 and OAUTHBEARER expect\n"
+	"                      (default: the --pass text); a wrong one gets the\n"
+	"                      challenge \"+ \" and the base64 of\n"
+	"                      " OAUTH_ERROR "\n"
+	"                      and, after any response to it, -ERR [AUTH]\n"
+	"  --scram-salt B64    the SCRAM salt (default: 16 random bytes each time)\n"
+	"  --scram-nonce TEXT  the server's part of the SCRAM nonce (default: random);\n"
+	"                      SCRAM uses i=4096 and the password without SASLprep\n"
+	"  --scram-bad-signature  a wrong v= after a right SCRAM proof\n"
+	"  --sasl-lie \"MECH ...\"  also offer these, but answer AUTH with them\n"
+	"                      \"-ERR mechanism not available\" (no response code)\n"
+	"  --no-user           refuse USER and PASS (and leave USER out of CAPA)\n"
+	"  --apop              put <PID.SECONDS.NANOSECONDS@testpop3d> in the greeting\n"
+	"                      and accept APOP (MD5 of it and the password)\n"
+	"--auth-fail-temp and --in-use apply to every way of logging in.\n";
 
 /* One table drives both getopt_long and the handling of each option. */
 enum opt_type { T_FLAG, T_STR, T_NUM, T_FAULT };
@@ -1215,9 +2130,114 @@ static const struct optdef {
 	{ "no-top", T_FLAG, &opt.no_top, 0, 0 },
 	{ "bare-lf", T_FLAG, &opt.bare_lf, 0, 0 },
 	{ "no-greeting", T_FLAG, &opt.no_greeting, 0, 0 },
+	{ "tls-cert", T_STR, &opt.tls_cert, 0, 0 },
+	{ "tls-key", T_STR, &opt.tls_key, 0, 0 },
+	{ "implicit-tls", T_FLAG, &opt.implicit_tls, 0, 0 },
+	{ "stls", T_FLAG, &opt.stls, 0, 0 },
+	{ "stls-fail", T_FLAG, &opt.stls_fail, 0, 0 },
+	{ "stls-fake", T_FLAG, &opt.stls_fake, 0, 0 },
+	{ "stls-inject", T_FLAG, &opt.stls_inject, 0, 0 },
+	{ "require-client-cert", T_STR, &opt.client_ca, 0, 0 },
+	{ "sasl", T_STR, &opt.sasl, 0, 0 },
+	{ "sasl-lie", T_STR, &opt.sasl_lie, 0, 0 },
+	{ "token", T_STR, &opt.token, 0, 0 },
+	{ "scram-salt", T_STR, &opt.scram_salt, 0, 0 },
+	{ "scram-nonce", T_STR, &opt.scram_nonce, 0, 0 },
+	{ "scram-bad-signature", T_FLAG, &opt.scram_bad_signature, 0, 0 },
+	{ "no-user", T_FLAG, &opt.no_user, 0, 0 },
+	{ "apop", T_FLAG, &opt.apop, 0, 0 },
 	{ "help", T_FLAG, NULL, 0, 0 },
 };
 #define NOPTS (sizeof optdefs / sizeof optdefs[0])
+
+static void check_tls_options(void)
+{
+	if (!opt.tls_cert != !opt.tls_key)
+		usage_error("--tls-cert and --tls-key go together", NULL);
+	if (opt.stls + opt.stls_fail + opt.stls_fake + opt.stls_inject > 1)
+		usage_error("at most one of --stls, --stls-fail, --stls-fake, --stls-inject", NULL);
+	if (opt.implicit_tls && stls_any())
+		usage_error("--implicit-tls and the --stls options exclude each other", NULL);
+	if ((opt.implicit_tls || opt.stls || opt.stls_inject || opt.client_ca) &&
+	    !opt.tls_cert)
+		usage_error("TLS needs --tls-cert and --tls-key", NULL);
+}
+
+/* Adds the mechanisms of a --sasl or --sasl-lie list to opt.listed. */
+static void add_mechs(const char *list, bool lie)
+{
+	while (list && *list) {
+		size_t n = strcspn(list, " ");
+		char name[MECH_MAX + 1];
+		if (n == 0) {
+			list++;
+			continue;
+		}
+		/* RFC 4422: 1 to 20 of A-Z 0-9 - _ */
+		if (n > MECH_MAX || strspn(list, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") < n)
+			usage_error(lie ? "bad --sasl-lie" : "bad --sasl", list);
+		memcpy(name, list, n);
+		name[n] = '\0';
+		list += n;
+		int mech = -1;
+		for (int m = 0; m < M_NMECHS; m++)
+			if (strcmp(name, mech_names[m]) == 0)
+				mech = m;
+		if (mech < 0 && !lie)
+			usage_error("unknown SASL mechanism", name);
+		size_t i = 0;
+		while (i < opt.nlisted && strcmp(opt.listed[i], name) != 0)
+			i++;
+		if (i == opt.nlisted) {
+			if (opt.nlisted == MAX_LISTED)
+				usage_error("too many SASL mechanisms", name);
+			strcpy(opt.listed[i], name);
+			opt.listed_mech[i] = mech;
+			opt.nlisted++;
+		}
+		opt.lie[i] = opt.lie[i] || lie;
+	}
+}
+
+static void check_scram_options(void)
+{
+	struct buf salt = { 0 };
+	if (opt.scram_salt && (!b64_decode(opt.scram_salt, strlen(opt.scram_salt), &salt) ||
+			       salt.len == 0))
+		usage_error("--scram-salt must be non-empty base64", opt.scram_salt);
+	free(salt.p);
+	if (opt.scram_nonce) {
+		const char *p = opt.scram_nonce;
+		while (*p > 0x20 && *p < 0x7f && *p != ',')
+			p++;
+		if (*p || p == opt.scram_nonce)
+			usage_error("--scram-nonce must be printable, without commas", opt.scram_nonce);
+	}
+}
+
+static void tls_setup(void)
+{
+	if (!opt.tls_cert)
+		return;
+	if (!(tls_ctx = SSL_CTX_new(TLS_server_method())) ||
+	    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION) != 1)
+		die_ssl("SSL_CTX_new", NULL);
+	if (SSL_CTX_use_certificate_chain_file(tls_ctx, opt.tls_cert) != 1)
+		die_ssl("--tls-cert", opt.tls_cert);
+	if (SSL_CTX_use_PrivateKey_file(tls_ctx, opt.tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(tls_ctx) != 1)
+		die_ssl("--tls-key", opt.tls_key);
+	/* No session tickets: nothing goes out after the handshake that the
+	 * tests did not ask for. */
+	SSL_CTX_set_num_tickets(tls_ctx, 0);
+	if (opt.client_ca) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(opt.client_ca);
+		if (!names || SSL_CTX_load_verify_locations(tls_ctx, opt.client_ca, NULL) != 1)
+			die_ssl("--require-client-cert", opt.client_ca);
+		SSL_CTX_set_client_CA_list(tls_ctx, names);
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
+}
 
 static void parse_options(int argc, char **argv)
 {
@@ -1242,6 +2262,7 @@ static void parse_options(int argc, char **argv)
 		case T_FLAG:
 			if (!d->target) {
 				fputs(usage_text, stdout);
+				fputs(usage_text_tls, stdout);
 				exit(0);
 			}
 			*(int *)d->target = 1;
@@ -1260,6 +2281,10 @@ static void parse_options(int argc, char **argv)
 	}
 	if (strpbrk(opt.greeting, "\r\n"))
 		usage_error("--greeting must be one line", opt.greeting);
+	check_tls_options();
+	add_mechs(opt.sasl, false);
+	add_mechs(opt.sasl_lie, true);
+	check_scram_options();
 	if (argc - optind != 1)
 		usage_error("expected exactly one MAILDROP_DIR", NULL);
 	opt.maildrop = argv[optind];
@@ -1273,6 +2298,7 @@ int main(int argc, char **argv)
 	socklen_t slen = sizeof sin;
 
 	parse_options(argc, argv);
+	tls_setup();
 	if (stat(opt.maildrop, &st) != 0)
 		die(opt.maildrop);
 	if (!S_ISDIR(st.st_mode)) {
