@@ -93,6 +93,8 @@ struct run {
 	int			 hdr_done;
 	char			 hdr_last;
 	struct job		*cur;
+	size_t			 batch_from;	/* the batch being fetched */
+	size_t			 batch_to;
 	char			*errstr;
 };
 
@@ -815,7 +817,11 @@ spool_sender(int fd)
 	return NULL;
 }
 
-/* Was this content of this UID delivered already, in this run or before? */
+/*
+ * Was this content of this UID delivered already? Earlier batches are
+ * committed to the store, so only this batch's jobs need a look: the cost
+ * per message stays independent of the size of the run.
+ */
 static int
 content_known(struct run *r, const struct job *j)
 {
@@ -823,7 +829,7 @@ content_known(struct run *r, const struct job *j)
 	size_t i;
 	unsigned k;
 
-	for (i = 0; i < r->njobs; i++) {
+	for (i = r->batch_from; i < r->batch_to; i++) {
 		const struct job *o = &r->jobs[i];
 
 		if (o != j && (o->state == J_DELIVERED || o->state == J_SAME) &&
@@ -1038,6 +1044,8 @@ run_batch(struct run *r, size_t from, size_t to)
 	int stop = 0;
 	enum pop3_rc rc;
 
+	r->batch_from = from;
+	r->batch_to = to;
 	if (r->d.ops->batch_begin(&r->d, &r->errstr) == -1) {
 		log_warnx("%s", r->errstr);
 		account_fail(r, EX_IOERR);
