@@ -35,6 +35,7 @@ struct pop3 {
 	char		 sasl[512];	/* SASL mechanisms from CAPA */
 	char		 capatext[2048];
 	size_t		 listing_max;
+	char		*body;		/* decode buffer, CONN_MAXPEEK + 1 */
 };
 
 static const char *state_names[] = {
@@ -61,6 +62,7 @@ pop3_free(struct pop3 *p)
 	if (p == NULL)
 		return;
 	conn_free(p->conn);
+	free(p->body);
 	free(p);
 }
 
@@ -639,19 +641,19 @@ pop3_retr(struct pop3 *p, uint32_t msgno, long top, uint64_t max_octets,
 	if ((rc = command(p, cmd, arg, NULL)) != POP3_OK)
 		return rc;
 	dotdec_init(&d);
-	out = xmalloc(CONN_MAXPEEK + 1);
+	/* One buffer for the session, not one per message. */
+	if (p->body == NULL)
+		p->body = xmalloc(CONN_MAXPEEK + 1);
+	out = p->body;
 	while (!d.done) {
-		if ((e = conn_peek(p->conn, &in, &inlen)) != CONN_OK) {
-			free(out);
+		if ((e = conn_peek(p->conn, &in, &inlen)) != CONN_OK)
 			return conn_fail(p, e, cmd);
-		}
 		used = dotdec_run(&d, in, inlen, out, &outlen);
 		conn_consume(p->conn, used);
 		*octets += outlen;
 		if (max_octets != 0 && *octets > max_octets)
 			toobig = 1;
 		if (toobig && *octets - max_octets > DRAIN_MAX) {
-			free(out);
 			fail(p, POP3_TOOBIG, "%s %u: message larger than %llu "
 			    "octets; connection dropped rather than reading it "
 			    "all", cmd, msgno, (unsigned long long)max_octets);
@@ -663,7 +665,6 @@ pop3_retr(struct pop3 *p, uint32_t msgno, long top, uint64_t max_octets,
 		if (sink(ctx, out, outlen) == -1)
 			sinkfail = 1;
 	}
-	free(out);
 	if (conn_trace(p->conn))
 		fprintf(stderr, "S: <%llu octets of message data>\nS: .\n",
 		    (unsigned long long)*octets);
