@@ -226,12 +226,6 @@ conn_starttls(struct conn *c, const char *host, const struct tls_config *cfg,
 	return c->tls != NULL ? 0 : -1;
 }
 
-int
-conn_is_tls(const struct conn *c)
-{
-	return c->tls != NULL;
-}
-
 char *
 conn_tls_describe(struct conn *c)
 {

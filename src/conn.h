@@ -60,7 +60,6 @@ void conn_consume(struct conn *, size_t n);
  */
 int conn_starttls(struct conn *, const char *host, const struct tls_config *,
     char **errstr);
-int conn_is_tls(const struct conn *);
 /* The peer certificate description (tls_describe), or NULL. */
 char *conn_tls_describe(struct conn *);
 
