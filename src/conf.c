@@ -15,7 +15,7 @@ conf_defaults(struct account *a)
 {
 	memset(a, 0, sizeof *a);
 	a->password_fd = -1;
-	a->timeout = 60;
+	a->timeout_ms = 60 * 1000;
 	a->max_size = (uint64_t)1 << 30;
 	a->batch = 64;
 }
@@ -139,4 +139,5 @@ conf_free(struct account *a)
 	free(a->tls_key);
 	free(a->auth);
 	free(a->password_cmd);
+	free(a->tunnel);
 }

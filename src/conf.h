@@ -46,8 +46,9 @@ struct account {
 	char			*state_base;	/* the state directory */
 	char			*state_dir;	/* this account's, derived */
 	char			*name;		/* "user@server" for messages */
-	int			 timeout;	/* idle timeout, seconds */
-	int			 session_timeout; /* whole run, 0 = none */
+	int			 timeout_ms;	/* idle timeout */
+	int64_t			 session_timeout_ms; /* whole run, 0 = none */
+	char			*tunnel;	/* --tunnel: a command, not TCP */
 	char			*password_file;
 	int			 password_fd;	/* -1: none */
 	int			 wait_lock;	/* seconds */

@@ -27,7 +27,7 @@ struct conn {
 	char	*buf;
 	size_t	 start;		/* first unread byte */
 	size_t	 end;		/* one past the last buffered byte */
-	char	 errbuf[128];
+	char	 errbuf[160];
 };
 
 struct conn *
@@ -328,8 +328,13 @@ conn_strerror(struct conn *c, enum conn_err e)
 	case CONN_TIMEOUT:
 		if (c->deadline != 0 && now_ms() >= c->deadline)
 			return "session time limit reached";
-		snprintf(c->errbuf, sizeof c->errbuf,
-		    "timed out: no data for %d s", c->timeout_ms / 1000);
+		{
+			char t[32];
+
+			snprintf(c->errbuf, sizeof c->errbuf,
+			    "timed out: no data for %s", show_ms(t, sizeof t,
+			    c->timeout_ms));
+		}
 		return c->errbuf;
 	case CONN_IO:
 		snprintf(c->errbuf, sizeof c->errbuf, "connection error: %s",

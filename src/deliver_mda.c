@@ -144,6 +144,7 @@ mda_write(struct deliver *d, const char *buf, size_t n, char **errstr)
 	struct pollfd pfd = { .fd = m->fd, .events = POLLOUT };
 	ssize_t w;
 	int rc;
+	char t[32];
 
 	while (n > 0) {
 		w = write(m->fd, buf, n);
@@ -168,7 +169,7 @@ mda_write(struct deliver *d, const char *buf, size_t n, char **errstr)
 		while (rc == -1 && errno == EINTR);
 		if (rc == 0) {
 			*errstr = xasprintf("mda \"%s\" did not read its input "
-			    "for %d s", d->target, d->timeout_ms / 1000);
+			    "for %s", d->target, show_ms(t, sizeof t, d->timeout_ms));
 			return -1;
 		}
 	}
@@ -196,6 +197,7 @@ mda_end(struct deliver *d, char **errstr)
 	struct mda *m = d->priv;
 	int status, waited = 0;
 	pid_t r;
+	char t[32];
 
 	close(m->fd);
 	m->fd = -1;
@@ -203,7 +205,8 @@ mda_end(struct deliver *d, char **errstr)
 	while ((r = waitpid(m->pid, &status, WNOHANG)) == 0) {
 		if (waited >= d->timeout_ms * 10) {
 			*errstr = xasprintf("mda \"%s\" did not finish within "
-			    "%d s; killed", d->target, d->timeout_ms / 100);
+			    "%s; killed", d->target, show_ms(t, sizeof t,
+			    d->timeout_ms * 10LL));
 			mda_reap(m, 1);
 			d->tempfail = 1;
 			return -1;

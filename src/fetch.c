@@ -96,6 +96,7 @@ struct run {
 	size_t			 batch_from;	/* the batch being fetched */
 	size_t			 batch_to;
 	char			*errstr;
+	int			 tunnel_pid;	/* --tunnel's command, or 0 */
 };
 
 /*
@@ -313,7 +314,7 @@ recover(struct run *r)
 		return -1;
 	}
 	d.ops = ops;
-	d.timeout_ms = r->a->timeout * 1000;
+	d.timeout_ms = r->a->timeout_ms;
 	res = ops->recover(&d, (int)phase, mdata, mlen, &err);
 	if (res == DELIVER_RECOVERY_FAILED) {
 		log_warnx("cannot recover the interrupted run: %s", err);
@@ -1220,7 +1221,7 @@ get_password(struct run *r)
 	else if (a->password_file != NULL)
 		pw = secret_from_file(a->password_file, &err);
 	else if (a->password_cmd != NULL)
-		pw = secret_from_cmd(a->password_cmd, a->timeout * 1000, &err);
+		pw = secret_from_cmd(a->password_cmd, a->timeout_ms, &err);
 	else {
 		pw = secret_from_netrc(a->server, a->user, &login, &err);
 		free(login);
@@ -1278,16 +1279,20 @@ connect_secure(struct run *r)
 	struct conn *c;
 	int fd;
 
-	fd = net_connect(a->server, a->port, a->timeout * 1000, &ne, &err);
+	if (a->tunnel != NULL) {
+		fd = net_tunnel(a->tunnel, &r->tunnel_pid, &err);
+		ne = NET_CONNECT;
+	} else
+		fd = net_connect(a->server, a->port, a->timeout_ms, &ne, &err);
 	if (fd == -1) {
 		log_warnx("%s", err);
 		free(err);
 		account_fail(r, ne == NET_LOOKUP ? EX_NOHOST : EX_UNAVAILABLE);
 		return -1;
 	}
-	c = conn_new(fd, a->timeout * 1000);
-	if (a->session_timeout > 0)
-		conn_set_deadline(c, now_ms() + a->session_timeout * 1000LL);
+	c = conn_new(fd, a->timeout_ms);
+	if (a->session_timeout_ms > 0)
+		conn_set_deadline(c, now_ms() + a->session_timeout_ms);
 	conn_set_trace(c, log_level() >= 2);
 	r->p = pop3_new(c);
 	r->alive = 1;
@@ -1488,6 +1493,7 @@ run_free(struct run *r)
 	if (r->d.ops != NULL && r->d.priv != NULL)
 		r->d.ops->close(&r->d);
 	pop3_free(r->p);
+	net_tunnel_reap(r->tunnel_pid, r->a->timeout_ms);
 	uidstore_close(r->us);
 }
 
@@ -1536,7 +1542,7 @@ fetch_account(struct account *a, struct fetch_result *res)
 	}
 	r.d.ops = ops_for(a->check ? DELIVER_STDOUT : a->dkind);
 	r.d.target = a->dtarget;
-	r.d.timeout_ms = a->timeout * 1000;
+	r.d.timeout_ms = a->timeout_ms;
 	if (!a->check && r.d.ops->open(&r.d, &err) == -1) {
 		log_warnx("%s", err);
 		free(err);
@@ -1622,6 +1628,7 @@ fetch_server_info(struct account *a)
 			pop3_quit(r.p);
 	}
 	pop3_free(r.p);
+	net_tunnel_reap(r.tunnel_pid, a->timeout_ms);
 	return r.rc_account;
 }
 

@@ -46,6 +46,7 @@ enum {
 	OPT_AUTH,
 	OPT_PASSWORD_CMD,
 	OPT_SERVER_INFO,
+	OPT_TUNNEL,
 };
 
 static const struct option longopts[] = {
@@ -79,6 +80,7 @@ static const struct option longopts[] = {
 	{ "auth", required_argument, NULL, OPT_AUTH },
 	{ "password-cmd", required_argument, NULL, OPT_PASSWORD_CMD },
 	{ "server-info", no_argument, NULL, OPT_SERVER_INFO },
+	{ "tunnel", required_argument, NULL, OPT_TUNNEL },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -114,12 +116,14 @@ usage(FILE *f)
 "                           an OAuth2 token helper); run only when needed\n"
 "                           (default: ~/.netrc, else a terminal prompt)\n"
 "      --server-info        show greeting, capabilities and certificate\n"
+"      --tunnel CMD         speak POP3 over /bin/sh -c CMD's standard input\n"
+"                           and output (e.g. ssh HOST dovecot --exec pop3)\n"
 "Behaviour:\n"
 "  -k, --keep               leave messages on the server (default)\n"
 "      --delete             delete messages after durable delivery\n"
 "      --all                fetch messages seen before, too\n"
 "      --max-size BYTES     leave larger messages on the server (1 GiB)\n"
-"      --timeout SECONDS    idle network timeout (60)\n"
+"      --timeout SECONDS    idle network timeout (60; fractions allowed)\n"
 "      --session-timeout S  cap on the whole session (none)\n"
 "      --wait-lock SECONDS  wait for another run of the account (0)\n"
 "      --state-dir DIR      where UIDs are kept\n"
@@ -142,6 +146,19 @@ number(const char *opt, const char *arg, long long min, long long max,
 	if (parse_number(arg, min, max, out) == -1) {
 		log_warnx("%s: expected a number from %lld to %lld, got \"%s\"",
 		    opt, min, max, arg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+seconds(const char *opt, const char *arg, long long min_ms, long long max_ms,
+    long long *out)
+{
+	if (parse_seconds_ms(arg, min_ms, max_ms, out) == -1) {
+		log_warnx("%s: expected seconds from %lld.%03lld to %lld, got "
+		    "\"%s\"", opt, min_ms / 1000, min_ms % 1000, max_ms / 1000,
+		    arg);
 		return -1;
 	}
 	return 0;
@@ -245,15 +262,15 @@ main(int argc, char *argv[])
 			a.state_base = xstrdup(optarg);
 			break;
 		case OPT_TIMEOUT:
-			if (number("--timeout", optarg, 1, 86400, &n) == -1)
+			if (seconds("--timeout", optarg, 1, 86400000, &n) == -1)
 				goto usage_error;
-			a.timeout = (int)n;
+			a.timeout_ms = (int)n;
 			break;
 		case OPT_SESSION_TIMEOUT:
-			if (number("--session-timeout", optarg, 1, 864000, &n)
-			    == -1)
+			if (seconds("--session-timeout", optarg, 1, 864000000,
+			    &n) == -1)
 				goto usage_error;
-			a.session_timeout = (int)n;
+			a.session_timeout_ms = n;
 			break;
 		case OPT_NO_TLS:
 			a.no_tls = 1;
@@ -323,6 +340,10 @@ main(int argc, char *argv[])
 		case OPT_PASSWORD_CMD:
 			free(a.password_cmd);
 			a.password_cmd = xstrdup(optarg);
+			break;
+		case OPT_TUNNEL:
+			free(a.tunnel);
+			a.tunnel = xstrdup(optarg);
 			break;
 		case OPT_SERVER_INFO:
 			a.server_info = 1;

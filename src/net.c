@@ -2,11 +2,13 @@
 
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -85,4 +87,52 @@ net_connect(const char *host, const char *port, int timeout_ms,
 	}
 	*err = NET_OK;
 	return fd;
+}
+
+int
+net_tunnel(const char *cmd, int *pid, char **errstr)
+{
+	int sv[2];
+	pid_t child;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		*errstr = xasprintf("--tunnel: socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((child = fork()) == -1) {
+		*errstr = xasprintf("--tunnel: fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (child == 0) {
+		/* dup2 clears close-on-exec on 0 and 1 only: nothing else of
+		 * ours, the password least of all, reaches the command. */
+		if (dup2(sv[1], 0) == -1 || dup2(sv[1], 1) == -1)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	*pid = (int)child;
+	return sv[0];
+}
+
+void
+net_tunnel_reap(int pid, int wait_ms)
+{
+	int status, waited = 0;
+
+	if (pid <= 0)
+		return;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (waited >= wait_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return;
+		}
+		usleep(5000);
+		waited += 5;
+	}
 }

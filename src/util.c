@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -115,4 +116,46 @@ parse_number(const char *s, long long min, long long max, long long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int
+parse_seconds_ms(const char *s, long long min_ms, long long max_ms,
+    long long *out_ms)
+{
+	long long whole = 0, frac = 0;
+	int digits = 0, nfrac = 0;
+
+	if (s == NULL)
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		if ((whole = whole * 10 + (*s - '0')) > 1000000000LL)
+			return -1;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++, nfrac++) {
+			if (nfrac == 3)
+				return -1;
+			frac = frac * 10 + (*s - '0');
+			digits++;
+		}
+	if (*s != '\0' || digits == 0)
+		return -1;
+	while (nfrac++ < 3)
+		frac *= 10;
+	whole = whole * 1000 + frac;
+	if (whole < min_ms || whole > max_ms)
+		return -1;
+	*out_ms = whole;
+	return 0;
+}
+
+const char *
+show_ms(char *buf, size_t sz, long long ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, sz, "%lld s", ms / 1000);
+	else if (ms % 100 == 0)
+		snprintf(buf, sz, "%lld.%lld s", ms / 1000, ms % 1000 / 100);
+	else
+		snprintf(buf, sz, "%lld.%03lld s", ms / 1000, ms % 1000);
+	return buf;
 }

@@ -24,5 +24,11 @@ void wipe(void *p, size_t len);
 void free_secret(char *s);
 /* Parses a decimal number in [min, max]; returns -1 on anything else. */
 int parse_number(const char *s, long long min, long long max, long long *out);
+/* Parses seconds with up to three decimals ("60", "0.2") into milliseconds
+ * in [min_ms, max_ms]; returns -1 on anything else. */
+int parse_seconds_ms(const char *s, long long min_ms, long long max_ms,
+    long long *out_ms);
+/* "60 s", "0.2 s": a duration in milliseconds for messages, in buf. */
+const char *show_ms(char *buf, size_t sz, long long ms);
 
 #endif

@@ -16,6 +16,7 @@
 #include "secret.h"
 #include "uidstore.h"
 #include "unit.h"
+#include "util.h"
 
 static void
 test_status(void)
@@ -404,9 +405,40 @@ test_sanitize(void)
 	    "sanitize cuts: %s", buf);
 }
 
+static void
+test_seconds(void)
+{
+	static const struct {
+		const char	*in;
+		long long	 ms;	/* -1: rejected */
+	} t[] = {
+		{ "60", 60000 }, { "0.2", 200 }, { "1.5", 1500 },
+		{ "0.001", 1 }, { "2.", 2000 }, { ".5", 500 }, { "0", -1 },
+		{ "0.0001", -1 }, { "", -1 }, { ".", -1 }, { "-1", -1 },
+		{ "1e3", -1 }, { " 1", -1 }, { "1 ", -1 }, { "86400", 86400000 },
+		{ "86400.001", -1 }, { "99999999999999999999", -1 },
+	};
+	long long ms;
+	size_t i;
+	char buf[32];
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		ms = -1;
+		if (parse_seconds_ms(t[i].in, 1, 86400000, &ms) == -1)
+			ms = -1;
+		CHECK(ms == t[i].ms, "seconds \"%s\": %lld, want %lld",
+		    t[i].in, ms, t[i].ms);
+	}
+	CHECK(strcmp(show_ms(buf, sizeof buf, 60000), "60 s") == 0, "%s", buf);
+	CHECK(strcmp(show_ms(buf, sizeof buf, 200), "0.2 s") == 0, "%s", buf);
+	CHECK(strcmp(show_ms(buf, sizeof buf, 1250), "1.250 s") == 0, "%s",
+	    buf);
+}
+
 int
 main(void)
 {
+	test_seconds();
 	test_status();
 	test_stat_list_uidl();
 	test_dotdec();
