@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #include "config.h"
 
 #include <pwd.h>
@@ -55,7 +56,7 @@ conf_account_dirname(const char *user, const char *host, const char *port)
 }
 
 int
-conf_finish(struct account *a, char **errstr)
+conf_finish(struct account *a, const struct runopts *ro, char **errstr)
 {
 	const char *xdg, *home;
 	struct passwd *pw;
@@ -65,19 +66,11 @@ conf_finish(struct account *a, char **errstr)
 		*errstr = xasprintf("no server given");
 		return -1;
 	}
-	if (a->dkind == DELIVER_NONE && !a->offline && !a->check &&
-	    !a->server_info) {
+	if (a->dkind == DELIVER_NONE && ro->mode == MODE_FETCH) {
 		*errstr = xasprintf("no delivery method: give one of --maildir "
 		    "DIR, --mbox FILE, --mda CMD or --stdout");
 		return -1;
 	}
-	if (a->no_tls && a->tls != TLS_DEFAULT && a->tls != TLS_OFF) {
-		*errstr = xasprintf("--no-tls and --tls=%s contradict each "
-		    "other", a->tls == TLS_IMPLICIT ? "implicit" : "starttls");
-		return -1;
-	}
-	if (a->no_tls)
-		a->tls = TLS_OFF;
 	if (a->tls == TLS_DEFAULT)
 		a->tls = a->port != NULL && strcmp(a->port, "995") == 0 ?
 		    TLS_IMPLICIT : TLS_STARTTLS;

@@ -1,7 +1,11 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * One account's settings: defaults, then the command line. (A run control
- * file comes later; it will fill the same struct.) conf_finish validates
- * the combination and derives what the run needs.
+ * Settings. struct runopts holds what belongs to the whole run (how much to
+ * say, what to do, how to wait for locks); struct account what belongs to
+ * one account (server, login, TLS, delivery, policies). An account is
+ * built in layers: conf_defaults, then a config file's settings, then the
+ * command line's; account.set records which fields a layer set explicitly.
+ * conf_finish validates the result and derives what the run needs.
  */
 #ifndef POPFETCH_CONF_H
 #define POPFETCH_CONF_H
@@ -23,44 +27,62 @@ enum tls_mode {
 	TLS_OFF,	/* --no-tls: plaintext, explicitly */
 };
 
-/* "auto": the strongest the server offers; else one method, by name. */
-#define AUTH_AUTO	NULL
+enum run_mode {
+	MODE_FETCH,
+	MODE_CHECK,		/* count new mail, fetch nothing */
+	MODE_LIST_SEEN,		/* print the UID store, no connection */
+	MODE_SERVER_INFO,	/* greeting, CAPA, certificate; no login */
+};
+
+struct runopts {
+	int		 verbosity;	/* -1 quiet, 0, 1 -v, 2 -vv */
+	enum run_mode	 mode;
+	int		 wait_lock;	/* seconds to wait for an account */
+};
+
+/* Bits of account.set: the fields a layer gave explicitly. */
+enum account_field {
+	AF_SERVER, AF_PORT, AF_USER, AF_TLS, AF_TLS_TRUST_FILE,
+	AF_TLS_FINGERPRINT, AF_TLS_CERT, AF_TLS_KEY, AF_AUTH,
+	AF_PASSWORD_CMD, AF_PASSWORD_FILE, AF_PASSWORD_FD, AF_TUNNEL,
+	AF_DELIVERY, AF_DELETE, AF_ALL, AF_STATE_DIR, AF_TIMEOUT,
+	AF_SESSION_TIMEOUT, AF_MAX_SIZE, AF_BATCH,
+};
+#define AF_BIT(f)	(UINT64_C(1) << (f))
 
 struct account {
 	char			*server;
 	char			*port;
 	char			*user;
-	int			 no_tls;	/* plaintext explicitly allowed */
 	enum tls_mode		 tls;
 	char			*tls_trust_file;
 	char			*tls_fingerprint;
 	char			*tls_cert;
 	char			*tls_key;
-	char			*auth;		/* method name, or AUTH_AUTO */
+	char			*auth;		/* a method name, NULL: auto */
 	char			*password_cmd;
-	int			 server_info;	/* --server-info */
+	char			*password_file;
+	int			 password_fd;	/* -1: none */
+	char			*tunnel;	/* a command instead of TCP */
 	enum deliver_kind	 dkind;
 	char			*dtarget;
 	int			 delete;	/* DELE after durable delivery */
 	int			 all;		/* fetch seen messages again */
 	char			*state_base;	/* the state directory */
-	char			*state_dir;	/* this account's, derived */
-	char			*name;		/* "user@server" for messages */
 	int			 timeout_ms;	/* idle timeout */
-	int64_t			 session_timeout_ms; /* whole run, 0 = none */
-	char			*tunnel;	/* --tunnel: a command, not TCP */
-	char			*password_file;
-	int			 password_fd;	/* -1: none */
-	int			 wait_lock;	/* seconds */
-	uint64_t		 max_size;	/* octets; 0 = unlimited */
+	int64_t			 session_timeout_ms; /* whole run, 0: none */
+	uint64_t		 max_size;	/* octets; 0: unlimited */
 	unsigned		 batch;		/* messages per durable batch */
-	int			 offline;	/* no connection: --list-seen */
-	int			 check;		/* count new mail, fetch nothing */
+	uint64_t		 set;		/* AF_BIT()s given explicitly */
+	uint64_t		 layer_set;	/* of those, by this layer */
+	/* Derived by conf_finish: */
+	char			*state_dir;	/* this account's */
+	char			*name;		/* "user@server" for messages */
 };
 
 void conf_defaults(struct account *);
 /* Checks and derives; returns 0, or -1 with an allocated *errstr. */
-int conf_finish(struct account *, char **errstr);
+int conf_finish(struct account *, const struct runopts *, char **errstr);
 void conf_free(struct account *);
 /* The account's directory name inside the state directory: user@host:port
  * with every byte outside [A-Za-z0-9._@:+-] written as %XX. Allocated. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "deliver.h"
 #include "xmalloc.h"
 
@@ -92,4 +93,36 @@ bufrd_str(struct bufrd *r)
 	    memchr(p, '\0', n) != NULL)
 		return NULL;
 	return xstrndup((const char *)p, n);
+}
+
+static const struct {
+	enum deliver_kind		 kind;
+	const struct deliver_ops	*ops;
+} methods[] = {
+	{ DELIVER_MAILDIR, &deliver_maildir_ops },
+	{ DELIVER_MBOX, &deliver_mbox_ops },
+	{ DELIVER_MDA, &deliver_mda_ops },
+	{ DELIVER_STDOUT, &deliver_stdout_ops },
+};
+
+const struct deliver_ops *
+deliver_ops_for(int kind)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (methods[i].kind == (enum deliver_kind)kind)
+			return methods[i].ops;
+	return NULL;
+}
+
+const struct deliver_ops *
+deliver_ops_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (strcmp(methods[i].ops->name, name) == 0)
+			return methods[i].ops;
+	return NULL;
 }

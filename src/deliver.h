@@ -15,7 +15,8 @@
  * recorded and returns DELIVER_FINISHED (the batch's messages are delivered,
  * mark them seen) or DELIVER_ROLLED_BACK (nothing of the batch remains).
  *
- * Errors: -1 and an allocated *errstr naming the target and what failed.
+ * Errors: a deliver_rc other than DELIVER_OK, with an allocated *errstr
+ * naming the target and what failed.
  */
 #ifndef POPFETCH_DELIVER_H
 #define POPFETCH_DELIVER_H
@@ -56,6 +57,13 @@ char *bufrd_str(struct bufrd *);	/* allocated, NULL on error */
 #define DELIVER_PHASE_PRE	1	/* before the first byte was written */
 #define DELIVER_PHASE_POST	2	/* after sync, before publish */
 
+enum deliver_rc {
+	DELIVER_OK = 0,
+	DELIVER_MSG_FAILED,	/* this message was not delivered; go on */
+	DELIVER_MSG_TEMP,	/* not delivered, try later (an MDA's 75) */
+	DELIVER_TARGET_FAILED,	/* the target is unusable: stop the account */
+};
+
 enum deliver_recovery {
 	DELIVER_FINISHED,
 	DELIVER_ROLLED_BACK,
@@ -67,16 +75,18 @@ struct deliver;
 struct deliver_ops {
 	const char	*name;
 	int		 stream;
-	int	(*open)(struct deliver *, char **errstr);
-	int	(*batch_begin)(struct deliver *, char **errstr);
+	enum deliver_rc (*open)(struct deliver *, char **errstr);
+	enum deliver_rc (*batch_begin)(struct deliver *, char **errstr);
 	void	(*pre_journal)(struct deliver *, struct buf *);
-	int	(*begin)(struct deliver *, const struct msg_meta *, char **);
-	int	(*write)(struct deliver *, const char *, size_t, char **);
-	int	(*end)(struct deliver *, char **errstr);
+	enum deliver_rc (*begin)(struct deliver *, const struct msg_meta *,
+		    char **errstr);
+	enum deliver_rc (*write)(struct deliver *, const char *, size_t,
+		    char **errstr);
+	enum deliver_rc (*end)(struct deliver *, char **errstr);
 	void	(*abort)(struct deliver *);
-	int	(*sync)(struct deliver *, char **errstr);
+	enum deliver_rc (*sync)(struct deliver *, char **errstr);
 	void	(*post_journal)(struct deliver *, struct buf *);
-	int	(*publish)(struct deliver *, char **errstr);
+	enum deliver_rc (*publish)(struct deliver *, char **errstr);
 	/* Undo whatever the batch left (after a failure in this run). */
 	void	(*batch_abort)(struct deliver *);
 	enum deliver_recovery (*recover)(struct deliver *, int phase,
@@ -88,9 +98,12 @@ struct deliver {
 	const struct deliver_ops	*ops;
 	char				*target;	/* dir, file, command */
 	int				 timeout_ms;
-	int				 tempfail;	/* last error was temporary */
 	void				*priv;
 };
+
+/* The method of that kind, or called name; NULL when there is none. */
+const struct deliver_ops *deliver_ops_for(int kind);
+const struct deliver_ops *deliver_ops_by_name(const char *name);
 
 extern const struct deliver_ops deliver_maildir_ops;
 extern const struct deliver_ops deliver_mbox_ops;

@@ -70,7 +70,7 @@ md_clean_tmp(struct deliver *d)
 	closedir(dir);
 }
 
-static int
+static enum deliver_rc
 md_open(struct deliver *d, char **errstr)
 {
 	static const char *sub[] = { "tmp", "new", "cur" };
@@ -99,7 +99,7 @@ md_open(struct deliver *d, char **errstr)
 		if (mkdir_p(path, 0700) == -1) {
 			*errstr = xasprintf("maildir %s: cannot create %s: %s",
 			    d->target, path, strerror(errno));
-			return -1;
+			return DELIVER_TARGET_FAILED;
 		}
 	}
 	md_clean_tmp(d);
@@ -118,14 +118,14 @@ md_clear(struct maildir *m)
 	m->nnames = 0;
 }
 
-static int
+static enum deliver_rc
 md_batch_begin(struct deliver *d, char **errstr)
 {
 	md_clear(d->priv);
 	return 0;
 }
 
-static int
+static enum deliver_rc
 md_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 {
 	struct maildir *m = d->priv;
@@ -141,12 +141,12 @@ md_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 	if (m->fd == -1) {
 		*errstr = xasprintf("maildir %s: cannot create %s: %s",
 		    d->target, path, strerror(errno));
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	}
 	return 0;
 }
 
-static int
+static enum deliver_rc
 md_write(struct deliver *d, const char *p, size_t n, char **errstr)
 {
 	struct maildir *m = d->priv;
@@ -154,7 +154,7 @@ md_write(struct deliver *d, const char *p, size_t n, char **errstr)
 	if (write_all(m->fd, p, n) == -1) {
 		*errstr = xasprintf("maildir %s: writing tmp/%s: %s",
 		    d->target, m->cur, strerror(errno));
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	}
 	return 0;
 }
@@ -176,7 +176,7 @@ md_abort(struct deliver *d)
 	}
 }
 
-static int
+static enum deliver_rc
 md_end(struct deliver *d, char **errstr)
 {
 	struct maildir *m = d->priv;
@@ -192,7 +192,7 @@ md_end(struct deliver *d, char **errstr)
 		*errstr = xasprintf("maildir %s: saving tmp/%s: %s",
 		    d->target, m->cur, strerror(errno));
 		md_abort(d);
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	}
 	m->names = xreallocarray(m->names, m->nnames + 1, sizeof *m->names);
 	m->names[m->nnames++] = m->cur;
@@ -200,7 +200,7 @@ md_end(struct deliver *d, char **errstr)
 	return 0;
 }
 
-static int
+static enum deliver_rc
 md_sync(struct deliver *d, char **errstr)
 {
 	char path[PATH_MAX];
@@ -211,7 +211,7 @@ md_sync(struct deliver *d, char **errstr)
 	if (fsync_dir(path) == -1) {
 		*errstr = xasprintf("maildir %s: fsync tmp/: %s", d->target,
 		    strerror(errno));
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	}
 	return 0;
 }
@@ -263,7 +263,7 @@ md_fsync_new(const char *dir, char **errstr)
 	return 0;
 }
 
-static int
+static enum deliver_rc
 md_publish(struct deliver *d, char **errstr)
 {
 	struct maildir *m = d->priv;
@@ -271,9 +271,9 @@ md_publish(struct deliver *d, char **errstr)
 
 	for (i = 0; i < m->nnames; i++)
 		if (md_move(d->target, m->names[i], errstr) == -1)
-			return -1;
+			return DELIVER_TARGET_FAILED;
 	if (md_fsync_new(d->target, errstr) == -1)
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	md_clear(m);
 	return 0;
 }

@@ -45,7 +45,7 @@ struct mbox {
 	size_t		 buflen;
 };
 
-static int
+static enum deliver_rc
 mb_open(struct deliver *d, char **errstr)
 {
 	struct mbox *m = xcalloc(1, sizeof *m);
@@ -214,7 +214,7 @@ mb_unlock(struct deliver *d)
 	m->fd = -1;
 }
 
-static int
+static enum deliver_rc
 mb_batch_begin(struct deliver *d, char **errstr)
 {
 	struct mbox *m = d->priv;
@@ -224,11 +224,11 @@ mb_batch_begin(struct deliver *d, char **errstr)
 
 	m->fd = lock_mbox(d->target, d->timeout_ms, &m->dotlocked, errstr);
 	if (m->fd == -1)
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	if (fstat(m->fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		*errstr = xasprintf("mbox %s: not a regular file", d->target);
 		mb_unlock(d);
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	}
 	m->start = m->pos = st.st_size;
 	/* A From_ line must follow a blank line, or the previous message
@@ -304,7 +304,7 @@ mb_add(struct deliver *d, const char *p, size_t n, char **errstr)
 	return 0;
 }
 
-static int
+static enum deliver_rc
 mb_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 {
 	struct mbox *m = d->priv;
@@ -313,13 +313,14 @@ mb_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 	mboxrd_init(&m->q);
 	if (m->addnl > 0) {
 		if (mb_add(d, "\n\n", (size_t)m->addnl, errstr) == -1)
-			return -1;
+			return DELIVER_TARGET_FAILED;
 		m->addnl = 0;
 	}
-	return mb_add(d, m->from, m->fromlen, errstr);
+	return mb_add(d, m->from, m->fromlen, errstr) == -1 ?
+	    DELIVER_TARGET_FAILED : DELIVER_OK;
 }
 
-static int
+static enum deliver_rc
 mb_write(struct deliver *d, const char *p, size_t n, char **errstr)
 {
 	struct mbox *m = d->priv;
@@ -330,20 +331,21 @@ mb_write(struct deliver *d, const char *p, size_t n, char **errstr)
 		chunk = n > 4096 ? 4096 : n;
 		o = mboxrd_quote(&m->q, p, chunk, out);
 		if (mb_add(d, out, o, errstr) == -1)
-			return -1;
+			return DELIVER_TARGET_FAILED;
 		p += chunk;
 		n -= chunk;
 	}
 	return 0;
 }
 
-static int
+static enum deliver_rc
 mb_end(struct deliver *d, char **errstr)
 {
 	struct mbox *m = d->priv;
 	char out[16];
 
-	return mb_add(d, out, mboxrd_finish(&m->q, out), errstr);
+	return mb_add(d, out, mboxrd_finish(&m->q, out), errstr) == -1 ?
+	    DELIVER_TARGET_FAILED : DELIVER_OK;
 }
 
 /*
@@ -371,22 +373,22 @@ mb_abort(struct deliver *d)
 		m->addnl = m->addnl0;
 }
 
-static int
+static enum deliver_rc
 mb_sync(struct deliver *d, char **errstr)
 {
 	struct mbox *m = d->priv;
 
 	if (mb_flush(d, errstr) == -1)
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	if (fsync(m->fd) == -1) {
 		*errstr = xasprintf("mbox %s: fsync: %s", d->target,
 		    strerror(errno));
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	}
 	return 0;
 }
 
-static int
+static enum deliver_rc
 mb_publish(struct deliver *d, char **errstr)
 {
 	mb_unlock(d);

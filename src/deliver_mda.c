@@ -35,7 +35,7 @@ struct mda {
 	int	fd;
 };
 
-static int
+static enum deliver_rc
 mda_open(struct deliver *d, char **errstr)
 {
 	struct mda *m = xcalloc(1, sizeof *m);
@@ -46,7 +46,7 @@ mda_open(struct deliver *d, char **errstr)
 	return 0;
 }
 
-static int
+static enum deliver_rc
 mda_batch_begin(struct deliver *d, char **errstr)
 {
 	return 0;
@@ -96,7 +96,7 @@ expand(const char *cmd, const struct msg_meta *meta)
 	return (char *)b.data;
 }
 
-static int
+static enum deliver_rc
 mda_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 {
 	struct mda *m = d->priv;
@@ -105,9 +105,8 @@ mda_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		*errstr = xasprintf("mda: pipe: %s", strerror(errno));
-		return -1;
+		return DELIVER_MSG_FAILED;
 	}
-	d->tempfail = 0;
 	cmd = expand(d->target, meta);
 	m->pid = fork();
 	if (m->pid == -1) {
@@ -115,7 +114,7 @@ mda_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 		close(p[0]);
 		close(p[1]);
 		free(cmd);
-		return -1;
+		return DELIVER_MSG_FAILED;
 	}
 	if (m->pid == 0) {
 		/* The MDA's stdout would mix with --stdout mail or be lost:
@@ -137,7 +136,7 @@ mda_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 	return 0;
 }
 
-static int
+static enum deliver_rc
 mda_write(struct deliver *d, const char *buf, size_t n, char **errstr)
 {
 	struct mda *m = d->priv;
@@ -158,11 +157,11 @@ mda_write(struct deliver *d, const char *buf, size_t n, char **errstr)
 		if (w == -1 && errno == EPIPE) {
 			*errstr = xasprintf("mda \"%s\" stopped reading the "
 			    "message before its end", d->target);
-			return -1;
+			return DELIVER_MSG_FAILED;
 		}
 		if (w == -1 && errno != EAGAIN) {
 			*errstr = xasprintf("mda: write: %s", strerror(errno));
-			return -1;
+			return DELIVER_MSG_FAILED;
 		}
 		do
 			rc = poll(&pfd, 1, d->timeout_ms);
@@ -170,7 +169,7 @@ mda_write(struct deliver *d, const char *buf, size_t n, char **errstr)
 		if (rc == 0) {
 			*errstr = xasprintf("mda \"%s\" did not read its input "
 			    "for %s", d->target, show_ms(t, sizeof t, d->timeout_ms));
-			return -1;
+			return DELIVER_MSG_FAILED;
 		}
 	}
 	return 0;
@@ -191,7 +190,7 @@ mda_reap(struct mda *m, int kill_it)
 	m->pid = -1;
 }
 
-static int
+static enum deliver_rc
 mda_end(struct deliver *d, char **errstr)
 {
 	struct mda *m = d->priv;
@@ -208,8 +207,7 @@ mda_end(struct deliver *d, char **errstr)
 			    "%s; killed", d->target, show_ms(t, sizeof t,
 			    d->timeout_ms * 10LL));
 			mda_reap(m, 1);
-			d->tempfail = 1;
-			return -1;
+			return DELIVER_MSG_TEMP;
 		}
 		usleep(10000);
 		waited += 10;
@@ -217,20 +215,22 @@ mda_end(struct deliver *d, char **errstr)
 	m->pid = -1;
 	if (r == -1) {
 		*errstr = xasprintf("mda: waitpid: %s", strerror(errno));
-		return -1;
+		return DELIVER_MSG_FAILED;
 	}
-	d->tempfail = 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status)) {
-		d->tempfail = WEXITSTATUS(status) == EX_TEMPFAIL;
-		*errstr = xasprintf("mda \"%s\" exited with status %d%s",
-		    d->target, WEXITSTATUS(status),
-		    d->tempfail ? " (temporary failure)" : "");
-	} else
+		return DELIVER_OK;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL) {
+		*errstr = xasprintf("mda \"%s\" exited with status %d "
+		    "(temporary failure)", d->target, EX_TEMPFAIL);
+		return DELIVER_MSG_TEMP;
+	}
+	if (WIFEXITED(status))
+		*errstr = xasprintf("mda \"%s\" exited with status %d",
+		    d->target, WEXITSTATUS(status));
+	else
 		*errstr = xasprintf("mda \"%s\" was killed by signal %d",
 		    d->target, WTERMSIG(status));
-	return -1;
+	return DELIVER_MSG_FAILED;
 }
 
 static void
@@ -239,7 +239,7 @@ mda_abort(struct deliver *d)
 	mda_reap(d->priv, 1);
 }
 
-static int
+static enum deliver_rc
 mda_nop(struct deliver *d, char **errstr)
 {
 	return 0;

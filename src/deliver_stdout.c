@@ -23,7 +23,7 @@ struct out {
 	char		from[512];
 };
 
-static int
+static enum deliver_rc
 so_open(struct deliver *d, char **errstr)
 {
 	d->priv = xcalloc(1, sizeof(struct out));
@@ -40,13 +40,13 @@ so_put(const char *p, size_t n, char **errstr)
 	return 0;
 }
 
-static int
+static enum deliver_rc
 so_nop(struct deliver *d, char **errstr)
 {
 	return 0;
 }
 
-static int
+static enum deliver_rc
 so_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 {
 	struct out *o = d->priv;
@@ -55,10 +55,11 @@ so_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 	mboxrd_init(&o->q);
 	n = mboxrd_from_line(o->from, sizeof o->from, meta->sender,
 	    time(NULL));
-	return so_put(o->from, n, errstr);
+	return so_put(o->from, n, errstr) == -1 ?
+	    DELIVER_TARGET_FAILED : DELIVER_OK;
 }
 
-static int
+static enum deliver_rc
 so_write(struct deliver *d, const char *p, size_t n, char **errstr)
 {
 	struct out *o = d->priv;
@@ -69,20 +70,21 @@ so_write(struct deliver *d, const char *p, size_t n, char **errstr)
 		chunk = n > 4096 ? 4096 : n;
 		if (so_put(out, mboxrd_quote(&o->q, p, chunk, out), errstr)
 		    == -1)
-			return -1;
+			return DELIVER_TARGET_FAILED;
 		p += chunk;
 		n -= chunk;
 	}
 	return 0;
 }
 
-static int
+static enum deliver_rc
 so_end(struct deliver *d, char **errstr)
 {
 	struct out *o = d->priv;
 	char out[16];
 
-	return so_put(out, mboxrd_finish(&o->q, out), errstr);
+	return so_put(out, mboxrd_finish(&o->q, out), errstr) == -1 ?
+	    DELIVER_TARGET_FAILED : DELIVER_OK;
 }
 
 static void
@@ -90,14 +92,14 @@ so_abort(struct deliver *d)
 {
 }
 
-static int
+static enum deliver_rc
 so_sync(struct deliver *d, char **errstr)
 {
 	/* A pipe or terminal cannot be fsynced; a file can and should. */
 	if (fsync(STDOUT_FILENO) == -1 && errno != EINVAL && errno != EROFS) {
 		*errstr = xasprintf("standard output: fsync: %s",
 		    strerror(errno));
-		return -1;
+		return DELIVER_TARGET_FAILED;
 	}
 	return 0;
 }

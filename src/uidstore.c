@@ -403,6 +403,44 @@ uidstore_journal_del(struct uidstore *s)
 }
 
 enum us_rc
+uidstore_add_content(struct uidstore *s, const void *uid, size_t len,
+    const unsigned char digest[DIGEST_LEN], uint64_t size, uint32_t copies,
+    uint64_t list_size, const unsigned char hdr[DIGEST_LEN])
+{
+	struct uidrec rec;
+	enum us_rc rc;
+	unsigned i;
+
+	rc = uidstore_get(s, uid, len, &rec);
+	if (rc == US_ERR)
+		return rc;
+	if (rc == US_NOTFOUND) {
+		memset(&rec, 0, sizeof rec);
+		rec.first_seen = (int64_t)time(NULL);
+	}
+	rec.size = size;
+	rec.flags &= ~UIDREC_TOOBIG;
+	rec.list_size = list_size;
+	memcpy(rec.hdr, hdr, DIGEST_LEN);
+	if (copies > rec.ncopies)
+		rec.ncopies = copies;
+	for (i = 0; i < rec.ndig; i++)
+		if (memcmp(rec.dig[i], digest, DIGEST_LEN) == 0)
+			break;
+	if (i == rec.ndig) {
+		/* Past the cap the oldest content is forgotten: at worst it
+		 * is delivered once more, never lost. */
+		if (rec.ndig == UIDREC_MAXDIG) {
+			memmove(rec.dig[0], rec.dig[1],
+			    (UIDREC_MAXDIG - 1) * DIGEST_LEN);
+			rec.ndig--;
+		}
+		memcpy(rec.dig[rec.ndig++], digest, DIGEST_LEN);
+	}
+	return uidstore_put(s, uid, len, &rec);
+}
+
+enum us_rc
 uidstore_walk(struct uidstore *s,
     int (*fn)(void *, const void *, size_t, const struct uidrec *),
     void *ctx, size_t *deleted)

@@ -19,8 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "digest.h"
+
 #define UID_MAXLEN	512	/* RFC 1939 says 70; be tolerant, not unbounded */
-#define DIGEST_LEN	32	/* SHA-256 of the delivered bytes */
 #define UIDREC_MAXDIG	32	/* distinct contents remembered for one UID */
 
 #define UIDREC_TOOBIG	0x01	/* abandoned over --max-size, not delivered */
@@ -66,6 +67,12 @@ void uidstore_abort(struct uidstore *);
 enum us_rc uidstore_put(struct uidstore *, const void *uid, size_t len,
     const struct uidrec *);
 enum us_rc uidstore_del(struct uidstore *, const void *uid, size_t len);
+/* Records that a content of the UID was delivered: merges its digest into
+ * the UID's record (creating it), with the sizes and header digest of this
+ * copy and the copies count if larger. Inside a transaction. */
+enum us_rc uidstore_add_content(struct uidstore *, const void *uid,
+    size_t len, const unsigned char digest[DIGEST_LEN], uint64_t size,
+    uint32_t copies, uint64_t list_size, const unsigned char hdr[DIGEST_LEN]);
 
 /* The journal: one opaque blob, or none (US_NOTFOUND). get returns an
  * allocated copy. */

@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * One durable batch: fetch its messages (streamed into the delivery
+ * method, or spooled first), make them durable together, journal them,
+ * publish them, record their UIDs in one transaction, and only then DELE
+ * them (DESIGN.md invariants 1 and 2).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crash.h"
+#include "journal.h"
+#include "log.h"
+#include "run.h"
+#include "xmalloc.h"
+
+/* What the sinks need while one message streams by. */
+struct sink {
+	struct run	*r;
+	char		*errstr;	/* the delivery method's or spool's */
+	enum deliver_rc	 drc;		/* the delivery method's verdict */
+	int		 spool_failed;
+};
+
+static int
+sink_deliver(void *ctx, const char *buf, size_t len)
+{
+	struct sink *k = ctx;
+
+	digest_feed(k->r->dg, buf, len);
+	k->drc = k->r->d.ops->write(&k->r->d, buf, len, &k->errstr);
+	return k->drc == DELIVER_OK ? 0 : -1;
+}
+
+static int
+sink_spool(void *ctx, const char *buf, size_t len)
+{
+	struct sink *k = ctx;
+
+	digest_feed(k->r->dg, buf, len);
+	if (spool_write(k->r->sp, buf, len, &k->errstr) == -1) {
+		k->spool_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+replay_write(void *ctx, const char *buf, size_t len)
+{
+	struct sink *k = ctx;
+
+	k->drc = k->r->d.ops->write(&k->r->d, buf, len, &k->errstr);
+	return k->drc == DELIVER_OK ? 0 : -1;
+}
+
+/* Hands the spooled message to the delivery method. */
+static enum deliver_rc
+replay_spool(struct run *r, struct sink *k, const struct msg_meta *meta)
+{
+	if ((k->drc = r->d.ops->begin(&r->d, meta, &k->errstr)) != DELIVER_OK)
+		return k->drc;
+	if (spool_replay(r->sp, replay_write, k, &k->errstr) == -1) {
+		if (k->drc == DELIVER_OK) {
+			/* Our own spool could not be read back. */
+			k->spool_failed = 1;
+			k->drc = DELIVER_TARGET_FAILED;
+		}
+		r->d.ops->abort(&r->d);
+		return k->drc;
+	}
+	return k->drc = r->d.ops->end(&r->d, &k->errstr);
+}
+
+/*
+ * Was this content of this UID delivered already? Earlier batches are
+ * committed to the store, so only this batch's jobs need a look: the cost
+ * per message stays independent of the size of the run.
+ */
+static int
+content_known(struct run *r, const struct job *j, size_t from, size_t to)
+{
+	struct uidrec rec;
+	size_t i;
+	unsigned k;
+
+	for (i = from; i < to; i++) {
+		const struct job *o = &r->pl.jobs[i];
+
+		if (o != j && (o->state == J_DELIVERED || o->state == J_SAME) &&
+		    o->uidlen == j->uidlen &&
+		    memcmp(o->uid, j->uid, j->uidlen) == 0 &&
+		    memcmp(o->digest, j->digest, DIGEST_LEN) == 0)
+			return 1;
+	}
+	if (uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_OK)
+		return 0;
+	for (k = 0; k < rec.ndig; k++)
+		if (memcmp(rec.dig[k], j->digest, DIGEST_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+/* An oversized message is remembered, so that later runs leave it alone
+ * instead of downloading it again and again. Not for a UID that has a
+ * record already (a duplicate whose other copies were delivered). */
+static void
+remember_toobig(struct run *r, const struct job *j)
+{
+	struct uidrec rec;
+
+	if (uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_NOTFOUND)
+		return;
+	memset(&rec, 0, sizeof rec);
+	rec.flags = UIDREC_TOOBIG;
+	rec.first_seen = (int64_t)time(NULL);
+	rec.size = r->a->max_size;
+	rec.list_size = j->size_hint;
+	if (uidstore_begin(r->us) != US_OK)
+		return;
+	if (uidstore_put(r->us, j->uid, j->uidlen, &rec) != US_OK) {
+		uidstore_abort(r->us);
+		return;
+	}
+	uidstore_commit(r->us);
+}
+
+/* Fetches and delivers one message. -1 when the account must stop. */
+static int
+fetch_one(struct run *r, struct job *j, size_t from, size_t to)
+{
+	struct msg_meta meta = { 0 };
+	struct sink k = { .r = r };
+	char show[128];
+	enum pop3_rc rc;
+	int spool = j->dup || !r->d.ops->stream, stop = 0;
+	char *sender = NULL;
+
+	log_sanitize(show, sizeof show, j->uid, j->uidlen);
+	meta.msgno = j->msgno;
+	meta.uid = show;
+	meta.user = r->a->user;
+	meta.server = r->a->server;
+	digest_start(r->dg, 1);
+	if (spool) {
+		if (spool_reset(r->sp, &k.errstr) == -1) {
+			result_fail(r->res, FAIL_LOCAL, "%s", k.errstr);
+			free(k.errstr);
+			return -1;
+		}
+		rc = pop3_retr(r->s.p, j->msgno, -1, r->a->max_size,
+		    sink_spool, &k, &j->octets);
+	} else {
+		k.drc = r->d.ops->begin(&r->d, &meta, &k.errstr);
+		if (k.drc != DELIVER_OK) {
+			j->state = J_FAILED;
+			result_fail(r->res, FAIL_LOCAL, "message %u: %s",
+			    j->msgno, k.errstr);
+			free(k.errstr);
+			return -1;
+		}
+		rc = pop3_retr(r->s.p, j->msgno, -1, r->a->max_size,
+		    sink_deliver, &k, &j->octets);
+	}
+	crash_at(CRASH_RETR);
+	if (rc == POP3_OK) {
+		digest_end(r->dg, j->digest, j->hdr);
+		if (spool) {
+			if (j->dup && content_known(r, j, from, to)) {
+				log_info("message %u (UID %s) is an identical "
+				    "copy of one already delivered", j->msgno,
+				    show);
+				j->state = J_SAME;
+				return 0;
+			}
+			sender = spool_sender(r->sp);
+			meta.sender = sender;
+			if (replay_spool(r, &k, &meta) != DELIVER_OK)
+				rc = POP3_SINK;
+			free(sender);
+		} else if ((k.drc = r->d.ops->end(&r->d, &k.errstr)) !=
+		    DELIVER_OK)
+			rc = POP3_SINK;
+		if (rc == POP3_OK) {
+			crash_at(CRASH_WRITTEN);
+			j->state = J_DELIVERED;
+			return 0;
+		}
+	} else if (!spool)
+		r->d.ops->abort(&r->d);
+	j->state = J_FAILED;
+	switch (rc) {
+	case POP3_NEG:
+		result_msg(r->res, j->msgno, show, MSG_FAILED, FAIL_MESSAGE,
+		    "message %u (UID %s): %s; left on the server", j->msgno,
+		    show, pop3_error(r->s.p));
+		break;
+	case POP3_TOOBIG:
+		result_msg(r->res, j->msgno, show, MSG_FAILED, FAIL_MESSAGE,
+		    "message %u (UID %s): larger than the limit of %llu octets "
+		    "(--max-size); left on the server", j->msgno, show,
+		    (unsigned long long)r->a->max_size);
+		remember_toobig(r, j);
+		if (pop3_state(r->s.p) == POP3_CLOSED) {
+			r->s.alive = 0;
+			result_worsen(r->res, FAIL_TEMP);
+			stop = 1;
+		}
+		break;
+	case POP3_SINK:
+		if (k.spool_failed) {
+			/* Our own disk: the account cannot go on. */
+			result_fail(r->res, FAIL_LOCAL, "message %u (UID %s): "
+			    "%s; left on the server", j->msgno, show,
+			    k.errstr);
+			r->res->failed++;
+			stop = 1;
+			break;
+		}
+		/* A method that fails one message (an MDA's verdict) goes on;
+		 * a full disk or broken mailbox stops the account. */
+		switch (k.drc) {
+		case DELIVER_MSG_TEMP:
+			result_msg(r->res, j->msgno, show, MSG_FAILED,
+			    FAIL_MESSAGE_TEMP, "message %u (UID %s): %s; left "
+			    "on the server", j->msgno, show, k.errstr);
+			break;
+		case DELIVER_MSG_FAILED:
+			result_msg(r->res, j->msgno, show, MSG_FAILED,
+			    FAIL_MESSAGE, "message %u (UID %s): %s; left on "
+			    "the server", j->msgno, show, k.errstr);
+			break;
+		default:
+			result_fail(r->res, FAIL_LOCAL, "message %u (UID %s): "
+			    "%s; left on the server", j->msgno, show,
+			    k.errstr != NULL ? k.errstr : "delivery failed");
+			r->res->failed++;
+			stop = 1;
+			break;
+		}
+		break;
+	default:
+		r->res->failed++;
+		session_fail(&r->s, r->res, rc, 0);
+		stop = 1;
+		break;
+	}
+	free(k.errstr);
+	return stop ? -1 : 0;
+}
+
+static int
+journal_commit(struct run *r, int phase, struct buf *mdata, size_t from,
+    size_t to)
+{
+	struct buf b = { 0 };
+	enum us_rc rc;
+
+	journal_encode(&b, phase, r->d.ops->name, mdata, r->pl.jobs, from, to);
+	rc = uidstore_begin(r->us);
+	if (rc == US_OK && (rc = uidstore_journal_put(r->us, b.data, b.len))
+	    == US_OK)
+		rc = uidstore_commit(r->us);
+	else
+		uidstore_abort(r->us);
+	buf_free(&b);
+	if (rc != US_OK) {
+		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
+		return -1;
+	}
+	return 0;
+}
+
+/* Records the batch's messages as seen, in one transaction that also
+ * drops its journal. */
+static int
+record_batch(struct run *r, size_t from, size_t to)
+{
+	struct uidrec rec;
+	size_t i;
+
+	if (uidstore_begin(r->us) != US_OK)
+		goto dberr;
+	for (i = from; i < to; i++) {
+		struct job *j = &r->pl.jobs[i];
+
+		if (j->state == J_OLD) {
+			/* Remember the new size so the check is not repeated. */
+			if (uidstore_get(r->us, j->uid, j->uidlen, &rec) ==
+			    US_OK) {
+				rec.list_size = j->size_hint;
+				uidstore_put(r->us, j->uid, j->uidlen, &rec);
+			}
+			continue;
+		}
+		if (j->state != J_DELIVERED && j->state != J_SAME)
+			continue;
+		if (uidstore_add_content(r->us, j->uid, j->uidlen, j->digest,
+		    j->octets, j->dup ? 0 : 1, j->size_hint, j->hdr) != US_OK) {
+			uidstore_abort(r->us);
+			goto dberr;
+		}
+	}
+	if (uidstore_journal_del(r->us) != US_OK) {
+		uidstore_abort(r->us);
+		goto dberr;
+	}
+	if (uidstore_commit(r->us) != US_OK)
+		goto dberr;
+	return 0;
+dberr:
+	result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
+	return -1;
+}
+
+static int
+dele(struct run *r, uint32_t msgno)
+{
+	enum pop3_rc rc;
+
+	if ((rc = pop3_dele(r->s.p, msgno)) == POP3_OK) {
+		r->dele_sent++;
+		return 0;
+	}
+	if (rc == POP3_NEG) {
+		log_warnx("message %u: %s", msgno, pop3_error(r->s.p));
+		result_worsen(r->res, FAIL_MESSAGE);
+		return 0;
+	}
+	session_fail(&r->s, r->res, rc, 0);
+	return -1;
+}
+
+int
+batch_dele_old(struct run *r, uint32_t msgno)
+{
+	return dele(r, msgno);
+}
+
+int
+batch_run(struct run *r, size_t from, size_t to)
+{
+	struct buf md = { 0 };
+	size_t i, ndone = 0;
+	int stop = 0;
+	char *err = NULL;
+
+	if (r->d.ops->batch_begin(&r->d, &err) != DELIVER_OK) {
+		result_fail(r->res, FAIL_LOCAL, "%s", err);
+		free(err);
+		return -1;
+	}
+	if (r->d.ops->pre_journal != NULL) {
+		r->d.ops->pre_journal(&r->d, &md);
+		if (journal_commit(r, DELIVER_PHASE_PRE, &md, from, from) == -1)
+			goto abort;
+		buf_free(&md);
+	}
+	for (i = from; i < to && !stop; i++)
+		if (r->pl.jobs[i].state == J_PENDING &&
+		    fetch_one(r, &r->pl.jobs[i], from, to) == -1)
+			stop = 1;
+	/* What arrived completely before a failure is still made durable. */
+	for (i = from; i < to; i++)
+		if (r->pl.jobs[i].state == J_DELIVERED)
+			ndone++;
+	if (ndone > 0 || r->d.ops->pre_journal != NULL) {
+		if (r->d.ops->sync(&r->d, &err) != DELIVER_OK) {
+			result_fail(r->res, FAIL_LOCAL, "%s", err);
+			free(err);
+			goto abort;
+		}
+		crash_at(CRASH_SYNCED);
+		if (r->d.ops->post_journal != NULL) {
+			r->d.ops->post_journal(&r->d, &md);
+			if (journal_commit(r, DELIVER_PHASE_POST, &md, from, to)
+			    == -1)
+				goto abort;
+			buf_free(&md);
+			crash_at(CRASH_JOURNALED);
+		}
+		if (r->d.ops->publish(&r->d, &err) != DELIVER_OK) {
+			/* The journal lets the next run finish this. */
+			result_fail(r->res, FAIL_LOCAL, "%s", err);
+			free(err);
+			return -1;
+		}
+		crash_at(CRASH_PUBLISHED);
+	}
+	if (record_batch(r, from, to) == -1)
+		return -1;
+	crash_at(CRASH_COMMITTED);
+	for (i = from; i < to; i++) {
+		if (r->pl.jobs[i].state == J_DELIVERED) {
+			r->res->fetched++;
+			r->res->bytes += r->pl.jobs[i].octets;
+		}
+	}
+	/* Only now, with delivery and record durable, may mail go away. */
+	for (i = from; i < to && r->a->delete && r->s.alive; i++) {
+		struct job *j = &r->pl.jobs[i];
+
+		if (j->state != J_DELIVERED && j->state != J_SAME &&
+		    j->state != J_OLD)
+			continue;
+		if (dele(r, j->msgno) == -1)
+			return -1;
+		crash_at(CRASH_DELE);
+	}
+	return stop ? -1 : 0;
+abort:
+	buf_free(&md);
+	r->d.ops->batch_abort(&r->d);
+	return -1;
+}

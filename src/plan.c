@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: ISC */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+#include "xmalloc.h"
+
+/* A UID listed more often than this is one group as far as counting goes;
+ * the flags above it in plan_entry.ncopies stay clear. */
+#define COPIES_MAX	0x3fffffffu
+
+void
+plan_init(struct plan *pl, int all, int delete, uint64_t max_size)
+{
+	memset(pl, 0, sizeof *pl);
+	pl->all = all;
+	pl->delete = delete;
+	pl->max_size = max_size;
+}
+
+void
+plan_free(struct plan *pl)
+{
+	size_t i;
+
+	for (i = 0; i < pl->njobs; i++)
+		free(pl->jobs[i].uid);
+	free(pl->jobs);
+	free(pl->ents);
+	free(pl->dele);
+	free(pl->need);
+	free(pl->suspect);
+	memset(pl, 0, sizeof *pl);
+}
+
+uint64_t
+plan_uid_hash(const void *uid, size_t n)
+{
+	/* FNV-1a: a collision only makes two UIDs look like duplicates,
+	 * which is handled safely by comparing contents. */
+	const unsigned char *p = uid;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (n--) {
+		h ^= *p++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void
+push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*a = xreallocarray(*a, *cap, sizeof **a);
+	}
+	(*a)[(*n)++] = v;
+}
+
+static struct job *
+add_job(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen)
+{
+	struct job *j;
+
+	if (pl->njobs == pl->capjobs) {
+		pl->capjobs = pl->capjobs ? pl->capjobs * 2 : 64;
+		pl->jobs = xreallocarray(pl->jobs, pl->capjobs,
+		    sizeof *pl->jobs);
+	}
+	j = &pl->jobs[pl->njobs++];
+	memset(j, 0, sizeof *j);
+	j->msgno = msgno;
+	j->uid = xmemdup(uid, uidlen);
+	j->uidlen = uidlen;
+	j->copies = 1;
+	return j;
+}
+
+static int
+cmp_hash(const void *a, const void *b)
+{
+	const struct plan_entry *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->msgno < y->msgno ? -1 : x->msgno > y->msgno;
+}
+
+static int
+cmp_entry_msgno(const void *a, const void *b)
+{
+	const struct plan_entry *x = a, *y = b;
+
+	return x->msgno < y->msgno ? -1 : x->msgno > y->msgno;
+}
+
+static int
+cmp_job(const void *a, const void *b)
+{
+	const struct job *x = a, *y = b;
+
+	return x->msgno < y->msgno ? -1 : x->msgno > y->msgno;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* qsort and bsearch want a valid pointer even for zero elements. */
+static void
+sort(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, sz, cmp);
+}
+
+static void *
+search(const void *key, const void *base, size_t n, size_t sz,
+    int (*cmp)(const void *, const void *))
+{
+	return n > 0 ? bsearch(key, base, n, sz, cmp) : NULL;
+}
+
+static struct job *
+find_job(struct plan *pl, uint32_t msgno)
+{
+	struct job key = { .msgno = msgno };
+
+	return search(&key, pl->jobs, pl->njobs, sizeof *pl->jobs, cmp_job);
+}
+
+/* The first entry with this hash or a greater one (entries by hash). */
+static size_t
+lower_bound(const struct plan *pl, uint64_t hash)
+{
+	size_t lo = 0, hi = pl->nents, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (pl->ents[mid].hash < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+enum plan_line
+plan_line(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen,
+    const struct uidrec *rec)
+{
+	struct plan_entry *e;
+	struct job *j;
+
+	if (pl->nents == pl->capents) {
+		pl->capents = pl->capents ? pl->capents * 2 : 256;
+		pl->ents = xreallocarray(pl->ents, pl->capents,
+		    sizeof *pl->ents);
+	}
+	e = &pl->ents[pl->nents++];
+	memset(e, 0, sizeof *e);
+	e->hash = plan_uid_hash(uid, uidlen);
+	e->msgno = msgno;
+	/* Abandoned before as too big for the same limit: left alone (a
+	 * larger --max-size tries again). */
+	if (rec != NULL && (rec->flags & UIDREC_TOOBIG) && !pl->all &&
+	    pl->max_size != 0 && pl->max_size <= rec->size)
+		return PLAN_TOOBIG;
+	/* ncopies 0: a duplicate group some copy of which was never
+	 * handled; it is not seen until its contents are compared again. */
+	if (rec != NULL && rec->ncopies > 0) {
+		e->ncopies = rec->ncopies > COPIES_MAX ? COPIES_MAX :
+		    rec->ncopies;
+		e->stored_size = rec->list_size;
+		if (rec->ncopies > 1 || rec->ndig > 1)
+			e->ncopies |= PE_KNOWN_DUP;
+		if (!pl->all)
+			return PLAN_SEEN;
+	}
+	j = add_job(pl, msgno, uid, uidlen);
+	/* Some content of this UID was delivered: compare before delivering. */
+	j->dup = rec != NULL && rec->ndig > 0 && !pl->all;
+	return PLAN_NEW;
+}
+
+void
+plan_listed(struct plan *pl)
+{
+	sort(pl->ents, pl->nents, sizeof *pl->ents, cmp_entry_msgno);
+	sort(pl->jobs, pl->njobs, sizeof *pl->jobs, cmp_job);
+}
+
+/* Sizes are hints (Exchange reports storage sizes), but a seen UID whose
+ * size changed since its delivery is checked before it is called old. */
+void
+plan_size(struct plan *pl, uint32_t msgno, uint64_t size)
+{
+	struct plan_entry key = { .msgno = msgno }, *e;
+	struct job *j = find_job(pl, msgno);
+
+	if (j != NULL)
+		j->size_hint = size;
+	e = search(&key, pl->ents, pl->nents, sizeof *pl->ents,
+	    cmp_entry_msgno);
+	if (e == NULL)
+		return;
+	e->cur_size = size;
+	if (e->ncopies != 0 && e->stored_size != 0 && e->stored_size != size)
+		e->ncopies |= PE_SUSPECT;
+}
+
+/*
+ * Groups the listing by UID (DESIGN.md invariant 7). A UID listed more
+ * often than it was ever handled, or listed several times with --delete,
+ * has all its copies fetched and compared by content: identical copies are
+ * delivered once, different ones each, and only copies whose content is
+ * delivered are deleted.
+ */
+void
+plan_group(struct plan *pl)
+{
+	size_t i, k, g, cap_need = 0, cap_suspect = 0;
+	struct plan_entry *e;
+	struct job *j;
+
+	sort(pl->ents, pl->nents, sizeof *pl->ents, cmp_hash);
+	for (i = 0; i < pl->nents; i = g) {
+		for (g = i + 1; g < pl->nents &&
+		    pl->ents[g].hash == pl->ents[i].hash; g++)
+			;
+		if (g - i == 1) {
+			e = &pl->ents[i];
+			if (e->ncopies == 0 || pl->all)
+				continue;
+			if (e->ncopies & PE_SUSPECT) {
+				push_u32(&pl->suspect, &pl->nsuspect,
+				    &cap_suspect, e->msgno);
+				push_u32(&pl->need, &pl->nneed, &cap_need,
+				    e->msgno);
+			} else if (!pl->delete)
+				continue;
+			else if (e->ncopies & PE_KNOWN_DUP)
+				push_u32(&pl->need, &pl->nneed, &cap_need,
+				    e->msgno);
+			else
+				push_u32(&pl->dele, &pl->ndele, &pl->capdele,
+				    e->msgno);
+			continue;
+		}
+		for (k = i; k < g; k++) {
+			e = &pl->ents[k];
+			if (e->ncopies == 0 || pl->all) {
+				if ((j = find_job(pl, e->msgno)) != NULL) {
+					j->dup = !pl->all;
+					j->copies = (uint32_t)(g - i);
+				}
+			} else if (g - i > PE_COPIES(e) || pl->delete)
+				push_u32(&pl->need, &pl->nneed, &cap_need,
+				    e->msgno);
+		}
+	}
+	sort(pl->need, pl->nneed, sizeof *pl->need, cmp_u32);
+	sort(pl->suspect, pl->nsuspect, sizeof *pl->suspect, cmp_u32);
+	pl->first_need = pl->njobs;
+}
+
+int
+plan_needed(const struct plan *pl, uint32_t msgno)
+{
+	return search(&msgno, pl->need, pl->nneed, sizeof *pl->need, cmp_u32)
+	    != NULL;
+}
+
+struct job *
+plan_need_job(struct plan *pl, uint32_t msgno, const char *uid,
+    size_t uidlen)
+{
+	uint64_t hash = plan_uid_hash(uid, uidlen);
+	struct job *j = add_job(pl, msgno, uid, uidlen);
+	size_t i;
+
+	j->dup = 1;
+	j->verify = search(&msgno, pl->suspect, pl->nsuspect,
+	    sizeof *pl->suspect, cmp_u32) != NULL;
+	j->copies = 0;
+	for (i = lower_bound(pl, hash); i < pl->nents &&
+	    pl->ents[i].hash == hash; i++) {
+		if (pl->ents[i].msgno == msgno)
+			j->size_hint = pl->ents[i].cur_size;
+		j->copies++;
+	}
+	return j;
+}
+
+void
+plan_finish(struct plan *pl)
+{
+	sort(pl->jobs, pl->njobs, sizeof *pl->jobs, cmp_job);
+}
+
+int
+plan_listed_uid(const struct plan *pl, const void *uid, size_t len)
+{
+	uint64_t hash = plan_uid_hash(uid, len);
+	size_t i = lower_bound(pl, hash);
+
+	return i < pl->nents && pl->ents[i].hash == hash;
+}
+
+static int
+cmp_job_uid(const void *a, const void *b)
+{
+	const struct job *x = *(const struct job *const *)a;
+	const struct job *y = *(const struct job *const *)b;
+	int c;
+
+	if (x->uidlen != y->uidlen)
+		return x->uidlen < y->uidlen ? -1 : 1;
+	c = memcmp(x->uid, y->uid, x->uidlen);
+	if (c != 0)
+		return c;
+	return x->msgno < y->msgno ? -1 : x->msgno > y->msgno;
+}
+
+static int
+same_uid(const struct job *x, const struct job *y)
+{
+	return x->uidlen == y->uidlen && memcmp(x->uid, y->uid, x->uidlen) == 0;
+}
+
+int
+plan_groups_done(struct plan *pl, int (*fn)(void *, const struct job *,
+    uint32_t), void *ctx)
+{
+	struct job **by_uid;
+	const struct job *done;
+	size_t i, g;
+	int ok, rc = 0;
+
+	if (pl->njobs == 0)
+		return 0;
+	by_uid = xreallocarray(NULL, pl->njobs, sizeof *by_uid);
+	for (i = 0; i < pl->njobs; i++)
+		by_uid[i] = &pl->jobs[i];
+	sort(by_uid, pl->njobs, sizeof *by_uid, cmp_job_uid);
+	for (i = 0; i < pl->njobs && rc == 0; i = g) {
+		ok = 1;
+		done = NULL;
+		for (g = i; g < pl->njobs && same_uid(by_uid[g], by_uid[i]);
+		    g++) {
+			if (by_uid[g]->state == J_FAILED ||
+			    by_uid[g]->state == J_PENDING)
+				ok = 0;
+			else if (by_uid[g]->dup && done == NULL)
+				done = by_uid[g];
+		}
+		if (ok && done != NULL)
+			rc = fn(ctx, done, done->copies);
+	}
+	free(by_uid);
+	return rc;
+}

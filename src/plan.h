@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Planning a run, without I/O: the server's listing (UIDL, then LIST) and
+ * the UID store's records go in; out come the jobs (messages to fetch, to
+ * compare as duplicates, to verify with TOP n 0 first), the messages to
+ * delete without fetching, and what the store may forget.
+ *
+ * Memory grows with the listing only by a 32-byte entry per message; UIDs
+ * are kept only for jobs. Duplicate UIDs (DESIGN.md invariant 7) are
+ * grouped by sorting, so a listing of n lines costs O(n log n) whatever
+ * its duplicates.
+ *
+ * The order of calls: plan_line for every UIDL line, plan_listed, then
+ * plan_size for every LIST line, plan_group; then for each UIDL line
+ * again whose message plan_needed says is needed, plan_need_job; then
+ * plan_finish. Jobs are in message-number order after plan_listed and
+ * after plan_finish.
+ */
+#ifndef POPFETCH_PLAN_H
+#define POPFETCH_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uidstore.h"
+
+struct plan_entry {
+	uint64_t	hash;		/* of the UID */
+	uint32_t	msgno;
+	uint32_t	ncopies;	/* from the store; 0: never seen */
+	uint64_t	stored_size;	/* LIST size recorded at delivery */
+	uint64_t	cur_size;	/* LIST size now */
+};
+/* In plan_entry.ncopies: the UID has had several copies or contents, so a
+ * copy is only deleted after its content is compared. */
+#define PE_KNOWN_DUP	0x80000000u
+/* A seen UID whose LIST size changed: the server may have reused the UID
+ * for a new message (C0040). */
+#define PE_SUSPECT	0x40000000u
+#define PE_COPIES(e)	((e)->ncopies & ~(PE_KNOWN_DUP | PE_SUSPECT))
+
+enum job_state {
+	J_PENDING,
+	J_DELIVERED,	/* delivered in this run */
+	J_SAME,		/* identical content already delivered: not again */
+	J_FAILED,
+	J_OLD,		/* a suspected reuse that turned out the same message */
+};
+
+struct job {
+	uint32_t	 msgno;
+	char		*uid;
+	size_t		 uidlen;
+	uint64_t	 size_hint;	/* LIST size: a hint (Exchange) */
+	uint64_t	 octets;	/* delivered */
+	uint32_t	 copies;	/* copies of this UID in the listing */
+	int		 dup;		/* spool and compare contents first */
+	int		 verify;	/* compare headers (TOP n 0) first */
+	enum job_state	 state;
+	unsigned char	 digest[DIGEST_LEN];
+	unsigned char	 hdr[DIGEST_LEN];
+};
+
+struct plan {
+	int			 all;		/* --all */
+	int			 delete;	/* --delete */
+	uint64_t		 max_size;	/* --max-size, 0: none */
+	struct plan_entry	*ents;
+	size_t			 nents, capents;
+	struct job		*jobs;
+	size_t			 njobs, capjobs;
+	uint32_t		*dele;		/* seen before: DELE them */
+	size_t			 ndele, capdele;
+	uint32_t		*need;		/* seen, but fetch and compare */
+	size_t			 nneed;
+	uint32_t		*suspect;	/* of those, verify with TOP */
+	size_t			 nsuspect;
+	size_t			 first_need;	/* jobs from plan_need_job */
+};
+
+enum plan_line {
+	PLAN_NEW,		/* a job */
+	PLAN_SEEN,		/* delivered before */
+	PLAN_TOOBIG,		/* abandoned before over the same limit */
+};
+
+void plan_init(struct plan *, int all, int delete, uint64_t max_size);
+void plan_free(struct plan *);
+uint64_t plan_uid_hash(const void *uid, size_t len);
+
+/* One UIDL line with the store's record of its UID (NULL: none). */
+enum plan_line plan_line(struct plan *, uint32_t msgno, const char *uid,
+    size_t uidlen, const struct uidrec *);
+void plan_listed(struct plan *);
+/* One LIST line. */
+void plan_size(struct plan *, uint32_t msgno, uint64_t size);
+/* Groups the listing by UID and decides what else to fetch or delete. */
+void plan_group(struct plan *);
+/* Is msgno one of the seen messages to fetch again (plan.need)? */
+int plan_needed(const struct plan *, uint32_t msgno);
+/* Its job, from the second UIDL pass. */
+struct job *plan_need_job(struct plan *, uint32_t msgno, const char *uid,
+    size_t uidlen);
+void plan_finish(struct plan *);
+/* Is a UID in the listing (a hash match may be a false yes: then a UID is
+ * kept in the store a while longer, never forgotten too early)? */
+int plan_listed_uid(const struct plan *, const void *uid, size_t len);
+/*
+ * Duplicate groups all of whose copies were handled in this run: calls fn
+ * once per such UID with the number of copies listed, so the same listing
+ * next time fetches nothing. fn returns 0 to go on, -1 to stop.
+ */
+int plan_groups_done(struct plan *, int (*fn)(void *, const struct job *,
+    uint32_t copies), void *ctx);
+
+#endif

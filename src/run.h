@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Private to the files of one account's run (fetch.c, listing.c,
+ * batch.c): the run's state, shared behind this header as isync shares
+ * its sync state. Only these files use the protocol, the UID store and the
+ * delivery methods together.
+ */
+#ifndef POPFETCH_RUN_H
+#define POPFETCH_RUN_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "deliver.h"
+#include "digest.h"
+#include "plan.h"
+#include "result.h"
+#include "session.h"
+#include "spool.h"
+#include "uidstore.h"
+
+struct run {
+	const struct runopts	*ro;
+	const struct account	*a;
+	struct result		*res;
+	struct uidstore		*us;
+	struct session		 s;
+	struct deliver		 d;
+	struct plan		 pl;
+	struct digest		*dg;
+	struct spool		*sp;
+	int			 listing_ok;	/* every UIDL line was read */
+	unsigned long		 dele_sent;	/* DELEs the server accepted */
+};
+
+/* listing.c: STAT, UIDL, LIST, the plan, and TOP for suspected reuses.
+ * 0, or -1 when the account must stop (reported in r->res). */
+int listing_read(struct run *);
+
+/* batch.c: delivers jobs [from, to) durably, records them, then deletes
+ * them. 0, or -1 when the account must stop (reported in r->res). */
+int batch_run(struct run *, size_t from, size_t to);
+/* DELE a message delivered in an earlier run. 0 or -1 (stop). */
+int batch_dele_old(struct run *, uint32_t msgno);
+
+#endif
