@@ -136,15 +136,17 @@ find_job(struct plan *pl, uint32_t msgno)
 	return search(&key, pl->jobs, pl->njobs, sizeof *pl->jobs, cmp_job);
 }
 
-/* The first entry with this hash or a greater one (entries by hash). */
+/* The first entry not before (hash, msgno), entries sorted by both. */
 static size_t
-lower_bound(const struct plan *pl, uint64_t hash)
+lower_bound(const struct plan *pl, uint64_t hash, uint32_t msgno)
 {
 	size_t lo = 0, hi = pl->nents, mid;
+	const struct plan_entry *e;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (pl->ents[mid].hash < hash)
+		e = &pl->ents[mid];
+		if (e->hash < hash || (e->hash == hash && e->msgno < msgno))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -259,7 +261,8 @@ plan_group(struct plan *pl)
 			if (e->ncopies == 0 || pl->all) {
 				if ((j = find_job(pl, e->msgno)) != NULL) {
 					j->dup = !pl->all;
-					j->copies = (uint32_t)(g - i);
+					j->copies = g - i > COPIES_MAX ?
+					    COPIES_MAX : (uint32_t)(g - i);
 				}
 			} else if (g - i > PE_COPIES(e) || pl->delete)
 				push_u32(&pl->need, &pl->nneed, &cap_need,
@@ -284,18 +287,21 @@ plan_need_job(struct plan *pl, uint32_t msgno, const char *uid,
 {
 	uint64_t hash = plan_uid_hash(uid, uidlen);
 	struct job *j = add_job(pl, msgno, uid, uidlen);
-	size_t i;
+	size_t first, at, end;
 
 	j->dup = 1;
 	j->verify = search(&msgno, pl->suspect, pl->nsuspect,
 	    sizeof *pl->suspect, cmp_u32) != NULL;
-	j->copies = 0;
-	for (i = lower_bound(pl, hash); i < pl->nents &&
-	    pl->ents[i].hash == hash; i++) {
-		if (pl->ents[i].msgno == msgno)
-			j->size_hint = pl->ents[i].cur_size;
-		j->copies++;
-	}
+	/* Binary searches, not a walk of the group: one UID may be listed
+	 * millions of times. */
+	first = lower_bound(pl, hash, 0);
+	at = lower_bound(pl, hash, msgno);
+	end = hash == UINT64_MAX ? pl->nents : lower_bound(pl, hash + 1, 0);
+	if (at < pl->nents && pl->ents[at].hash == hash &&
+	    pl->ents[at].msgno == msgno)
+		j->size_hint = pl->ents[at].cur_size;
+	j->copies = end - first > COPIES_MAX ? COPIES_MAX :
+	    (uint32_t)(end - first);
 	return j;
 }
 
@@ -309,7 +315,7 @@ int
 plan_listed_uid(const struct plan *pl, const void *uid, size_t len)
 {
 	uint64_t hash = plan_uid_hash(uid, len);
-	size_t i = lower_bound(pl, hash);
+	size_t i = lower_bound(pl, hash, 0);
 
 	return i < pl->nents && pl->ents[i].hash == hash;
 }

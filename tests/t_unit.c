@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "conf.h"
+#include "journal.h"
+#include "result.h"
 #include "dotdec.h"
 #include "log.h"
 #include "mboxrd.h"
@@ -435,10 +438,119 @@ test_seconds(void)
 	    buf);
 }
 
+/* Journal blobs: what is encoded decodes the same; any damage is refused. */
+static void
+test_journal(void)
+{
+	struct job jobs[3];
+	struct buf b = { 0 }, md = { 0 };
+	struct journal j;
+	size_t i, cut;
+	int bad = 0;
+
+	memset(jobs, 0, sizeof jobs);
+	for (i = 0; i < 3; i++) {
+		jobs[i].uid = (char *)(i == 0 ? "uid-a" : i == 1 ? "b" : "c");
+		jobs[i].uidlen = strlen(jobs[i].uid);
+		jobs[i].state = i == 1 ? J_FAILED : J_DELIVERED;
+		memset(jobs[i].digest, 'd' + (int)i, DIGEST_LEN);
+		memset(jobs[i].hdr, 'h', DIGEST_LEN);
+		jobs[i].octets = 100 + i;
+		jobs[i].size_hint = 200 + i;
+		jobs[i].dup = i == 2;
+	}
+	buf_add_str(&md, "/some/maildir");
+	journal_encode(&b, DELIVER_PHASE_POST, "maildir", &md, jobs, 0, 3);
+	CHECK(journal_decode(b.data, b.len, &j) == 0, "journal decodes");
+	CHECK(j.phase == DELIVER_PHASE_POST && strcmp(j.method, "maildir") ==
+	    0 && j.mlen == md.len && memcmp(j.mdata, md.data, md.len) == 0,
+	    "journal header");
+	CHECK(j.n == 2, "only delivered jobs are journaled: %u", j.n);
+	CHECK(j.n == 2 && j.entries[0].uidlen == 5 &&
+	    memcmp(j.entries[0].uid, "uid-a", 5) == 0 &&
+	    j.entries[0].octets == 100 && j.entries[0].copies == 1 &&
+	    j.entries[0].list_size == 200 && j.entries[0].digest[0] == 'd' &&
+	    j.entries[1].copies == 0 && j.entries[1].octets == 102,
+	    "journal entries");
+	journal_free(&j);
+	for (cut = 0; cut < b.len; cut++)
+		if (journal_decode(b.data, cut, &j) == 0) {
+			bad++;
+			journal_free(&j);
+		}
+	CHECK(bad == 0, "every truncated journal is refused (%d accepted)",
+	    bad);
+	buf_add(&b, "x", 1);
+	CHECK(journal_decode(b.data, b.len, &j) == -1,
+	    "trailing bytes are refused");
+	b.data[0] = 7;
+	CHECK(journal_decode(b.data, b.len - 1, &j) == -1,
+	    "an unknown phase is refused");
+	buf_free(&b);
+	buf_free(&md);
+}
+
+/* One table of login methods; the automatic choice follows it. */
+static void
+test_auth(void)
+{
+	const struct auth_method *m[16];
+	size_t n;
+
+	CHECK(auth_lookup("SCRAM-sha-256") != NULL && auth_lookup("user") &&
+	    auth_lookup("xoauth2") && auth_lookup("bogus") == NULL,
+	    "auth_lookup");
+	n = auth_candidates(NULL, "PLAIN SCRAM-SHA-1 XOAUTH2", 0, m, 16);
+	CHECK(n == 3 && strcmp(m[0]->name, "scram-sha-1") == 0 &&
+	    strcmp(m[1]->name, "plain") == 0 && strcmp(m[2]->name, "user") == 0,
+	    "auto: strongest offered first, OAuth only on request, USER last");
+	n = auth_candidates(NULL, "", 1, m, 16);
+	CHECK(n == 2 && strcmp(m[0]->name, "apop") == 0, "APOP when the "
+	    "greeting has a timestamp");
+	n = auth_candidates(NULL, "XPLAIN PLAINX", 0, m, 16);
+	CHECK(n == 1 && strcmp(m[0]->name, "user") == 0,
+	    "mechanism names match whole words only");
+	n = auth_candidates("cram-md5", "", 0, m, 16);
+	CHECK(n == 1 && strcmp(m[0]->name, "cram-md5") == 0, "--auth forces");
+}
+
+/* The most severe failure decides the exit status (popfetch(1)). */
+static void
+test_result(void)
+{
+	struct result r;
+
+	result_init(&r);
+	CHECK(result_exit(&r, 0) == 0, "no failure: 0");
+	r.fresh = 0;
+	CHECK(result_exit(&r, 1) == 1, "--check, no new mail: 1");
+	r.fresh = 2;
+	CHECK(result_exit(&r, 1) == 0, "--check, new mail: 0");
+	result_worsen(&r, FAIL_MESSAGE);
+	CHECK(result_exit(&r, 0) == 65, "a message left: 65");
+	result_worsen(&r, FAIL_MESSAGE_TEMP);
+	CHECK(result_exit(&r, 0) == 65, "65 outranks a message's 75");
+	result_worsen(&r, FAIL_TEMP);
+	CHECK(result_exit(&r, 1) == 75, "an account's 75 outranks 65");
+	result_worsen(&r, FAIL_AUTH);
+	result_worsen(&r, FAIL_PROTOCOL);
+	CHECK(result_exit(&r, 0) == 77, "77 outranks 76");
+	result_worsen(&r, FAIL_LOCAL);
+	CHECK(result_exit(&r, 0) == 74, "74 outranks 77");
+	CHECK(failure_exit(FAIL_LOCKED) == 73 &&
+	    failure_exit(FAIL_UNAVAILABLE) == 69 &&
+	    failure_exit(FAIL_NOHOST) == 68 && failure_exit(FAIL_CONFIG) == 78 &&
+	    failure_exit(FAIL_INTERNAL) == 70, "sysexits");
+	result_free(&r);
+}
+
 int
 main(void)
 {
 	test_seconds();
+	test_journal();
+	test_auth();
+	test_result();
 	test_status();
 	test_stat_list_uidl();
 	test_dotdec();
