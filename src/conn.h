@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A buffered, bounded, timed connection to a server: the only thing pop3.c
  * sees of the network. Every read and write waits at most the idle timeout

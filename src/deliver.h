@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Delivery methods behind one table: maildir, mbox, mda, stdout. fetch.c
  * drives a method through batches:

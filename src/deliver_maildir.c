@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Maildir delivery, exactly once: each message is written and fsynced in
  * tmp/, the batch's names are journaled, then renamed into new/ and new/ is

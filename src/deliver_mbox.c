@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mbox delivery (mboxrd quoting), locked with fcntl(2) and a dotlock as
  * procmail and mutt expect. The batch's start offset and From_ line are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Delivery through a command (procmail, maildrop, ...): the message on the
  * standard input of /bin/sh -c CMD. Exit 0 means delivered; anything else

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Delivery to standard output as an mboxrd stream, so that
  * "popfetch --stdout ... | formail -s procmail" works. Only complete

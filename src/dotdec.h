@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Streaming decoder for POP3 multi-line responses (RFC 1939 section 3,
  * MS-STANOPOP3 V0002): strips one byte-stuffed leading dot, turns CRLF into

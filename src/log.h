@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Logging to stderr. Every line is "popfetch: ACCOUNT: message" so that a cron
  * mail with several accounts says which one failed. Only fetch.c and main.c

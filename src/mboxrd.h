@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mboxrd quoting, streaming: every line that matches ^>*From  gets one more
  * '>' in front, so the quoting is reversible (unlike mboxo). Works on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * TCP connect with a timeout, over every address getaddrinfo returns
  * (IPv6 and IPv4), in order.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * POP3 client (RFC 1939, RFC 2449 CAPA and RESP-CODES) over a struct conn.
  * An explicit state machine: every command checks that it runs in its state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Pure parsers for POP3 server lines, read the way Outlook reads them
  * (MS-STANOPOP3): any reply starting with '+' is positive (V0001), fields are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The client side of SASL for the POP3 AUTH command (RFC 5034), and APOP
  * (RFC 1939). Pure: no I/O and no logging; errors come back as allocated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Where the password comes from: never the command line. In order:
  * --password-fd N, --password-file FILE, ~/.netrc (machine SERVER, login

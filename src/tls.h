@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * TLS for the connection: all OpenSSL code lives behind this opaque
  * struct. Secure by default: TLS 1.2 at least, the peer certificate checked

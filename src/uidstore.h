@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The UID store: which messages of one account have been delivered, in a
  * transactional Berkeley DB environment (one directory per account), plus a

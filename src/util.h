@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Small file-system and time helpers shared by the delivery methods, the
  * UID store and the command line. None of them log; they return -1 with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Allocation wrappers that never return NULL: running out of memory is fatal
  * (exit EX_OSERR) because no caller could do anything more useful.
