@@ -472,7 +472,9 @@ rcfile_parse(const char *text, size_t len, const char *file,
 	/* The arrays are final: point the accounts into them. */
 	for (i = off = 0; i < rc->naccounts; i++) {
 		rc->accounts[i].defaults = rc->ditems;
-		rc->accounts[i].items = rc->aitems + off;
+		/* No item at all: aitems is NULL, and NULL + 0 is undefined. */
+		rc->accounts[i].items = rc->aitems != NULL ? rc->aitems + off :
+		    NULL;
 		off += rc->accounts[i].nitems;
 	}
 	*out = rc;
