@@ -115,10 +115,11 @@ int rcfile_parse(const char *text, size_t len, const char *file,
  * exist and flags hold RCFILE_OPTIONAL; -1 with *errstr when it cannot be
  * opened or read, is missing (without RCFILE_OPTIONAL) or a dangling
  * symbolic link, is not a regular file, is owned by a user other than the
- * real uid and root, is writable by group or others (anyone could make us
- * run a command), is larger than RCFILE_SIZE_MAX, does not parse, or holds
- * an RC_SECRET keyword and is readable by group or others; the last two
- * name the chmod to run. */
+ * real uid and root (as ssh), is larger than RCFILE_SIZE_MAX, does not
+ * parse, holds an RC_SECRET keyword and group or others may read or write
+ * it ("FILE:LINE: password in a file ...; run: chmod 600 FILE"), or group
+ * or others may write it at all (they could name our commands: "FILE:
+ * ...; run: chmod go-w FILE", reported before a parse error). */
 int rcfile_load(const char *path, int flags, rc_lookup_fn lookup, void *arg,
     struct rcfile **out, char **errstr);
 

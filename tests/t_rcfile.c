@@ -788,6 +788,23 @@ test_env(void)
 	free(pwcopy);
 }
 
+/* Whatever a failed check left behind. */
+static void
+cleanup(void)
+{
+	static const char *names[] = {
+		"rc", "it's my rc", "big", "dangling", "nowhere", "fifo",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		unlink(path(names[i]));
+	rmdir(path("d"));
+	if (rmdir(dir) == -1)
+		fprintf(stderr, "t_rcfile: %s left behind: %s\n", dir,
+		    strerror(errno));
+}
+
 int
 main(void)
 {
@@ -810,7 +827,7 @@ main(void)
 	test_api();
 	test_load();
 	test_env();
-	rmdir(dir);
+	cleanup();
 	printf("t_rcfile: %d passed, %d failed\n", unit_pass, unit_fail);
 	return unit_fail != 0;
 }
