@@ -83,20 +83,25 @@ lower(int c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-/* Bytes against a C string; ASCII case folding only, whatever the locale. */
+/* ASCII case folding only, whatever the locale. */
 static int
-same(const char *p, size_t len, const char *s, int nocase)
+bytes_eq(const char *a, const char *b, size_t len, int nocase)
 {
 	size_t i;
 
-	if (strlen(s) != len)
-		return 0;
 	if (!nocase)
-		return memcmp(p, s, len) == 0;
+		return memcmp(a, b, len) == 0;
 	for (i = 0; i < len; i++)
-		if (lower((unsigned char)p[i]) != lower((unsigned char)s[i]))
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
 			return 0;
 	return 1;
+}
+
+/* Bytes from the file against a C string of the account. */
+static int
+same(const char *p, size_t len, const char *s, int nocase)
+{
+	return strlen(s) == len && bytes_eq(p, s, len, nocase);
 }
 
 /*
@@ -351,7 +356,7 @@ getmail_name(struct imp *im)
 {
 	const char *port = im->acct->port;
 	char *want, n[SHOW_LEN * 4], w[SHOW_LEN * 4];
-	size_t o = 0, hoststart, hostend, len;
+	size_t o, hoststart, hostend, len;
 	int ok;
 
 	if (im->name == NULL || strncmp(im->name, "oldmail-", 8) != 0)
@@ -372,13 +377,9 @@ getmail_name(struct imp *im)
 	want[o] = '\0';
 	len = strlen(im->name);
 	ok = len == o && memcmp(im->name, want, hoststart) == 0 &&
+	    bytes_eq(im->name + hoststart, want + hoststart,
+	    hostend - hoststart, 1) &&
 	    memcmp(im->name + hostend, want + hostend, o - hostend) == 0;
-	if (ok) {
-		want[hostend] = '\0';
-		ok = same(im->name + hoststart, hostend - hoststart,
-		    want + hoststart, 1);
-		want[hostend] = '-';
-	}
 	if (!ok)
 		fail(im, "getmail keeps the UIDs of this account in \"%s\", "
 		    "not in \"%s\"", log_sanitize(w, sizeof w, want, o),
@@ -444,15 +445,16 @@ others_error(const struct imp *im, enum import_format fmt)
 	char u[SHOW_LEN], h[SHOW_LEN];
 	size_t i, o = 0;
 
+	/* Sized for SHOW_ACCOUNTS names of at most SHOW_LEN - 1 each. */
 	list[0] = '\0';
-	for (i = 0; i < im->nothers; i++)
+	for (i = 0; i < im->nothers && o < sizeof list; i++)
 		o += (size_t)snprintf(list + o, sizeof list - o, "%s%s at %s",
 		    i > 0 ? ", " : "",
 		    log_sanitize(u, sizeof u, im->others[i].user,
 		    im->others[i].userlen),
 		    log_sanitize(h, sizeof h, im->others[i].host,
 		    im->others[i].hostlen));
-	if (im->more)
+	if (im->more && o < sizeof list)
 		snprintf(list + o, sizeof list - o, ", ...");
 	return xasprintf("no UIDs of %s at %s, only of: %s (%s)",
 	    log_sanitize(u, sizeof u, im->acct->user, strlen(im->acct->user)),

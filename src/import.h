@@ -73,10 +73,11 @@ typedef int (*import_cb)(const char *uid, size_t len, void *arg);
  * comments only) gives 0.
  *
  * Errors: -1 with an allocated one-line *errstr, "line N: ..." for a fault
- * in the file (a line that is not of the format, a UID that is empty, holds
- * a NUL or is longer than IMPORT_UID_MAXLEN, a truncated file), or, when
- * the file holds UIDs for other accounts only, which ones (sanitized, at
- * most a few). -1 with *errstr NULL when cb stopped the import.
+ * in the file (a line that is not of the format, a file cut short, one of
+ * this account's UIDs that is empty, holds a NUL or is longer than
+ * IMPORT_UID_MAXLEN), or, for getmail, a file name of another account, or,
+ * when the file holds UIDs of other accounts only, which ones (sanitized,
+ * at most five). -1 with *errstr NULL when cb stopped the import.
  */
 long import_uids(enum import_format, const char *name, const void *buf,
     size_t len, const struct import_account *, import_cb cb, void *arg,
