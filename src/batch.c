@@ -276,7 +276,7 @@ journal_commit(struct run *r, int phase, struct buf *mdata, size_t from,
 
 /* Records the batch's messages as seen, in one transaction that also
  * drops its journal. */
-static int
+int
 record_batch(struct run *r, size_t from, size_t to)
 {
 	struct uidrec rec;
@@ -310,6 +310,12 @@ record_batch(struct run *r, size_t from, size_t to)
 	}
 	if (uidstore_commit(r->us) != US_OK)
 		goto dberr;
+	for (i = from; i < to; i++) {
+		if (r->pl.jobs[i].state == J_DELIVERED) {
+			r->res->fetched++;
+			r->res->bytes += r->pl.jobs[i].octets;
+		}
+	}
 	return 0;
 dberr:
 	result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
@@ -390,15 +396,13 @@ batch_run(struct run *r, size_t from, size_t to)
 		}
 		crash_at(CRASH_PUBLISHED);
 	}
+	/* Output that only the end of the run confirms is recorded then
+	 * (fetch.c), and never deleted. */
+	if (r->d.ops->confirm_at_end)
+		return stop ? -1 : 0;
 	if (record_batch(r, from, to) == -1)
 		return -1;
 	crash_at(CRASH_COMMITTED);
-	for (i = from; i < to; i++) {
-		if (r->pl.jobs[i].state == J_DELIVERED) {
-			r->res->fetched++;
-			r->res->bytes += r->pl.jobs[i].octets;
-		}
-	}
 	/* Only now, with delivery and record durable, may mail go away. */
 	for (i = from; i < to && r->a->delete && r->s.alive; i++) {
 		struct job *j = &r->pl.jobs[i];

@@ -20,7 +20,7 @@ enum {
 	O_TIMEOUT, O_SESSION_TIMEOUT, O_NO_TLS, O_PASSWORD_FILE,
 	O_PASSWORD_FD, O_WAIT_LOCK, O_MAX_SIZE, O_BATCH, O_LIST_SEEN, O_TLS,
 	O_TLS_TRUST_FILE, O_TLS_FINGERPRINT, O_TLS_CERT, O_TLS_KEY, O_AUTH,
-	O_PASSWORD_CMD, O_SERVER_INFO, O_TUNNEL,
+	O_PASSWORD_CMD, O_SERVER_INFO, O_TUNNEL, O_COPY,
 };
 
 /* Every option; account settings go through cli_apply by name. */
@@ -34,6 +34,7 @@ static const struct option longopts[] = {
 	{ "keep", no_argument, NULL, 'k' },
 	{ "delete", no_argument, NULL, O_DELETE },
 	{ "all", no_argument, NULL, O_ALL },
+	{ "copy", no_argument, NULL, O_COPY },
 	{ "state-dir", required_argument, NULL, O_STATE_DIR },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "session-timeout", required_argument, NULL, O_SESSION_TIMEOUT },
@@ -95,6 +96,9 @@ static const char usage_text[] =
 "  -k, --keep               leave messages on the server (default)\n"
 "      --delete             delete messages after durable delivery\n"
 "      --all                fetch messages seen before, too\n"
+"      --copy               copy into this target, keeping a record of its own\n"
+"                           (a backup): the account's record is untouched,\n"
+"                           nothing is deleted\n"
 "      --max-size BYTES     leave larger messages on the server (1 GiB)\n"
 "      --timeout SECONDS    idle network timeout (60; fractions allowed)\n"
 "      --session-timeout S  cap on the whole session (none)\n"
@@ -231,6 +235,10 @@ cli_apply(struct account *a, const char *name, const char *value,
 	case O_ALL:
 		a->all = 1;
 		mark(a, AF_ALL);
+		return 0;
+	case O_COPY:
+		a->copy = 1;
+		mark(a, AF_COPY);
 		return 0;
 	case O_STATE_DIR:
 		set_str(&a->state_base, value);

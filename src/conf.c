@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,17 +56,46 @@ conf_account_dirname(const char *user, const char *host, const char *port)
 	return (char *)b.data;
 }
 
+/* FNV-1a of what a copy goes into: the target's absolute path, or the
+ * command. */
+static uint64_t
+target_key(const struct account *a)
+{
+	char cwd[PATH_MAX], *s;
+	const unsigned char *p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (a->dtarget == NULL)
+		s = xasprintf("%d:", (int)a->dkind);
+	else if (a->dkind != DELIVER_MDA && a->dtarget[0] != '/' &&
+	    getcwd(cwd, sizeof cwd) != NULL)
+		s = xasprintf("%d:%s/%s", (int)a->dkind, cwd, a->dtarget);
+	else
+		s = xasprintf("%d:%s", (int)a->dkind, a->dtarget);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	free(s);
+	return h;
+}
+
 int
 conf_finish(struct account *a, const struct runopts *ro, char **errstr)
 {
 	const char *xdg, *home;
 	struct passwd *pw;
-	char *dir;
+	char *dir, *p;
 
 	if (a->server == NULL || *a->server == '\0') {
 		*errstr = xasprintf("no server given");
 		return -1;
 	}
+	/* Host names are not case-sensitive: MAIL.Example.NET is the same
+	 * account, with the same state, as mail.example.net. */
+	for (p = a->server; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
 	if (a->dkind == DELIVER_NONE && ro->mode == MODE_FETCH) {
 		*errstr = xasprintf("no delivery method: give one of --maildir "
 		    "DIR, --mbox FILE, --mda CMD or --stdout");
@@ -76,6 +106,12 @@ conf_finish(struct account *a, const struct runopts *ro, char **errstr)
 		    TLS_IMPLICIT : TLS_STARTTLS;
 	if (a->port == NULL)
 		a->port = xstrdup(a->tls == TLS_IMPLICIT ? "995" : "110");
+	if (a->dkind == DELIVER_STDOUT && a->delete) {
+		*errstr = xasprintf("--stdout cannot know whether the reader "
+		    "stored a message, so --delete is refused: use --mda CMD, "
+		    "whose exit status confirms each delivery");
+		return -1;
+	}
 	if (a->tls_key != NULL && a->tls_cert == NULL) {
 		*errstr = xasprintf("--tls-key needs --tls-cert");
 		return -1;
@@ -109,7 +145,19 @@ conf_finish(struct account *a, const struct runopts *ro, char **errstr)
 		}
 	}
 	dir = conf_account_dirname(a->user, a->server, a->port);
-	a->state_dir = xasprintf("%s/%s", a->state_base, dir);
+	if (a->copy) {
+		/* A copy is recorded apart, per target, so a backup never
+		 * marks mail as fetched for the account's own runs. */
+		if (a->delete) {
+			free(dir);
+			*errstr = xasprintf("--copy never deletes: leave out "
+			    "--delete");
+			return -1;
+		}
+		a->state_dir = xasprintf("%s/%s.copy-%016llx", a->state_base,
+		    dir, (unsigned long long)target_key(a));
+	} else
+		a->state_dir = xasprintf("%s/%s", a->state_base, dir);
 	free(dir);
 	a->name = xasprintf("%s@%s", a->user, a->server);
 	return 0;

@@ -46,7 +46,7 @@ enum account_field {
 	AF_TLS_FINGERPRINT, AF_TLS_CERT, AF_TLS_KEY, AF_AUTH,
 	AF_PASSWORD_CMD, AF_PASSWORD_FILE, AF_PASSWORD_FD, AF_TUNNEL,
 	AF_DELIVERY, AF_DELETE, AF_ALL, AF_STATE_DIR, AF_TIMEOUT,
-	AF_SESSION_TIMEOUT, AF_MAX_SIZE, AF_BATCH,
+	AF_SESSION_TIMEOUT, AF_MAX_SIZE, AF_BATCH, AF_COPY,
 };
 #define AF_BIT(f)	(UINT64_C(1) << (f))
 
@@ -68,6 +68,7 @@ struct account {
 	char			*dtarget;
 	int			 delete;	/* DELE after durable delivery */
 	int			 all;		/* fetch seen messages again */
+	int			 copy;		/* a separate record per target */
 	char			*state_base;	/* the state directory */
 	int			 timeout_ms;	/* idle timeout */
 	int64_t			 session_timeout_ms; /* whole run, 0: none */

@@ -13,8 +13,11 @@
  * The journal blobs make a batch recoverable after kill -9 (DESIGN.md
  * invariant 2): pre_journal is recorded before the first byte is written,
  * post_journal after sync and before publish. recover() is given what was
- * recorded and returns DELIVER_FINISHED (the batch's messages are delivered,
- * mark them seen) or DELIVER_ROLLED_BACK (nothing of the batch remains).
+ * recorded and the number n of messages journaled; it returns
+ * DELIVER_FINISHED with delivered[i] set for each message it can see
+ * delivered (only those are marked seen), or DELIVER_ROLLED_BACK (nothing
+ * of the batch remains). Once a batch's post_journal was taken, neither
+ * batch_abort nor close may remove what it names: the journal may hold it.
  *
  * Errors: a deliver_rc other than DELIVER_OK, with an allocated *errstr
  * naming the target and what failed.
@@ -76,6 +79,10 @@ struct deliver;
 struct deliver_ops {
 	const char	*name;
 	int		 stream;
+	/* Nothing is delivered until finish() confirms the whole run's
+	 * output (a pipe: only its successful close says the reader got
+	 * it all); until then nothing is recorded, nothing deleted. */
+	int		 confirm_at_end;
 	enum deliver_rc (*open)(struct deliver *, char **errstr);
 	enum deliver_rc (*batch_begin)(struct deliver *, char **errstr);
 	void	(*pre_journal)(struct deliver *, struct buf *);
@@ -91,13 +98,17 @@ struct deliver_ops {
 	/* Undo whatever the batch left (after a failure in this run). */
 	void	(*batch_abort)(struct deliver *);
 	enum deliver_recovery (*recover)(struct deliver *, int phase,
-		    const unsigned char *, size_t, char **errstr);
+		    const unsigned char *, size_t, size_t n,
+		    unsigned char *delivered, char **errstr);
+	enum deliver_rc (*finish)(struct deliver *, char **errstr);
 	void	(*close)(struct deliver *);
 };
 
 struct deliver {
 	const struct deliver_ops	*ops;
 	char				*target;	/* dir, file, command */
+	const char			*state_dir;	/* the account's */
+	const char			*account;	/* its identity */
 	int				 timeout_ms;
 	void				*priv;
 };

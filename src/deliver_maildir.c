@@ -1,9 +1,19 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Maildir delivery, exactly once: each message is written and fsynced in
- * tmp/, the batch's names are journaled, then renamed into new/ and new/ is
- * fsynced. Recovery renames whatever the journal lists and is still in tmp/
- * (the message was complete and durable before it was journaled).
+ * Maildir delivery, exactly once (DESIGN.md invariant 2). Messages are
+ * written into tmp/ without a sync each; at the end of the batch one
+ * syncfs(2) makes all of them, and tmp/'s entries, durable together. The
+ * batch's names are journaled in the UID store, then renamed into new/, and
+ * new/ is fsynced. Recovery counts a journaled name as delivered only
+ * where it can see it: in new/, or in cur/ with any flags; a name still in
+ * tmp/ is renamed, one found nowhere is fetched again.
+ *
+ * File names are time.MusecPpidQseqPFtag.host: "PF" marks popfetch and
+ * tag identifies the account, so a run cleans up after a killed run of its
+ * own account only, never after other accounts sharing the Maildir (their
+ * files may be journaled for their next run), and leaves other programs'
+ * files to them, except popfetch files older than 36 hours (the Maildir
+ * convention for stale files in tmp/).
  */
 #include "config.h"
 
@@ -18,93 +28,140 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deliver.h"
 #include "util.h"
 #include "xmalloc.h"
 
+#define TMP_STALE	(36 * 3600)
+
 struct maildir {
+	int	  tmpfd, newfd, curfd;	/* the subdirectories, O_DIRECTORY */
 	char	**names;	/* this batch's files, ended and in tmp/ */
 	size_t	  nnames;
+	int	  journaled;	/* names may be in the journal: keep them */
 	char	 *cur;		/* the message being written */
 	int	  fd;
 	unsigned  seq;
+	long	  pid;
+	uint32_t  tag;		/* the account's */
 	char	  host[256];
 };
 
+/* FNV-1a of the account's state directory: which account made a file. */
+static uint32_t
+account_tag(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; s != NULL && *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* '/' and ':' cannot appear in a Maildir name (Maildir spec). */
+static void
+safe_host(char *out, size_t sz)
+{
+	char h[256];
+	size_t i, o = 0;
+
+	if (gethostname(h, sizeof h) == -1)
+		snprintf(h, sizeof h, "localhost");
+	h[sizeof h - 1] = '\0';
+	for (i = 0; h[i] != '\0' && o + 5 < sz; i++) {
+		if (h[i] == '/')
+			o += (size_t)snprintf(out + o, 5, "\\057");
+		else if (h[i] == ':')
+			o += (size_t)snprintf(out + o, 5, "\\072");
+		else
+			out[o++] = h[i];
+	}
+	out[o] = '\0';
+}
+
 /*
- * A run killed before it journaled its batch leaves complete or partial
- * files in tmp/. Our names carry "P<pid>Q<n>PF.<host>": one whose process
- * is gone on this host is ours to remove (its message was never recorded,
- * so it is fetched again). Others' files are never touched.
+ * Files in tmp/ that are provably ours to remove: popfetch files of this
+ * account whose process is gone on this host (a killed run's unrecorded
+ * messages; the journal's were moved by recovery before this runs), and
+ * popfetch files older than 36 hours. Nothing else is touched.
  */
 static void
-md_clean_tmp(struct deliver *d)
+md_clean_tmp(struct maildir *m)
 {
-	struct maildir *m = d->priv;
-	char path[PATH_MAX];
 	struct dirent *de;
+	struct stat st;
 	const char *p, *dot;
+	unsigned tag;
 	long pid;
-	int n;
+	int n, fd, ours;
 	DIR *dir;
 
-	snprintf(path, sizeof path, "%s/tmp", d->target);
-	if ((dir = opendir(path)) == NULL)
+	if ((fd = dup(m->tmpfd)) == -1)
 		return;
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
 	while ((de = readdir(dir)) != NULL) {
 		p = strstr(de->d_name, ".M");
 		if (p == NULL || (p = strchr(p, 'P')) == NULL ||
 		    sscanf(p, "P%ldQ%*uPF%n", &pid, &n) != 1 || n <= 0)
 			continue;
 		dot = p + n;
-		if (*dot != '.' || strcmp(dot + 1, m->host) != 0 || pid <= 0 ||
-		    pid == (long)getpid())
+		ours = sscanf(dot, "%8x", &tag) == 1 && tag == m->tag &&
+		    (dot = strchr(dot, '.')) != NULL &&
+		    strcmp(dot + 1, m->host) == 0 && pid > 0 &&
+		    pid != m->pid && kill((pid_t)pid, 0) == -1 &&
+		    errno == ESRCH;
+		if (!ours && (fstatat(m->tmpfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 ||
+		    time(NULL) - st.st_mtime < TMP_STALE))
 			continue;
-		if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) {
-			snprintf(path, sizeof path, "%s/tmp/%s", d->target,
-			    de->d_name);
-			unlink(path);
-		}
+		unlinkat(m->tmpfd, de->d_name, 0);
 	}
 	closedir(dir);
+}
+
+static int
+open_dir(const char *target, const char *sub, char **errstr)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", target, sub);
+	if (mkdir_p(path, 0700) == -1) {
+		*errstr = xasprintf("maildir %s: cannot create %s: %s", target,
+		    path, strerror(errno));
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		*errstr = xasprintf("maildir %s: cannot open %s: %s", target,
+		    path, strerror(errno));
+	return fd;
 }
 
 static enum deliver_rc
 md_open(struct deliver *d, char **errstr)
 {
-	static const char *sub[] = { "tmp", "new", "cur" };
 	struct maildir *m = xcalloc(1, sizeof *m);
-	char path[PATH_MAX];
-	size_t i, o = 0;
-	char h[256];
 
 	d->priv = m;
-	m->fd = -1;
-	if (gethostname(h, sizeof h) == -1)
-		snprintf(h, sizeof h, "localhost");
-	h[sizeof h - 1] = '\0';
-	/* '/' and ':' cannot appear in a Maildir name (Maildir spec). */
-	for (i = 0; h[i] != '\0' && o + 5 < sizeof m->host; i++) {
-		if (h[i] == '/')
-			o += (size_t)snprintf(m->host + o, 5, "\\057");
-		else if (h[i] == ':')
-			o += (size_t)snprintf(m->host + o, 5, "\\072");
-		else
-			m->host[o++] = h[i];
-	}
-	m->host[o] = '\0';
-	for (i = 0; i < 3; i++) {
-		snprintf(path, sizeof path, "%s/%s", d->target, sub[i]);
-		if (mkdir_p(path, 0700) == -1) {
-			*errstr = xasprintf("maildir %s: cannot create %s: %s",
-			    d->target, path, strerror(errno));
-			return DELIVER_TARGET_FAILED;
-		}
-	}
-	md_clean_tmp(d);
-	return 0;
+	m->fd = m->tmpfd = m->newfd = m->curfd = -1;
+	m->pid = (long)getpid();
+	m->tag = account_tag(d->account);
+	safe_host(m->host, sizeof m->host);
+	if ((m->tmpfd = open_dir(d->target, "tmp", errstr)) == -1 ||
+	    (m->newfd = open_dir(d->target, "new", errstr)) == -1 ||
+	    (m->curfd = open_dir(d->target, "cur", errstr)) == -1)
+		return DELIVER_TARGET_FAILED;
+	md_clean_tmp(m);
+	return DELIVER_OK;
 }
 
 static void
@@ -117,13 +174,15 @@ md_clear(struct maildir *m)
 	free(m->names);
 	m->names = NULL;
 	m->nnames = 0;
+	m->journaled = 0;
 }
 
 static enum deliver_rc
 md_batch_begin(struct deliver *d, char **errstr)
 {
+	(void)errstr;
 	md_clear(d->priv);
-	return 0;
+	return DELIVER_OK;
 }
 
 static enum deliver_rc
@@ -131,20 +190,21 @@ md_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 {
 	struct maildir *m = d->priv;
 	struct timeval tv;
-	char path[PATH_MAX];
 
+	(void)meta;
 	gettimeofday(&tv, NULL);
 	free(m->cur);
-	m->cur = xasprintf("%lld.M%06ldP%dQ%uPF.%s", (long long)tv.tv_sec,
-	    (long)tv.tv_usec, (int)getpid(), ++m->seq, m->host);
-	snprintf(path, sizeof path, "%s/tmp/%s", d->target, m->cur);
-	m->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	m->cur = xasprintf("%lld.M%06ldP%ldQ%uPF%08x.%s",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, m->pid, ++m->seq, m->tag,
+	    m->host);
+	m->fd = openat(m->tmpfd, m->cur, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (m->fd == -1) {
-		*errstr = xasprintf("maildir %s: cannot create %s: %s",
-		    d->target, path, strerror(errno));
+		*errstr = xasprintf("maildir %s: cannot create %s/tmp/%s: %s",
+		    d->target, d->target, m->cur, strerror(errno));
 		return DELIVER_TARGET_FAILED;
 	}
-	return 0;
+	return DELIVER_OK;
 }
 
 static enum deliver_rc
@@ -157,21 +217,19 @@ md_write(struct deliver *d, const char *p, size_t n, char **errstr)
 		    d->target, m->cur, strerror(errno));
 		return DELIVER_TARGET_FAILED;
 	}
-	return 0;
+	return DELIVER_OK;
 }
 
 static void
 md_abort(struct deliver *d)
 {
 	struct maildir *m = d->priv;
-	char path[PATH_MAX];
 
 	if (m->fd != -1)
 		close(m->fd);
 	m->fd = -1;
 	if (m->cur != NULL) {
-		snprintf(path, sizeof path, "%s/tmp/%s", d->target, m->cur);
-		unlink(path);
+		unlinkat(m->tmpfd, m->cur, 0);
 		free(m->cur);
 		m->cur = NULL;
 	}
@@ -181,40 +239,39 @@ static enum deliver_rc
 md_end(struct deliver *d, char **errstr)
 {
 	struct maildir *m = d->priv;
-	int rc;
 
-	rc = fsync(m->fd);
-	if (rc == 0)
-		rc = close(m->fd);
-	else
-		close(m->fd);
-	m->fd = -1;
-	if (rc == -1) {
+	/* No fsync here: the batch is made durable at once by md_sync. A
+	 * close error still means the data did not make it. */
+	if (close(m->fd) == -1) {
+		m->fd = -1;
 		*errstr = xasprintf("maildir %s: saving tmp/%s: %s",
 		    d->target, m->cur, strerror(errno));
 		md_abort(d);
 		return DELIVER_TARGET_FAILED;
 	}
+	m->fd = -1;
 	m->names = xreallocarray(m->names, m->nnames + 1, sizeof *m->names);
 	m->names[m->nnames++] = m->cur;
 	m->cur = NULL;
-	return 0;
+	return DELIVER_OK;
 }
 
 static enum deliver_rc
 md_sync(struct deliver *d, char **errstr)
 {
-	char path[PATH_MAX];
+	struct maildir *m = d->priv;
 
-	/* The journal will name these files: their entries must outlive a
-	 * power failure before it does. */
-	snprintf(path, sizeof path, "%s/tmp", d->target);
-	if (fsync_dir(path) == -1) {
-		*errstr = xasprintf("maildir %s: fsync tmp/: %s", d->target,
+	/*
+	 * One syncfs for the batch: every file's data and tmp/'s entries are
+	 * durable before the journal names them. One call instead of one
+	 * fsync per message; the file system commits the batch in one go.
+	 */
+	if (syncfs(m->tmpfd) == -1) {
+		*errstr = xasprintf("maildir %s: syncfs: %s", d->target,
 		    strerror(errno));
 		return DELIVER_TARGET_FAILED;
 	}
-	return 0;
+	return DELIVER_OK;
 }
 
 static void
@@ -223,45 +280,36 @@ md_post_journal(struct deliver *d, struct buf *b)
 	struct maildir *m = d->priv;
 	size_t i;
 
+	m->journaled = 1;
 	buf_add_str(b, d->target);
 	buf_add_u32(b, (uint32_t)m->nnames);
 	for (i = 0; i < m->nnames; i++)
 		buf_add_str(b, m->names[i]);
 }
 
-/* Renames tmp/name to new/name; a name already gone from tmp/ was moved by
- * an earlier attempt (or by the user's mail reader afterwards). */
+/* Is name in dirfd, as itself or (in cur/) with a ":2,FLAGS" info? */
 static int
-md_move(const char *dir, const char *name, char **errstr)
+present(int dirfd, const char *name, int with_info)
 {
-	char from[PATH_MAX], to[PATH_MAX];
+	struct dirent *de;
+	size_t len = strlen(name);
+	int fd, found = 0;
+	DIR *dir;
 
-	if (strchr(name, '/') != NULL || strcmp(name, "..") == 0) {
-		*errstr = xasprintf("maildir %s: bad name in journal", dir);
-		return -1;
+	if (faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if (!with_info || (fd = dup(dirfd)) == -1)
+		return 0;
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
 	}
-	snprintf(from, sizeof from, "%s/tmp/%s", dir, name);
-	snprintf(to, sizeof to, "%s/new/%s", dir, name);
-	if (rename(from, to) == -1 && errno != ENOENT) {
-		*errstr = xasprintf("maildir %s: rename tmp/%s to new/: %s",
-		    dir, name, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-md_fsync_new(const char *dir, char **errstr)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof path, "%s/new", dir);
-	if (fsync_dir(path) == -1) {
-		*errstr = xasprintf("maildir %s: fsync new/: %s", dir,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
+	rewinddir(dir);
+	while (!found && (de = readdir(dir)) != NULL)
+		found = strncmp(de->d_name, name, len) == 0 &&
+		    de->d_name[len] == ':';
+	closedir(dir);
+	return found;
 }
 
 static enum deliver_rc
@@ -271,56 +319,95 @@ md_publish(struct deliver *d, char **errstr)
 	size_t i;
 
 	for (i = 0; i < m->nnames; i++)
-		if (md_move(d->target, m->names[i], errstr) == -1)
+		if (renameat(m->tmpfd, m->names[i], m->newfd, m->names[i]) ==
+		    -1) {
+			*errstr = xasprintf("maildir %s: rename tmp/%s to new/: "
+			    "%s", d->target, m->names[i], strerror(errno));
 			return DELIVER_TARGET_FAILED;
-	if (md_fsync_new(d->target, errstr) == -1)
+		}
+	if (fsync(m->newfd) == -1) {
+		*errstr = xasprintf("maildir %s: fsync new/: %s", d->target,
+		    strerror(errno));
 		return DELIVER_TARGET_FAILED;
+	}
 	md_clear(m);
-	return 0;
+	return DELIVER_OK;
 }
 
+/* Removes what this batch wrote, but never what a journal may name: the
+ * next run's recovery finishes that. */
 static void
 md_batch_abort(struct deliver *d)
 {
 	struct maildir *m = d->priv;
-	char path[PATH_MAX];
 	size_t i;
 
 	md_abort(d);
-	for (i = 0; i < m->nnames; i++) {
-		snprintf(path, sizeof path, "%s/tmp/%s", d->target,
-		    m->names[i]);
-		unlink(path);
-	}
+	if (!m->journaled)
+		for (i = 0; i < m->nnames; i++)
+			unlinkat(m->tmpfd, m->names[i], 0);
 	md_clear(m);
 }
 
 static enum deliver_recovery
 md_recover(struct deliver *d, int phase, const unsigned char *p, size_t len,
-    char **errstr)
+    size_t n, unsigned char *delivered, char **errstr)
 {
 	struct bufrd r = { p, len };
+	char *dir = NULL, *name;
+	struct maildir m = { .tmpfd = -1, .newfd = -1, .curfd = -1 };
 	enum deliver_recovery res = DELIVER_FINISHED;
-	char *dir, *name;
-	uint32_t i, n;
+	uint32_t i, count;
 
-	if ((dir = bufrd_str(&r)) == NULL || bufrd_u32(&r, &n) == -1) {
+	(void)d;
+	(void)phase;
+	if ((dir = bufrd_str(&r)) == NULL || bufrd_u32(&r, &count) == -1 ||
+	    count != n) {
 		free(dir);
 		*errstr = xasprintf("maildir: damaged journal");
 		return DELIVER_RECOVERY_FAILED;
 	}
-	for (i = 0; i < n && res == DELIVER_FINISHED; i++) {
-		if ((name = bufrd_str(&r)) == NULL) {
+	if ((m.tmpfd = open_dir(dir, "tmp", errstr)) == -1 ||
+	    (m.newfd = open_dir(dir, "new", errstr)) == -1 ||
+	    (m.curfd = open_dir(dir, "cur", errstr)) == -1) {
+		res = DELIVER_RECOVERY_FAILED;
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		if ((name = bufrd_str(&r)) == NULL || *name == '\0' ||
+		    strchr(name, '/') != NULL || strcmp(name, "..") == 0) {
+			free(name);
 			*errstr = xasprintf("maildir %s: damaged journal", dir);
 			res = DELIVER_RECOVERY_FAILED;
-			break;
+			goto out;
 		}
-		if (md_move(dir, name, errstr) == -1)
+		if (renameat(m.tmpfd, name, m.newfd, name) == 0)
+			delivered[i] = 1;
+		else if (errno != ENOENT) {
+			*errstr = xasprintf("maildir %s: rename tmp/%s to new/: "
+			    "%s", dir, name, strerror(errno));
 			res = DELIVER_RECOVERY_FAILED;
+		} else
+			/* Gone from tmp/: delivered only if it is to be
+			 * seen; otherwise it is fetched again. */
+			delivered[i] = present(m.newfd, name, 0) ||
+			    present(m.curfd, name, 1);
 		free(name);
+		if (res != DELIVER_FINISHED)
+			goto out;
 	}
-	if (res == DELIVER_FINISHED && md_fsync_new(dir, errstr) == -1)
+	if (fsync(m.newfd) == -1) {
+		*errstr = xasprintf("maildir %s: fsync new/: %s", dir,
+		    strerror(errno));
 		res = DELIVER_RECOVERY_FAILED;
+	}
+out:
+	if (m.tmpfd != -1)
+		close(m.tmpfd);
+	if (m.newfd != -1)
+		close(m.newfd);
+	if (m.curfd != -1)
+		close(m.curfd);
 	free(dir);
 	return res;
 }
@@ -334,6 +421,12 @@ md_close(struct deliver *d)
 		return;
 	md_batch_abort(d);
 	free(m->cur);
+	if (m->tmpfd != -1)
+		close(m->tmpfd);
+	if (m->newfd != -1)
+		close(m->newfd);
+	if (m->curfd != -1)
+		close(m->curfd);
 	free(m);
 	d->priv = NULL;
 }

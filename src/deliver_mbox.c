@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * mbox delivery (mboxrd quoting), locked with fcntl(2) and a dotlock as
- * procmail and mutt expect. The batch's start offset and From_ line are
- * journaled before the first byte is written; any failure in this run, or a
- * kill -9 found by the next run's recovery, truncates the file back to that
- * offset, so no partial message is ever left behind. Recovery only
- * truncates when the bytes at the offset are still the From_ line we
- * journaled: if someone rewrote the mbox since, it is left alone.
+ * procmail and mutt expect. A batch is first written to a spool file in
+ * the account's state directory; at its end the mbox is locked, the spool
+ * journaled with the offset it goes to, appended in large writes and
+ * fsynced. Nothing of a batch is in the mbox while it downloads, so a
+ * failed message or batch never leaves a partial message there, and
+ * popfetch never truncates what another program appended: recovery after
+ * kill -9 completes the journaled append from the spool, and where another
+ * program wrote after a partial append of ours, only our bytes are taken
+ * out (DESIGN.md: clean up only what is provably your own).
  */
 #include "config.h"
 
@@ -31,16 +34,23 @@
 /* procmail breaks dotlocks older than 17 minutes; so do we. */
 #define DOTLOCK_STALE	1024
 
+/* Marks the current journal layout (0.1's began with the path). */
+#define MBOX_JOURNAL_V2	0x3258424du
+/* The most of another program's mail recovery moves in memory. */
+#define MOVE_MAX	((off_t)64 * 1024 * 1024)
+
 struct mbox {
-	int		 fd;
+	int		 fd;		/* the mbox, locked, or -1 */
 	int		 dotlocked;
-	off_t		 start;		/* file size when the batch began */
+	int		 spoolfd;	/* this batch, mboxrd-quoted */
+	char		*spool;		/* its path */
+	off_t		 len;		/* its logical length, buffered too */
 	off_t		 msgstart;	/* where the current message began */
-	off_t		 pos;		/* logical end, including buffered */
+	off_t		 start;		/* where the batch goes in the mbox */
+	int		 addnl;		/* newlines the mbox lacks before it */
+	int		 journaled;	/* the spool may be journaled: keep it */
 	char		 from[512];	/* this batch's From_ line */
 	size_t		 fromlen;
-	int		 addnl;		/* newlines still owed before From_ */
-	int		 addnl0;	/* newlines the file lacked at the start */
 	struct mboxrd	 q;
 	char		*buf;
 	size_t		 buflen;
@@ -50,11 +60,31 @@ static enum deliver_rc
 mb_open(struct deliver *d, char **errstr)
 {
 	struct mbox *m = xcalloc(1, sizeof *m);
+	char *dir, *slash;
+	struct stat st;
+	int rc;
 
-	m->fd = -1;
+	m->fd = m->spoolfd = -1;
 	m->buf = xmalloc(MBOX_BUFSZ + 8);
 	d->priv = m;
-	return 0;
+	/* Fail before connecting when the mbox cannot be made. */
+	dir = xstrdup(d->target);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	rc = stat(slash != NULL ? dir : ".", &st);
+	if (rc == -1 || !S_ISDIR(st.st_mode)) {
+		*errstr = xasprintf("mbox %s: no directory %s%s%s", d->target,
+		    slash != NULL ? dir : ".", rc == -1 ? ": " : "",
+		    rc == -1 ? strerror(errno) : "");
+		free(dir);
+		return DELIVER_TARGET_FAILED;
+	}
+	free(dir);
+	m->spool = xasprintf("%s/mbox-batch", d->state_dir);
+	return DELIVER_OK;
 }
 
 /*
@@ -173,17 +203,47 @@ fcntl_lock(int fd, int timeout_ms)
 	return 0;
 }
 
-/* Opens and locks the mbox; returns the fd and sets *dotlocked. */
+/* Opens (creating durably) and locks the mbox; returns the fd and sets
+ * *dotlocked. */
 static int
 lock_mbox(const char *path, int timeout_ms, int *dotlocked, char **errstr)
 {
-	int fd;
+	struct stat st;
+	char *dir, *slash;
+	int fd, created = 0;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1 && errno == ENOENT) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		created = fd != -1;
+	}
 	if (fd == -1) {
 		*errstr = xasprintf("mbox %s: cannot open: %s", path,
 		    strerror(errno));
 		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		*errstr = xasprintf("mbox %s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (created) {
+		/* The new name must survive a power cut with the mail. */
+		dir = xstrdup(path);
+		slash = strrchr(dir, '/');
+		if (slash == dir)
+			slash[1] = '\0';
+		else if (slash != NULL)
+			*slash = '\0';
+		if (fsync_dir(slash != NULL ? dir : ".") == -1) {
+			*errstr = xasprintf("mbox %s: fsync of its directory: "
+			    "%s", path, strerror(errno));
+			free(dir);
+			close(fd);
+			return -1;
+		}
+		free(dir);
 	}
 	if ((*dotlocked = dotlock(path, timeout_ms)) == -1) {
 		*errstr = xasprintf("mbox %s: cannot take the dotlock %s.lock:"
@@ -215,74 +275,68 @@ mb_unlock(struct deliver *d)
 	m->fd = -1;
 }
 
+
+/* Newlines the mbox needs at its end before a From_ line can follow. */
+static int
+separator(int fd, off_t size)
+{
+	char last[2];
+	ssize_t n;
+
+	if (size == 0)
+		return 0;
+	n = pread(fd, last, 2, size >= 2 ? size - 2 : 0);
+	if (n >= 1 && last[n - 1] != '\n')
+		return 2;
+	if (n == 2 && last[0] != '\n')
+		return 1;
+	return 0;
+}
+
 static enum deliver_rc
 mb_batch_begin(struct deliver *d, char **errstr)
 {
 	struct mbox *m = d->priv;
-	struct stat st;
-	char last[2];
-	ssize_t n;
 
-	m->fd = lock_mbox(d->target, d->timeout_ms, &m->dotlocked, errstr);
-	if (m->fd == -1)
-		return DELIVER_TARGET_FAILED;
-	if (fstat(m->fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		*errstr = xasprintf("mbox %s: not a regular file", d->target);
-		mb_unlock(d);
+	m->journaled = 0;
+	if (m->spoolfd == -1) {
+		m->spoolfd = open(m->spool, O_RDWR | O_CREAT | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (m->spoolfd == -1) {
+			*errstr = xasprintf("mbox %s: cannot create the batch "
+			    "spool %s: %s", d->target, m->spool,
+			    strerror(errno));
+			return DELIVER_TARGET_FAILED;
+		}
+	}
+	if (ftruncate(m->spoolfd, 0) == -1) {
+		*errstr = xasprintf("mbox %s: batch spool %s: %s", d->target,
+		    m->spool, strerror(errno));
 		return DELIVER_TARGET_FAILED;
 	}
-	m->start = m->pos = st.st_size;
-	/* A From_ line must follow a blank line, or the previous message
-	 * would swallow ours. */
-	m->addnl = 0;
-	if (st.st_size > 0) {
-		n = pread(m->fd, last, 2, st.st_size >= 2 ? st.st_size - 2 : 0);
-		if (n >= 1 && last[n - 1] != '\n')
-			m->addnl = 2;
-		else if (n == 2 && last[0] != '\n')
-			m->addnl = 1;
-	}
-	m->addnl0 = m->addnl;
+	m->len = 0;
+	m->buflen = 0;
 	m->fromlen = mboxrd_from_line(m->from, sizeof m->from, NULL,
 	    time(NULL));
-	m->buflen = 0;
-	return 0;
-}
-
-static void
-mb_pre_journal(struct deliver *d, struct buf *b)
-{
-	struct mbox *m = d->priv;
-
-	buf_add_str(b, d->target);
-	buf_add_u64(b, (uint64_t)m->start);
-	buf_add_u32(b, (uint32_t)m->addnl0);
-	buf_add_str(b, m->from);
-}
-
-/* After sync the batch is complete and durable: the journal says so, and
- * recovery then finishes instead of cutting (someone may append to the
- * mbox as soon as we unlock it). */
-static void
-mb_post_journal(struct deliver *d, struct buf *b)
-{
-	mb_pre_journal(d, b);
+	return DELIVER_OK;
 }
 
 static int
 mb_flush(struct deliver *d, char **errstr)
 {
 	struct mbox *m = d->priv;
+	off_t at = m->len - (off_t)m->buflen;
 	ssize_t n;
 	size_t off = 0;
 
 	while (off < m->buflen) {
-		n = pwrite(m->fd, m->buf + off, m->buflen - off,
-		    m->pos - (off_t)(m->buflen - off));
+		n = pwrite(m->spoolfd, m->buf + off, m->buflen - off,
+		    at + (off_t)off);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			*errstr = xasprintf("mbox %s: write: %s", d->target,
+			*errstr = xasprintf("mbox %s: batch spool %s: %s",
+			    d->target, m->spool,
 			    n == 0 ? "no space" : strerror(errno));
 			return -1;
 		}
@@ -301,7 +355,7 @@ mb_add(struct deliver *d, const char *p, size_t n, char **errstr)
 		return -1;
 	memcpy(m->buf + m->buflen, p, n);
 	m->buflen += n;
-	m->pos += (off_t)n;
+	m->len += (off_t)n;
 	return 0;
 }
 
@@ -310,13 +364,9 @@ mb_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 {
 	struct mbox *m = d->priv;
 
-	m->msgstart = m->pos;
+	(void)meta;
+	m->msgstart = m->len;
 	mboxrd_init(&m->q);
-	if (m->addnl > 0) {
-		if (mb_add(d, "\n\n", (size_t)m->addnl, errstr) == -1)
-			return DELIVER_TARGET_FAILED;
-		m->addnl = 0;
-	}
 	return mb_add(d, m->from, m->fromlen, errstr) == -1 ?
 	    DELIVER_TARGET_FAILED : DELIVER_OK;
 }
@@ -336,7 +386,7 @@ mb_write(struct deliver *d, const char *p, size_t n, char **errstr)
 		p += chunk;
 		n -= chunk;
 	}
-	return 0;
+	return DELIVER_OK;
 }
 
 static enum deliver_rc
@@ -349,42 +399,94 @@ mb_end(struct deliver *d, char **errstr)
 	    DELIVER_TARGET_FAILED : DELIVER_OK;
 }
 
-/*
- * Takes the current message back. Bytes before pos - buflen are on disk in
- * order; a failed flush may also have left some bytes past that point,
- * which are cut off too (what they held is still in the buffer if it
- * belongs to an earlier message of the batch).
- */
+/* Takes the current message back: it is only in the spool. */
 static void
 mb_abort(struct deliver *d)
 {
 	struct mbox *m = d->priv;
-	off_t flushed = m->pos - (off_t)m->buflen, keep;
-	struct stat st;
+	off_t flushed = m->len - (off_t)m->buflen;
 
 	if (m->msgstart >= flushed)
-		m->buflen -= (size_t)(m->pos - m->msgstart);
-	else
+		m->buflen -= (size_t)(m->len - m->msgstart);
+	else {
 		m->buflen = 0;
-	keep = m->msgstart < flushed ? m->msgstart : flushed;
-	m->pos = m->msgstart;
-	if (fstat(m->fd, &st) == 0 && st.st_size > keep)
-		(void)ftruncate(m->fd, keep);
-	if (m->msgstart == m->start)
-		m->addnl = m->addnl0;
+		(void)ftruncate(m->spoolfd, m->msgstart);
+	}
+	m->len = m->msgstart;
 }
 
+/* The spool is durable (recovery appends from it); then the mbox is
+ * locked and the batch's place in it is fixed. */
 static enum deliver_rc
 mb_sync(struct deliver *d, char **errstr)
 {
 	struct mbox *m = d->priv;
+	struct stat st;
 
 	if (mb_flush(d, errstr) == -1)
 		return DELIVER_TARGET_FAILED;
-	if (fsync(m->fd) == -1) {
-		*errstr = xasprintf("mbox %s: fsync: %s", d->target,
-		    strerror(errno));
+	if (fdatasync(m->spoolfd) == -1) {
+		*errstr = xasprintf("mbox %s: batch spool %s: fsync: %s",
+		    d->target, m->spool, strerror(errno));
 		return DELIVER_TARGET_FAILED;
+	}
+	m->fd = lock_mbox(d->target, d->timeout_ms, &m->dotlocked, errstr);
+	if (m->fd == -1)
+		return DELIVER_TARGET_FAILED;
+	if (fstat(m->fd, &st) == -1) {
+		*errstr = xasprintf("mbox %s: %s", d->target, strerror(errno));
+		mb_unlock(d);
+		return DELIVER_TARGET_FAILED;
+	}
+	m->start = st.st_size;
+	/* A From_ line must follow a blank line, or the previous message
+	 * would swallow ours. */
+	m->addnl = separator(m->fd, st.st_size);
+	return DELIVER_OK;
+}
+
+static void
+mb_post_journal(struct deliver *d, struct buf *b)
+{
+	struct mbox *m = d->priv;
+
+	m->journaled = 1;
+	buf_add_u32(b, MBOX_JOURNAL_V2);
+	buf_add_str(b, d->target);
+	buf_add_str(b, m->spool);
+	buf_add_u64(b, (uint64_t)m->start);
+	buf_add_u32(b, (uint32_t)m->addnl);
+	buf_add_u64(b, (uint64_t)m->len);
+}
+
+/* Writes addnl newlines and spool[from, len) to fd at off, in large
+ * pieces. 0 or -1 (errno). */
+static int
+append_spool(int fd, off_t off, int addnl, int spoolfd, off_t from,
+    off_t len)
+{
+	char buf[MBOX_BUFSZ];
+	ssize_t n;
+	size_t want;
+
+	if (addnl > 0) {
+		if (pwrite(fd, "\n\n", (size_t)addnl, off) != addnl)
+			return -1;
+		off += addnl;
+	}
+	while (from < len) {
+		want = len - from > (off_t)sizeof buf ? sizeof buf :
+		    (size_t)(len - from);
+		n = pread(spoolfd, buf, want, from);
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (write_at(fd, buf, (size_t)n, off) == -1)
+			return -1;
+		from += n;
+		off += n;
 	}
 	return 0;
 }
@@ -392,8 +494,21 @@ mb_sync(struct deliver *d, char **errstr)
 static enum deliver_rc
 mb_publish(struct deliver *d, char **errstr)
 {
+	struct mbox *m = d->priv;
+
+	if (append_spool(m->fd, m->start, m->addnl, m->spoolfd, 0, m->len) ==
+	    -1 || fsync(m->fd) == -1) {
+		*errstr = xasprintf("mbox %s: write: %s", d->target,
+		    strerror(errno));
+		/* Only our own bytes, under our lock; the journal still lets
+		 * the next run deliver the batch from the spool. */
+		if (ftruncate(m->fd, m->start) == 0)
+			fsync(m->fd);
+		mb_unlock(d);
+		return DELIVER_TARGET_FAILED;
+	}
 	mb_unlock(d);
-	return 0;
+	return DELIVER_OK;
 }
 
 static void
@@ -401,65 +516,171 @@ mb_batch_abort(struct deliver *d)
 {
 	struct mbox *m = d->priv;
 
-	if (m->fd == -1)
-		return;
 	m->buflen = 0;
-	if (ftruncate(m->fd, m->start) == 0)
-		fsync(m->fd);
+	m->len = 0;
+	if (!m->journaled && m->spoolfd != -1)
+		(void)ftruncate(m->spoolfd, 0);
 	mb_unlock(d);
 }
 
+/*
+ * How many bytes at off in fd equal exp[0, explen) (read from the spool
+ * after addnl newlines): the length of the matching prefix, up to the end
+ * of the file. -1 on a read error.
+ */
+static off_t
+match_prefix(int fd, off_t off, off_t size, int addnl, int spoolfd,
+    off_t len)
+{
+	char a[MBOX_BUFSZ], b[MBOX_BUFSZ];
+	off_t k = 0, total = addnl + len;
+	ssize_t na, nb;
+	size_t want, i;
+
+	while (k < total && off + k < size) {
+		want = sizeof a;
+		if ((off_t)want > total - k)
+			want = (size_t)(total - k);
+		if ((off_t)want > size - off - k)
+			want = (size_t)(size - off - k);
+		if (k < addnl) {
+			want = (size_t)(addnl - k);
+			memset(b, '\n', want);
+			nb = (ssize_t)want;
+		} else if ((nb = pread(spoolfd, b, want, k - addnl)) <= 0)
+			return -1;
+		if ((na = pread(fd, a, (size_t)nb, off + k)) != nb)
+			return -1;
+		for (i = 0; i < (size_t)nb && a[i] == b[i]; i++)
+			;
+		k += (off_t)i;
+		if (i < (size_t)nb)
+			break;
+	}
+	return k;
+}
+
+/* Takes [at, at + k) out of the file: another program's mail after our
+ * partial append moves down over it. */
+static int
+cut_ours(int fd, off_t at, off_t k, off_t size)
+{
+	off_t tail = size - at - k;
+	char *buf;
+	int rc = -1;
+
+	if (tail > MOVE_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	buf = xmalloc(tail > 0 ? (size_t)tail : 1);
+	if (pread(fd, buf, (size_t)tail, at + k) == (ssize_t)tail &&
+	    write_at(fd, buf, (size_t)tail, at) == 0 &&
+	    ftruncate(fd, at + tail) == 0 && fsync(fd) == 0)
+		rc = 0;
+	free(buf);
+	return rc;
+}
+
+/*
+ * Finishes a journaled append after kill -9, from the spool: whatever of
+ * it reached the mbox is completed, or, where another program appended
+ * after a partial write of ours, our bytes are cut out first and the batch
+ * appended whole. Nothing of anyone else's is truncated.
+ */
 static enum deliver_recovery
 mb_recover(struct deliver *d, int phase, const unsigned char *p, size_t len,
-    char **errstr)
+    size_t n, unsigned char *delivered, char **errstr)
 {
 	struct bufrd r = { p, len };
-	char *path, *from = NULL, *got = NULL;
-	uint64_t start;
-	uint32_t addnl;
+	char *path = NULL, *spool = NULL;
+	uint64_t start, slen;
+	uint32_t magic, addnl;
 	struct stat st;
-	size_t need;
-	int fd, dl;
-	enum deliver_recovery res = DELIVER_ROLLED_BACK;
+	off_t k, size;
+	int fd, spoolfd = -1, dl;
+	enum deliver_recovery res = DELIVER_FINISHED;
+	size_t i;
 
-	if ((path = bufrd_str(&r)) == NULL || bufrd_u64(&r, &start) == -1 ||
-	    bufrd_u32(&r, &addnl) == -1 || (from = bufrd_str(&r)) == NULL) {
-		free(path);
-		*errstr = xasprintf("mbox: damaged journal");
-		return DELIVER_RECOVERY_FAILED;
-	}
-	if (phase == DELIVER_PHASE_POST) {
-		free(path);
-		free(from);
+	if (bufrd_u32(&r, &magic) == -1 || magic != MBOX_JOURNAL_V2) {
+		/* A journal of popfetch 0.1: its batch was complete when it
+		 * said so after sync; before, it may be partial, and is left
+		 * alone rather than cut (another program may have written
+		 * after it): fetched again. */
+		if (phase != DELIVER_PHASE_POST)
+			return DELIVER_ROLLED_BACK;
+		for (i = 0; i < n; i++)
+			delivered[i] = 1;
 		return DELIVER_FINISHED;
 	}
-	fd = lock_mbox(path, d->timeout_ms, &dl, errstr);
-	if (fd == -1) {
-		free(path);
-		free(from);
-		return DELIVER_RECOVERY_FAILED;
+	if ((path = bufrd_str(&r)) == NULL || (spool = bufrd_str(&r)) ==
+	    NULL || bufrd_u64(&r, &start) == -1 || bufrd_u32(&r, &addnl) ==
+	    -1 || addnl > 2 || bufrd_u64(&r, &slen) == -1 ||
+	    start > INT64_MAX / 2 || slen > INT64_MAX / 2) {
+		*errstr = xasprintf("mbox: damaged journal");
+		res = DELIVER_RECOVERY_FAILED;
+		goto out;
 	}
-	if (addnl > 2)
-		addnl = 0;
-	need = strlen(from) + addnl;
-	got = xmalloc(need + 1);
-	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > start &&
-	    pread(fd, got, need, (off_t)start) == (ssize_t)need &&
-	    memcmp(got, "\n\n", addnl) == 0 &&
-	    memcmp(got + addnl, from, need - addnl) == 0) {
-		if (ftruncate(fd, (off_t)start) == -1 || fsync(fd) == -1) {
-			*errstr = xasprintf("mbox %s: cannot roll back an "
-			    "interrupted delivery at offset %llu: %s", path,
-			    (unsigned long long)start, strerror(errno));
-			res = DELIVER_RECOVERY_FAILED;
-		}
+	spoolfd = open(spool, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (spoolfd == -1 || fstat(spoolfd, &st) == -1 ||
+	    st.st_size != (off_t)slen) {
+		/* The batch cannot be rebuilt: fetched again (at most one
+		 * duplicate, never a loss). */
+		res = DELIVER_ROLLED_BACK;
+		goto out;
 	}
+	if ((fd = lock_mbox(path, d->timeout_ms, &dl, errstr)) == -1) {
+		res = DELIVER_RECOVERY_FAILED;
+		goto out;
+	}
+	if (fstat(fd, &st) == -1)
+		goto ioerr;
+	size = st.st_size;
+	k = (off_t)start <= size ? match_prefix(fd, (off_t)start, size,
+	    (int)addnl, spoolfd, (off_t)slen) : 0;
+	if (k == -1)
+		goto ioerr;
+	if ((off_t)start > size || (k == 0 && (off_t)start < size)) {
+		/* Nothing of ours there, and the file changed: append. */
+		if (append_spool(fd, size, separator(fd, size), spoolfd, 0,
+		    (off_t)slen) == -1)
+			goto ioerr;
+	} else if (k < (off_t)(addnl + slen) && (off_t)start + k < size) {
+		/* Ours, cut short, then someone else's. */
+		if (cut_ours(fd, (off_t)start, k, size) == -1)
+			goto ioerr;
+		size -= k;
+		if (append_spool(fd, size, separator(fd, size), spoolfd, 0,
+		    (off_t)slen) == -1)
+			goto ioerr;
+	} else if (k < (off_t)(addnl + slen)) {
+		/* Ours, cut short at the end: complete it. */
+		if (k < (off_t)addnl) {
+			if (append_spool(fd, (off_t)start + k,
+			    (int)(addnl - k), spoolfd, 0, (off_t)slen) == -1)
+				goto ioerr;
+		} else if (append_spool(fd, (off_t)start + k, 0, spoolfd,
+		    k - addnl, (off_t)slen) == -1)
+			goto ioerr;
+	}
+	if (fsync(fd) == -1)
+		goto ioerr;
+	for (i = 0; i < n; i++)
+		delivered[i] = 1;
+	goto unlock;
+ioerr:
+	*errstr = xasprintf("mbox %s: cannot finish an interrupted delivery: "
+	    "%s", path, strerror(errno));
+	res = DELIVER_RECOVERY_FAILED;
+unlock:
 	if (dl)
 		dotunlock(path);
 	close(fd);
-	free(got);
+out:
+	if (spoolfd != -1)
+		close(spoolfd);
 	free(path);
-	free(from);
+	free(spool);
 	return res;
 }
 
@@ -471,6 +692,9 @@ mb_close(struct deliver *d)
 	if (m == NULL)
 		return;
 	mb_batch_abort(d);
+	if (m->spoolfd != -1)
+		close(m->spoolfd);
+	free(m->spool);
 	free(m->buf);
 	free(m);
 	d->priv = NULL;
@@ -481,7 +705,6 @@ const struct deliver_ops deliver_mbox_ops = {
 	.stream = 1,
 	.open = mb_open,
 	.batch_begin = mb_batch_begin,
-	.pre_journal = mb_pre_journal,
 	.begin = mb_begin,
 	.write = mb_write,
 	.end = mb_end,

@@ -6,11 +6,13 @@
  * Only complete messages get here (stream = 0), so an MDA never sees a
  * partial download. At least once: the MDA is outside our transaction.
  *
- * Substitutions in CMD, each shell-quoted: %F envelope sender (from the
- * Return-Path header, empty if none), %u the account's user name, %% a
- * percent sign; any other % sequence is left alone (printf formats in the
- * command keep working). The same values and more are in the environment
- * as POPFETCH_SENDER, POPFETCH_USER, POPFETCH_SERVER and POPFETCH_UID.
+ * Substitutions in CMD: %F the envelope sender (from the Return-Path
+ * header, MAILER-DAEMON if none), %T the local user, %u the account's user
+ * name, each replaced by a reference to the environment variable that
+ * holds it (POPFETCH_SENDER, POPFETCH_RECIPIENT, POPFETCH_USER), so no
+ * value from a message is ever parsed by the shell; %% and \% are a percent
+ * sign; any other % sequence is left alone (printf formats in the command
+ * keep working). POPFETCH_SERVER and POPFETCH_UID are set too.
  */
 #include "config.h"
 
@@ -20,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +34,14 @@
 #include "util.h"
 #include "xmalloc.h"
 
+static char *expand(const char *, char **);
+static const char *recipient(void);
+
 struct mda {
-	pid_t	pid;
-	int	fd;
+	pid_t	 pid;
+	int	 fd;
+	char	*cmd;		/* with references instead of % sequences */
+	char	*recipient;
 };
 
 static enum deliver_rc
@@ -44,7 +52,10 @@ mda_open(struct deliver *d, char **errstr)
 	m->fd = -1;
 	m->pid = -1;
 	d->priv = m;
-	return 0;
+	if ((m->cmd = expand(d->target, errstr)) == NULL)
+		return DELIVER_TARGET_FAILED;
+	m->recipient = xstrdup(recipient());
+	return DELIVER_OK;
 }
 
 static enum deliver_rc
@@ -53,68 +64,113 @@ mda_batch_begin(struct deliver *d, char **errstr)
 	return 0;
 }
 
-/* Appends s to b in single quotes, safe for sh. */
-static void
-shquote(struct buf *b, const char *s)
-{
-	buf_add(b, "'", 1);
-	for (; s != NULL && *s != '\0'; s++) {
-		if (*s == '\'')
-			buf_add(b, "'\\''", 4);
-		else
-			buf_add(b, s, 1);
-	}
-	buf_add(b, "'", 1);
-}
-
+/*
+ * The command with %F, %T and %u replaced by references to environment
+ * variables that hold the values, never the values themselves: whatever
+ * the message says, the shell only ever sees a parameter expansion, and
+ * a reference is quoted as the surrounding text needs (outside quotes it
+ * gets double quotes of its own). A reference inside single quotes would
+ * not be expanded, so that is an error; "\%" is a literal percent sign,
+ * as is "%%". NULL with *errstr for a command that cannot work.
+ */
 static char *
-expand(const char *cmd, const struct msg_meta *meta)
+expand(const char *cmd, char **errstr)
 {
 	struct buf b = { 0 };
-	const char *p;
+	const char *p, *var;
+	int squote = 0, dquote = 0;
 
 	for (p = cmd; *p != '\0'; p++) {
+		if (squote) {
+			if (*p == '\'')
+				squote = 0;
+			else if (*p == '%' && p[1] == '%') {
+				buf_add(&b, "%", 1);
+				p++;
+				continue;
+			} else if (*p == '%' && p[1] != '\0' &&
+			    strchr("FTu", p[1]) != NULL) {
+				*errstr = xasprintf("mda \"%s\": %%%c inside single "
+				    "quotes would not be replaced; write it "
+				    "without quotes (popfetch quotes it)", cmd,
+				    p[1]);
+				buf_free(&b);
+				return NULL;
+			}
+			buf_add(&b, p, 1);
+			continue;
+		}
+		if (*p == '\\' && p[1] == '%') {
+			buf_add(&b, "%", 1);
+			p++;
+			continue;
+		}
+		if (*p == '\\' && p[1] != '\0') {
+			buf_add(&b, p, 2);
+			p++;
+			continue;
+		}
+		if (*p == '\'' && !dquote)
+			squote = 1;
+		else if (*p == '"')
+			dquote = !dquote;
 		if (*p != '%' || p[1] == '\0') {
 			buf_add(&b, p, 1);
 			continue;
 		}
 		switch (*++p) {
 		case 'F':
-			shquote(&b, meta->sender);
+			var = "POPFETCH_SENDER";
+			break;
+		case 'T':
+			var = "POPFETCH_RECIPIENT";
 			break;
 		case 'u':
-			shquote(&b, meta->user);
+			var = "POPFETCH_USER";
 			break;
 		case '%':
 			buf_add(&b, "%", 1);
-			break;
+			continue;
 		default:
 			buf_add(&b, p - 1, 2);
-			break;
+			continue;
 		}
+		if (!dquote)
+			buf_add(&b, "\"", 1);
+		buf_add(&b, "${", 2);
+		buf_add(&b, var, strlen(var));
+		buf_add(&b, "}", 1);
+		if (!dquote)
+			buf_add(&b, "\"", 1);
 	}
 	buf_add(&b, "", 1);
 	return (char *)b.data;
+}
+
+/* The local user, for %T (procmail -d %T from a system cron job). */
+static const char *
+recipient(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	return pw != NULL ? pw->pw_name : "";
 }
 
 static enum deliver_rc
 mda_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 {
 	struct mda *m = d->priv;
-	char *cmd;
 	int p[2];
 
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		*errstr = xasprintf("mda: pipe: %s", strerror(errno));
 		return DELIVER_MSG_FAILED;
 	}
-	cmd = expand(d->target, meta);
 	m->pid = fork();
 	if (m->pid == -1) {
 		*errstr = xasprintf("mda: fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
-		free(cmd);
 		return DELIVER_MSG_FAILED;
 	}
 	if (m->pid == 0) {
@@ -123,14 +179,15 @@ mda_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 		if (dup2(p[0], 0) == -1 || dup2(2, 1) == -1)
 			_exit(EX_OSERR);
 		signal(SIGPIPE, SIG_DFL);
-		setenv("POPFETCH_SENDER", meta->sender ? meta->sender : "", 1);
+		setenv("POPFETCH_SENDER", meta->sender != NULL &&
+		    *meta->sender != '\0' ? meta->sender : "MAILER-DAEMON", 1);
+		setenv("POPFETCH_RECIPIENT", m->recipient, 1);
 		setenv("POPFETCH_USER", meta->user ? meta->user : "", 1);
 		setenv("POPFETCH_SERVER", meta->server ? meta->server : "", 1);
 		setenv("POPFETCH_UID", meta->uid ? meta->uid : "", 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		execl("/bin/sh", "sh", "-c", m->cmd, (char *)NULL);
 		_exit(127);
 	}
-	free(cmd);
 	close(p[0]);
 	m->fd = p[1];
 	fcntl(m->fd, F_SETFL, fcntl(m->fd, F_GETFL) | O_NONBLOCK);
@@ -258,6 +315,8 @@ mda_close(struct deliver *d)
 	if (d->priv == NULL)
 		return;
 	mda_reap(d->priv, 1);
+	free(((struct mda *)d->priv)->cmd);
+	free(((struct mda *)d->priv)->recipient);
 	free(d->priv);
 	d->priv = NULL;
 }

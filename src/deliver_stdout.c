@@ -2,12 +2,17 @@
 /*
  * Delivery to standard output as an mboxrd stream, so that
  * "popfetch --stdout ... | formail -s procmail" works. Only complete
- * messages get here (stream = 0). At least once: a reader that dies after
- * reading a message but before we commit it gets that message again.
+ * messages get here (stream = 0). Bytes written into a pipe are not mail
+ * delivered: the UIDs of a run are recorded only once the whole stream was
+ * written and standard output was flushed (fsynced when it is a file) and
+ * closed without an error (confirm_at_end); a write error records nothing
+ * of the run. Messages are never deleted (--delete is refused): a reader
+ * that dies, or loses what it read, gets them again next time.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +20,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "log.h"
 #include "mboxrd.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -110,6 +116,25 @@ so_batch_abort(struct deliver *d)
 {
 }
 
+static enum deliver_rc
+so_finish(struct deliver *d, char **errstr)
+{
+	enum deliver_rc rc;
+
+	if ((rc = so_sync(d, errstr)) != DELIVER_OK)
+		return rc;
+	rc = DELIVER_OK;
+	if (close(STDOUT_FILENO) == -1) {
+		*errstr = xasprintf("standard output: close: %s",
+		    strerror(errno));
+		rc = DELIVER_TARGET_FAILED;
+	}
+	/* Nothing else may take descriptor 1. */
+	if (open("/dev/null", O_WRONLY) == -1)
+		fatal("/dev/null");
+	return rc;
+}
+
 static void
 so_close(struct deliver *d)
 {
@@ -120,6 +145,7 @@ so_close(struct deliver *d)
 const struct deliver_ops deliver_stdout_ops = {
 	.name = "stdout",
 	.stream = 0,
+	.confirm_at_end = 1,
 	.open = so_open,
 	.batch_begin = so_nop,
 	.begin = so_begin,
@@ -129,5 +155,6 @@ const struct deliver_ops deliver_stdout_ops = {
 	.sync = so_sync,
 	.publish = so_nop,
 	.batch_abort = so_batch_abort,
+	.finish = so_finish,
 	.close = so_close,
 };

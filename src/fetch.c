@@ -37,6 +37,8 @@ open_delivery(struct run *r)
 	r->d.ops = deliver_ops_for(r->ro->mode == MODE_CHECK ?
 	    DELIVER_STDOUT : r->a->dkind);
 	r->d.target = r->a->dtarget;
+	r->d.state_dir = r->a->state_dir;
+	r->d.account = r->a->state_dir;
 	r->d.timeout_ms = r->a->timeout_ms;
 	if (r->ro->mode == MODE_CHECK)
 		return 0;
@@ -46,6 +48,22 @@ open_delivery(struct run *r)
 		return -1;
 	}
 	return 0;
+}
+
+/* The whole run's output is confirmed (standard output closed without an
+ * error): only now is any of it recorded. */
+static void
+confirm(struct run *r)
+{
+	char *err = NULL;
+
+	if (r->d.ops->finish(&r->d, &err) != DELIVER_OK) {
+		result_fail(r->res, FAIL_LOCAL, "%s; nothing of this run is "
+		    "recorded, so it is sent again next time", err);
+		free(err);
+		return;
+	}
+	record_batch(r, 0, r->pl.njobs);
 }
 
 static int
@@ -165,6 +183,8 @@ fetch_account(const struct runopts *ro, const struct account *a,
 		if (batch_run(&r, i, to) == -1)
 			break;
 	}
+	if (r.d.ops->confirm_at_end && i >= r.pl.njobs)
+		confirm(&r);
 	record_groups(&r);
 quit:
 	quit(&r);

@@ -92,9 +92,10 @@ journal_recover(struct uidstore *us, const char *state_dir, int timeout_ms,
 	enum deliver_recovery rec;
 	struct journal j;
 	char *err = NULL;
+	unsigned char *delivered = NULL;
 	void *blob;
 	size_t len;
-	uint32_t i;
+	uint32_t i, missing = 0;
 	enum us_rc rc;
 
 	rc = uidstore_journal_get(us, &blob, &len);
@@ -118,7 +119,11 @@ journal_recover(struct uidstore *us, const char *state_dir, int timeout_ms,
 	}
 	d.ops = ops;
 	d.timeout_ms = timeout_ms;
-	rec = ops->recover(&d, (int)j.phase, j.mdata, j.mlen, &err);
+	d.state_dir = state_dir;
+	d.account = state_dir;
+	delivered = xcalloc(j.n + 1, 1);
+	rec = ops->recover(&d, (int)j.phase, j.mdata, j.mlen, j.n, delivered,
+	    &err);
 	if (rec == DELIVER_RECOVERY_FAILED) {
 		result_fail(res, FAIL_LOCAL, "cannot recover the interrupted "
 		    "run: %s", err);
@@ -130,6 +135,11 @@ journal_recover(struct uidstore *us, const char *state_dir, int timeout_ms,
 	for (i = 0; rec == DELIVER_FINISHED && i < j.n; i++) {
 		struct journal_entry *e = &j.entries[i];
 
+		if (!delivered[i]) {
+			/* Not where it can be seen: fetched again. */
+			missing++;
+			continue;
+		}
 		if (uidstore_add_content(us, e->uid, e->uidlen, e->digest,
 		    e->octets, e->copies, e->list_size, e->hdr) != US_OK) {
 			uidstore_abort(us);
@@ -144,13 +154,18 @@ journal_recover(struct uidstore *us, const char *state_dir, int timeout_ms,
 		goto dberr;
 	log_info("recovered an interrupted %s delivery: %s", j.method,
 	    rec == DELIVER_FINISHED ? "finished" : "rolled back");
+	if (missing > 0)
+		log_warnx("%u messages of an interrupted delivery are not in "
+		    "%s; they will be fetched again", missing, j.method);
 	journal_free(&j);
+	free(delivered);
 	free(blob);
 	return 0;
 dberr:
 	result_fail(res, FAIL_LOCAL, "%s", uidstore_error(us));
 fail:
 	journal_free(&j);
+	free(delivered);
 	free(blob);
 	return -1;
 }

@@ -35,8 +35,9 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	switch (plan_line(&r->pl, msgno, uid, uidlen, rc == US_OK ? &rec :
 	    NULL)) {
 	case PLAN_TOOBIG:
-		/* Said once as a failure, then left alone. */
-		log_info("message %u (UID %s) is over --max-size; left on the "
+		/* Not downloaded again, but said on every run. */
+		result_msg(r->res, msgno, show, MSG_SKIPPED, FAIL_MESSAGE,
+		    "message %u (UID %s) is over --max-size; left on the "
 		    "server", msgno, show);
 		break;
 	case PLAN_NEW:
@@ -110,6 +111,36 @@ verify_reuse(struct run *r, struct job *j)
 	return 0;
 }
 
+/*
+ * --max-size acts on the LIST size, before any download: such a message is
+ * left on the server, and said so on every run (a cron job's mail), never
+ * silently forever. A LIST size is a hint: one that understated the size
+ * is caught while downloading (pop3_retr's limit).
+ */
+static void
+skip_oversized(struct run *r)
+{
+	char show[128];
+	size_t i;
+
+	for (i = 0; i < r->pl.njobs && r->a->max_size > 0; i++) {
+		struct job *j = &r->pl.jobs[i];
+
+		if (j->state != J_PENDING || j->size_hint <= r->a->max_size)
+			continue;
+		j->state = J_SKIPPED;
+		log_sanitize(show, sizeof show, j->uid, j->uidlen);
+		result_msg(r->res, j->msgno, show, MSG_SKIPPED, FAIL_MESSAGE,
+		    "message %u (UID %s) of %llu octets is over --max-size; "
+		    "left on the server", j->msgno, show,
+		    (unsigned long long)j->size_hint);
+	}
+	if (r->res->skipped > 0)
+		log_warnx("%lu message%s over --max-size (%llu octets) left on "
+		    "the server", r->res->skipped, r->res->skipped == 1 ? "" :
+		    "s", (unsigned long long)r->a->max_size);
+}
+
 int
 listing_read(struct run *r)
 {
@@ -164,5 +195,6 @@ listing_read(struct run *r)
 		if (r->pl.jobs[i].verify &&
 		    verify_reuse(r, &r->pl.jobs[i]) == -1)
 			return -1;
+	skip_oversized(r);
 	return 0;
 }

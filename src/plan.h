@@ -45,6 +45,7 @@ enum job_state {
 	J_SAME,		/* identical content already delivered: not again */
 	J_FAILED,
 	J_OLD,		/* a suspected reuse that turned out the same message */
+	J_SKIPPED,	/* left on the server on purpose (over --max-size) */
 };
 
 struct job {

@@ -42,5 +42,8 @@ int listing_read(struct run *);
 int batch_run(struct run *, size_t from, size_t to);
 /* DELE a message delivered in an earlier run. 0 or -1 (stop). */
 int batch_dele_old(struct run *, uint32_t msgno);
+/* Records jobs [from, to) that were delivered, in one transaction that
+ * also drops the journal, and counts them. 0 or -1 (reported). */
+int record_batch(struct run *, size_t from, size_t to);
 
 #endif

@@ -145,6 +145,7 @@ secret_from_fd(int fd, char **errstr)
 			*errstr = xasprintf("reading the password from file "
 			    "descriptor %d: %s", fd, strerror(errno));
 			wipe(buf, sizeof buf);
+			close(fd);
 			return NULL;
 		}
 		if (r == 0 || memchr(buf + n, '\n', (size_t)r) != NULL) {
@@ -153,6 +154,8 @@ secret_from_fd(int fd, char **errstr)
 		}
 		n += (size_t)r;
 	}
+	/* Read once; closed so that no child can read the rest. */
+	close(fd);
 	s = first_line(buf, n);
 	wipe(buf, sizeof buf);
 	if (*s == '\0') {

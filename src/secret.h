@@ -17,7 +17,7 @@ int netrc_lookup(const char *text, size_t len, const char *host,
     const char *user, char **login, char **password);
 
 /* Reads the first line of a file descriptor or file, without its newline.
- * NULL with *errstr on failure. */
+ * The descriptor is closed after reading. NULL with *errstr on failure. */
 char *secret_from_fd(int fd, char **errstr);
 char *secret_from_file(const char *path, char **errstr);
 /* Reads ~/.netrc (or $NETRC); NULL without error when there is no entry. */

@@ -166,9 +166,13 @@ connect_secure(struct session *s, const struct account *a, int server_info,
 		return -1;
 	}
 	if (server_info) {
+		const char *g = pop3_greeting_text(s->p);
+		char show[1024];
+
+		/* The server's text, with its control bytes escaped. */
 		heading = xasprintf("greeting: %s\ncapabilities%s:",
-		    pop3_greeting_text(s->p), a->tls == TLS_IMPLICIT ?
-		    " (over TLS)" : "");
+		    log_sanitize(show, sizeof show, g, strlen(g)),
+		    a->tls == TLS_IMPLICIT ? " (over TLS)" : "");
 		report_server_info(heading, pop3_capa_text(s->p));
 		free(heading);
 	}

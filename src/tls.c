@@ -281,7 +281,8 @@ static void
 name_line(BIO *b, const char *label, const X509_NAME *name)
 {
 	BIO_printf(b, "%s", label);
-	X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+	/* Control and 8-bit bytes escaped: a certificate is the server's. */
+	X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE);
 	BIO_printf(b, "\n");
 }
 

@@ -24,6 +24,8 @@
 struct uidstore {
 	char	*dir;
 	int	 lockfd;
+	int	 dirfd;		/* the directory, to make its entries durable */
+	struct timespec dirmtime; /* its mtime when last fsynced */
 	DB_ENV	*env;
 	DB	*uids;
 	DB	*journal;
@@ -102,12 +104,72 @@ open_db(struct uidstore *s, DB **dbp, const char *name)
 	return 0;
 }
 
+/*
+ * Whoever controls the store controls what gets deleted: like ssh with
+ * ~/.ssh, a state directory that is not ours, or that others may write,
+ * is refused. One that others may only read is made private.
+ */
+static int
+check_private(const char *dir, int fix, char **errstr)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) == -1) {
+		*errstr = xasprintf("state directory %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*errstr = xasprintf("state directory %s is not a directory%s",
+		    dir, S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		*errstr = xasprintf("state directory %s belongs to uid %ld, not "
+		    "to you (uid %ld): run popfetch as its owner, or give "
+		    "--state-dir a directory of your own", dir,
+		    (long)st.st_uid, (long)geteuid());
+		return -1;
+	}
+	if (st.st_mode & 022) {
+		*errstr = xasprintf("state directory %s is writable by group or "
+		    "others, who could change what popfetch deletes: check "
+		    "it, then run chmod go-w %s", dir, dir);
+		return -1;
+	}
+	if (fix && (st.st_mode & 077) != 0 &&
+	    chmod(dir, st.st_mode & 0700) == -1) {
+		*errstr = xasprintf("state directory %s: chmod 700: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* New entries in the directory (a log file Berkeley DB just created, the
+ * databases) are made durable: their commits are in them. */
+static int
+sync_dir(struct uidstore *s, int force)
+{
+	struct stat st;
+
+	if (fstat(s->dirfd, &st) == -1)
+		return -1;
+	if (!force && st.st_mtim.tv_sec == s->dirmtime.tv_sec &&
+	    st.st_mtim.tv_nsec == s->dirmtime.tv_nsec)
+		return 0;
+	if (fsync(s->dirfd) == -1)
+		return -1;
+	s->dirmtime = st.st_mtim;
+	return 0;
+}
+
 enum us_rc
 uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
     char **errstr)
 {
 	struct uidstore *s;
-	struct stat st;
+	char *base, *slash;
 	int rc;
 
 	*out = NULL;
@@ -116,20 +178,36 @@ uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
 		    dir, strerror(errno));
 		return US_ERR;
 	}
-	if (stat(dir, &st) == 0 && (st.st_mode & 077) != 0)
-		chmod(dir, st.st_mode & 0700);
+	base = xstrdup(dir);
+	if ((slash = strrchr(base, '/')) != NULL && slash != base)
+		*slash = '\0';
+	rc = (slash != NULL && slash != base && check_private(base, 0,
+	    errstr) == -1) || check_private(dir, 1, errstr) == -1;
+	free(base);
+	if (rc)
+		return US_ERR;
 	s = xcalloc(1, sizeof *s);
 	s->dir = xstrdup(dir);
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->dirfd == -1) {
+		*errstr = xasprintf("cannot open state directory %s: %s", dir,
+		    strerror(errno));
+		free(s->dir);
+		free(s);
+		return US_ERR;
+	}
 	if (take_lock(dir, wait_secs, &s->lockfd) == -1) {
 		if (errno == EWOULDBLOCK) {
 			*errstr = xasprintf("another popfetch run holds the "
 			    "lock on %s/lock", dir);
+			close(s->dirfd);
 			free(s->dir);
 			free(s);
 			return US_LOCKED;
 		}
 		*errstr = xasprintf("cannot lock %s/lock: %s", dir,
 		    strerror(errno));
+		close(s->dirfd);
 		free(s->dir);
 		free(s);
 		return US_ERR;
@@ -152,6 +230,12 @@ uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
 		goto fail;
 	if ((rc = open_db(s, &s->journal, "journal.db")) != 0)
 		goto fail;
+	if (sync_dir(s, 1) == -1) {
+		*errstr = xasprintf("state directory %s: fsync: %s", dir,
+		    strerror(errno));
+		uidstore_close(s);
+		return US_ERR;
+	}
 	*out = s;
 	return US_OK;
 fail:
@@ -183,6 +267,8 @@ uidstore_close(struct uidstore *s)
 	}
 	if (s->lockfd > 0)
 		close(s->lockfd);
+	if (s->dirfd > 0)
+		close(s->dirfd);
 	free(s->dir);
 	free(s);
 }
@@ -313,6 +399,11 @@ uidstore_commit(struct uidstore *s)
 	/* The default commit flushes the log synchronously: durable. */
 	if ((rc = t->commit(t, 0)) != 0)
 		return dberr(s, "committing to the UID store", rc);
+	if (sync_dir(s, 0) == -1) {
+		snprintf(s->error, sizeof s->error, "state directory %s: fsync: "
+		    "%s", s->dir, strerror(errno));
+		return US_ERR;
+	}
 	return US_OK;
 }
 

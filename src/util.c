@@ -33,6 +33,30 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 int
+write_at(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = pwrite(fd, p, len, off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
 fsync_dir(const char *path)
 {
 	int fd, rc, saved;
@@ -44,6 +68,27 @@ fsync_dir(const char *path)
 	saved = errno;
 	close(fd);
 	errno = saved;
+	return rc;
+}
+
+/* Creates one directory; when it is new, its parent's entry for it is made
+ * durable (a power cut must not take a directory that holds mail). */
+static int
+mkdir_durable(char *buf, mode_t mode)
+{
+	char *slash;
+	int rc;
+
+	if (mkdir(buf, mode) == -1)
+		return errno == EEXIST ? 0 : -1;
+	slash = strrchr(buf, '/');
+	if (slash == NULL)
+		return fsync_dir(".");
+	if (slash == buf)
+		return fsync_dir("/");
+	*slash = '\0';
+	rc = fsync_dir(buf);
+	*slash = '/';
 	return rc;
 }
 
@@ -60,16 +105,14 @@ mkdir_p(const char *path, mode_t mode)
 	}
 	memcpy(buf, path, len + 1);
 	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
+		if (*p != '/' || p[-1] == '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		if (mkdir_durable(buf, mode) == -1)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
+	return mkdir_durable(buf, mode);
 }
 
 int64_t

@@ -13,9 +13,12 @@
 
 /* write(2) until done, retrying EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/* pwrite(2) of all of buf at off, the same way. */
+int write_at(int fd, const void *buf, size_t len, off_t off);
 /* fsync the directory itself, so a rename or create in it is durable. */
 int fsync_dir(const char *path);
-/* mkdir -p with the given mode for every directory it creates. */
+/* mkdir -p with the given mode for every directory it creates; the parent
+ * of each directory it creates is fsynced. */
 int mkdir_p(const char *path, mode_t mode);
 /* Milliseconds from a monotonic clock. */
 int64_t now_ms(void);

@@ -54,14 +54,30 @@ rm -rf "$DROP"/* "$DROP/.uidl" "$MD" "$STATE"
 msg 001 small
 awk 'BEGIN { printf "Subject: huge\n\n"; for (i = 0; i < 2000000; i++) printf "an endless stream of lines, %d\n", i }' > "$DROP/002"
 msg 003 after
+# Issue 8.18: --max-size acts on the LIST size, before any download, and
+# says so on every run.
 server_start --log "$SLOG" "$DROP" || exit 1
+pfm --max-size 100000 --delete
+expect_rc 65 "over --max-size by its LIST size: left on the server, exit 65"
+check "over --max-size by its LIST size: never downloaded" test "$(last_session | grep -c '^RETR 2')" -eq 0
+check "over --max-size by its LIST size: the others are delivered" test "$(grep -l 'Subject: small\|Subject: after' "$MD"/new/* | wc -l)" -eq 2
+check "over --max-size: the warning names the limit" grep -q "1 message over --max-size (100000 octets) left on the server" "$TESTDIR/err"
+pfm --max-size 100000 --delete
+expect_rc 65 "over --max-size: said again on the next run, not silently forever"
+check "over --max-size: still on the server" test -e "$DROP/002"
+server_stop
+rm -rf "$MD" "$STATE"
+for f in 001 003; do test -e "$DROP/$f" || msg "$f" "$( [ $f = 001 ] && echo small || echo after)"; done
+# A server whose LIST understates sizes: the limit applies to what
+# arrives, and an endless message is abandoned, not read forever.
+server_start --log "$SLOG" --small-sizes "$DROP" || exit 1
 pfm --max-size 100000 --delete -vv
 expect_rc 75 "a message far over --max-size: the connection is dropped, not read forever"
 check "oversized: the messages before it are delivered" test "$(grep -l 'Subject: small' "$MD"/new/* | wc -l)" -eq 1
 check "oversized: nothing of it was delivered" test "$(grep -l 'Subject: huge' "$MD"/new/* 2>/dev/null | wc -l)" -eq 0
 check "oversized: memory stayed bounded" rss_ok
 pfm --max-size 100000 --delete
-expect_rc 0 "oversized: the next run leaves it alone and goes on"
+expect_rc 65 "oversized: the next run leaves it alone, goes on, and says so"
 check "oversized: the message after it is delivered" test "$(grep -l 'Subject: after' "$MD"/new/* | wc -l)" -eq 1
 check "oversized: it stays on the server" test -e "$DROP/002"
 check "oversized: it was not downloaded again" test "$(last_session | grep -c '^RETR 2')" -eq 0

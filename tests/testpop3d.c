@@ -110,7 +110,7 @@ static struct {
 	long synthetic, stat_count, list_skip;
 	int auth_fail_temp, in_use, lowercase, bare_plus, tabs, extra_text;
 	int fake_sizes, no_uidl, no_capa, no_top, bare_lf, no_greeting;
-	int uidl_extra, exit_with_parent;
+	int uidl_extra, exit_with_parent, small_sizes;
 	struct fault faults[MAX_FAULTS];
 	size_t nfaults;
 	/* TLS */
@@ -539,7 +539,10 @@ static size_t msg_octets(const struct session *s, size_t idx)
 static unsigned long long msg_size(const struct session *s, size_t idx)
 {
 	unsigned long long n = msg_octets(s, idx);
-	/* Exchange reports storage sizes, which are not octet counts. */
+	/* Exchange reports storage sizes, which are not octet counts; a
+	 * lying server may also understate them. */
+	if (opt.small_sizes)
+		return n / 10000 + 1;
 	return opt.fake_sizes ? n * 3 / 2 + 1000 : n;
 }
 
@@ -2028,6 +2031,7 @@ static const char usage_text[] =
 	"  --auth-fail-temp    answer PASS with -ERR [SYS/TEMP]\n"
 	"  --in-use            answer a correct PASS with -ERR [IN-USE]\n"
 	"  --lowercase --bare-plus --tabs --extra-text --fake-sizes --bare-lf\n"
+	"  --small-sizes       LIST and STAT say 1/10000 of each size (a lie)\n"
 	"  --no-uidl --no-capa --no-top --no-greeting   reply quirks\n"
 	"  --trickle MS        sleep MS milliseconds after every byte sent\n"
 	"  --drop-after CMD:N:BYTES   send BYTES of the Nth CMD reply, close\n"
@@ -2125,6 +2129,7 @@ static const struct optdef {
 	{ "tabs", T_FLAG, &opt.tabs, 0, 0 },
 	{ "extra-text", T_FLAG, &opt.extra_text, 0, 0 },
 	{ "fake-sizes", T_FLAG, &opt.fake_sizes, 0, 0 },
+	{ "small-sizes", T_FLAG, &opt.small_sizes, 0, 0 },
 	{ "no-uidl", T_FLAG, &opt.no_uidl, 0, 0 },
 	{ "no-capa", T_FLAG, &opt.no_capa, 0, 0 },
 	{ "no-top", T_FLAG, &opt.no_top, 0, 0 },
