@@ -25,8 +25,9 @@
  * whose source directory was not synced) comes back as two hard links.
  *
  * Shadow store (POWERCUT_DIR): data/KEY holds a file's durable bytes,
- * dirs/KEY a directory's durable listing, log one line per event. KEY is
- * device, inode and birth time, so a reused inode number is a new key.
+ * dirs/KEY a directory's durable listing, roots each root's KEY at the
+ * baseline, log one line per event. KEY is device, inode and birth time,
+ * so a reused inode number is a new key.
  * Every record is written under a temporary name and renamed into place,
  * so a process killed while recording leaves the previous record whole.
  *
