@@ -623,7 +623,7 @@ static struct made	*made;
 static size_t		 nmade;
 static int		 errors;
 
-static void
+static void __attribute__((format(printf, 1, 2)))
 warnx_(const char *fmt, ...)
 {
 	va_list ap;
