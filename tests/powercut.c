@@ -31,6 +31,8 @@
  * Every record is written under a temporary name and renamed into place,
  * so a process killed while recording leaves the previous record whole.
  *
+ * sync_file_range(2) promises nothing durable (no metadata, no device
+ * cache flush) and is not looked at.
  * Not modelled (logged as UNMODELLED, and as an alert: see logf_):
  * files opened O_SYNC or O_DSYNC under a root. Writes through mmap are not
  * seen either; popfetch and Berkeley DB (as popfetch configures it) use

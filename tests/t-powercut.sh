@@ -322,8 +322,11 @@ echo c > "$R/both" && pcsync "$R/both"
 echo d > "$R/nameonly"
 mkdir "$R/d" && echo x > "$R/d/x" && pcsync "$R/d/x" "$R/d"
 mkdir "$R/e" && echo y > "$R/e/y" && pcsync "$R/e/y"
+mkdir "$R/t" "$R/n" && echo m > "$R/t/m" && pcsync "$R/t/m" "$R/t" "$R/n"
 echo changed > "$R/old"
 pcsync "$R"
+# A rename synced at the target only: the file is in both places.
+mv "$R/t/m" "$R/n/m" && pcsync "$R/n"
 mv "$R/both" "$R/renamed"
 echo more >> "$R/nameonly"
 rm "$R/unlinked"
@@ -338,6 +341,7 @@ check "model: an unlink that was not made durable is undone" test "$(cat "$R/unl
 check "model: a directory and its synced file survive" test "$(cat "$R/d/x")" = x
 check "model: a directory never fsynced itself comes back empty" test -d "$R/e" -a ! -e "$R/e/y"
 check "model: the second root too" test "$(cat "$STROOT/s/z")" = z
+check "model: a rename not synced at its source leaves two links" test "$R/t/m" -ef "$R/n/m" -a "$(cat "$R/n/m")" = m
 
 # A complete run, then sync(2): the restore must give back exactly the
 # tree that was there (names, types, modes, bytes).
