@@ -52,6 +52,9 @@ P(const char *rel)
 	return ring[i];
 }
 
+static void setup_fail(const char *, const char *)
+    __attribute__((noreturn));
+
 static void
 setup_fail(const char *what, const char *path)
 {
