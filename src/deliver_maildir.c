@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "safepath.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -127,22 +128,20 @@ md_clean_tmp(struct maildir *m)
 	closedir(dir);
 }
 
+/* A subdirectory, created durably if missing, checked on the way
+ * (safepath.h: as root, nothing another user could swap). */
 static int
 open_dir(const char *target, const char *sub, char **errstr)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], *err = NULL;
 	int fd;
 
 	snprintf(path, sizeof path, "%s/%s", target, sub);
-	if (mkdir_p(path, 0700) == -1) {
-		*errstr = xasprintf("maildir %s: cannot create %s: %s", target,
-		    path, strerror(errno));
+	if ((fd = safepath_mkdirs(path, 0700, 0, &err)) < 0) {
+		*errstr = xasprintf("maildir %s", err);
+		free(err);
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1)
-		*errstr = xasprintf("maildir %s: cannot open %s: %s", target,
-		    path, strerror(errno));
 	return fd;
 }
 

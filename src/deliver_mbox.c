@@ -27,6 +27,7 @@
 
 #include "deliver.h"
 #include "mboxrd.h"
+#include "safepath.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -39,9 +40,17 @@
 /* The most of another program's mail recovery moves in memory. */
 #define MOVE_MAX	((off_t)64 * 1024 * 1024)
 
+/* A locked mbox: the file, its directory (checked, for the dotlock's
+ * names), and whether we hold the dotlock. */
+struct mlock {
+	int	fd;
+	int	dirfd;
+	int	dotlocked;
+	char	lock[NAME_MAX + 8];	/* BASE.lock */
+	char	tmp[NAME_MAX + 40];	/* BASE.lock.PID.popfetch */
+};
+
 struct mbox {
-	int		 fd;		/* the mbox, locked, or -1 */
-	int		 dotlocked;
 	int		 spoolfd;	/* this batch, mboxrd-quoted */
 	char		*spool;		/* its path */
 	off_t		 len;		/* its logical length, buffered too */
@@ -54,35 +63,25 @@ struct mbox {
 	struct mboxrd	 q;
 	char		*buf;
 	size_t		 buflen;
+	struct mlock	 l;		/* the mbox, when locked */
 };
 
 static enum deliver_rc
 mb_open(struct deliver *d, char **errstr)
 {
 	struct mbox *m = xcalloc(1, sizeof *m);
-	char *dir, *slash;
-	struct stat st;
-	int rc;
+	char *err = NULL;
 
-	m->fd = m->spoolfd = -1;
+	m->spoolfd = m->l.fd = m->l.dirfd = -1;
 	m->buf = xmalloc(MBOX_BUFSZ + 8);
 	d->priv = m;
-	/* Fail before connecting when the mbox cannot be made. */
-	dir = xstrdup(d->target);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
-	rc = stat(slash != NULL ? dir : ".", &st);
-	if (rc == -1 || !S_ISDIR(st.st_mode)) {
-		*errstr = xasprintf("mbox %s: no directory %s%s%s", d->target,
-		    slash != NULL ? dir : ".", rc == -1 ? ": " : "",
-		    rc == -1 ? strerror(errno) : "");
-		free(dir);
+	/* Fail before connecting when the mbox cannot be used (as root,
+	 * one that another user could swap: safepath.h). */
+	if (safepath_check(d->target, SAFEPATH_MISSING_OK, &err) < 0) {
+		*errstr = xasprintf("mbox %s", err);
+		free(err);
 		return DELIVER_TARGET_FAILED;
 	}
-	free(dir);
 	m->spool = xasprintf("%s/mbox-batch", d->state_dir);
 	return DELIVER_OK;
 }
@@ -92,14 +91,16 @@ mb_open(struct deliver *d, char **errstr)
  * on this host: it is stale at once, not after DOTLOCK_STALE seconds.
  */
 static int
-dotlock_dead(const char *lock, const char *host)
+dotlock_dead(const struct mlock *l, const char *host)
 {
 	char buf[300], h[256];
 	long pid;
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	fd = openat(l->dirfd, l->lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK);
+	if (fd == -1)
 		return 0;
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
@@ -116,57 +117,57 @@ dotlock_dead(const char *lock, const char *host)
  * The lock file is written under a private name and linked into place, so
  * it never exists without the pid and host of its owner in it (a process
  * killed between create and write would otherwise leave an empty lock that
- * looks alive for 17 minutes).
+ * looks alive for 17 minutes). Every name is taken relative to the checked
+ * directory, and never through a link.
  */
 static int
-dotlock_try(const char *lock, const char *tmp, const char *id, size_t len)
+dotlock_try(const struct mlock *l, const char *id, size_t len)
 {
 	int fd, rc, saved;
 
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	unlinkat(l->dirfd, l->tmp, 0);
+	fd = openat(l->dirfd, l->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
 	if (fd == -1)
 		return -1;
 	if (write_all(fd, id, len) == -1 || fsync(fd) == -1) {
 		saved = errno;
 		close(fd);
-		unlink(tmp);
+		unlinkat(l->dirfd, l->tmp, 0);
 		errno = saved;
 		return -1;
 	}
 	close(fd);
-	rc = link(tmp, lock);
+	rc = linkat(l->dirfd, l->tmp, l->dirfd, l->lock, 0);
 	saved = errno;
-	unlink(tmp);
+	unlinkat(l->dirfd, l->tmp, 0);
 	errno = saved;
 	return rc;
 }
 
 static int
-dotlock(const char *path, int timeout_ms)
+dotlock(struct mlock *l, int timeout_ms)
 {
-	char lock[PATH_MAX], tmp[PATH_MAX], host[256], id[300];
+	char host[256], id[300];
 	struct stat st;
 	int waited = 0, len;
 
-	snprintf(lock, sizeof lock, "%s.lock", path);
 	if (gethostname(host, sizeof host) == -1)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
 	len = snprintf(id, sizeof id, "%ld %s\n", (long)getpid(), host);
-	snprintf(tmp, sizeof tmp, "%s.lock.%ld.popfetch", path,
-	    (long)getpid());
 	for (;;) {
-		if (dotlock_try(lock, tmp, id, (size_t)len) == 0)
+		if (dotlock_try(l, id, (size_t)len) == 0)
 			return 1;
 		/* An unwritable spool directory: fcntl alone, as mutt does. */
 		if (errno == EACCES || errno == EROFS || errno == EPERM)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
-		if (dotlock_dead(lock, host) || (stat(lock, &st) == 0 &&
+		if (dotlock_dead(l, host) || (fstatat(l->dirfd, l->lock, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 &&
 		    time(NULL) - st.st_mtime > DOTLOCK_STALE)) {
-			unlink(lock);
+			unlinkat(l->dirfd, l->lock, 0);
 			continue;
 		}
 		if (waited >= timeout_ms) {
@@ -176,15 +177,6 @@ dotlock(const char *path, int timeout_ms)
 		usleep(100000);
 		waited += 100;
 	}
-}
-
-static void
-dotunlock(const char *path)
-{
-	char lock[PATH_MAX];
-
-	snprintf(lock, sizeof lock, "%s.lock", path);
-	unlink(lock);
 }
 
 static int
@@ -203,63 +195,61 @@ fcntl_lock(int fd, int timeout_ms)
 	return 0;
 }
 
-/* Opens (creating durably) and locks the mbox; returns the fd and sets
- * *dotlocked. */
-static int
-lock_mbox(const char *path, int timeout_ms, int *dotlocked, char **errstr)
+static void
+unlock_mbox(struct mlock *l)
 {
-	struct stat st;
-	char *dir, *slash;
-	int fd, created = 0;
+	if (l->fd == -1)
+		return;
+	if (l->dotlocked)
+		unlinkat(l->dirfd, l->lock, 0);
+	close(l->fd);	/* drops the fcntl lock */
+	close(l->dirfd);
+	l->fd = l->dirfd = -1;
+	l->dotlocked = 0;
+}
 
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1 && errno == ENOENT) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
-		created = fd != -1;
-	}
-	if (fd == -1) {
-		*errstr = xasprintf("mbox %s: cannot open: %s", path,
-		    strerror(errno));
+/*
+ * Opens (creating it durably, never through a link, and as root never
+ * another user's: safepath.h) and locks the mbox. 0, or -1 with *errstr.
+ */
+static int
+lock_mbox(const char *path, int timeout_ms, struct mlock *l, char **errstr)
+{
+	const char *base = strrchr(path, '/');
+	char *err = NULL;
+
+	base = base != NULL ? base + 1 : path;
+	l->fd = l->dirfd = -1;
+	l->dotlocked = 0;
+	if (strlen(base) > NAME_MAX) {
+		*errstr = xasprintf("mbox %s: name too long", path);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		*errstr = xasprintf("mbox %s: not a regular file", path);
-		close(fd);
+	snprintf(l->lock, sizeof l->lock, "%s.lock", base);
+	snprintf(l->tmp, sizeof l->tmp, "%s.lock.%ld.popfetch", base,
+	    (long)getpid());
+	l->fd = safepath_open_file(path, O_RDWR | O_CREAT, 0600, 0, &l->dirfd,
+	    &err);
+	if (l->fd < 0) {
+		*errstr = xasprintf("mbox %s", err);
+		free(err);
+		l->fd = -1;
 		return -1;
 	}
-	if (created) {
-		/* The new name must survive a power cut with the mail. */
-		dir = xstrdup(path);
-		slash = strrchr(dir, '/');
-		if (slash == dir)
-			slash[1] = '\0';
-		else if (slash != NULL)
-			*slash = '\0';
-		if (fsync_dir(slash != NULL ? dir : ".") == -1) {
-			*errstr = xasprintf("mbox %s: fsync of its directory: "
-			    "%s", path, strerror(errno));
-			free(dir);
-			close(fd);
-			return -1;
-		}
-		free(dir);
-	}
-	if ((*dotlocked = dotlock(path, timeout_ms)) == -1) {
+	if ((l->dotlocked = dotlock(l, timeout_ms)) == -1) {
 		*errstr = xasprintf("mbox %s: cannot take the dotlock %s.lock:"
 		    " %s", path, path, strerror(errno));
-		close(fd);
+		l->dotlocked = 0;
+		unlock_mbox(l);
 		return -1;
 	}
-	if (fcntl_lock(fd, timeout_ms) == -1) {
+	if (fcntl_lock(l->fd, timeout_ms) == -1) {
 		*errstr = xasprintf("mbox %s: cannot lock: %s", path,
 		    strerror(errno));
-		if (*dotlocked)
-			dotunlock(path);
-		close(fd);
+		unlock_mbox(l);
 		return -1;
 	}
-	return fd;
+	return 0;
 }
 
 static void
@@ -267,14 +257,8 @@ mb_unlock(struct deliver *d)
 {
 	struct mbox *m = d->priv;
 
-	if (m->fd == -1)
-		return;
-	if (m->dotlocked)
-		dotunlock(d->target);
-	close(m->fd);	/* drops the fcntl lock */
-	m->fd = -1;
+	unlock_mbox(&m->l);
 }
-
 
 /* Newlines the mbox needs at its end before a From_ line can follow. */
 static int
@@ -430,10 +414,9 @@ mb_sync(struct deliver *d, char **errstr)
 		    d->target, m->spool, strerror(errno));
 		return DELIVER_TARGET_FAILED;
 	}
-	m->fd = lock_mbox(d->target, d->timeout_ms, &m->dotlocked, errstr);
-	if (m->fd == -1)
+	if (lock_mbox(d->target, d->timeout_ms, &m->l, errstr) == -1)
 		return DELIVER_TARGET_FAILED;
-	if (fstat(m->fd, &st) == -1) {
+	if (fstat(m->l.fd, &st) == -1) {
 		*errstr = xasprintf("mbox %s: %s", d->target, strerror(errno));
 		mb_unlock(d);
 		return DELIVER_TARGET_FAILED;
@@ -441,7 +424,7 @@ mb_sync(struct deliver *d, char **errstr)
 	m->start = st.st_size;
 	/* A From_ line must follow a blank line, or the previous message
 	 * would swallow ours. */
-	m->addnl = separator(m->fd, st.st_size);
+	m->addnl = separator(m->l.fd, st.st_size);
 	return DELIVER_OK;
 }
 
@@ -496,14 +479,14 @@ mb_publish(struct deliver *d, char **errstr)
 {
 	struct mbox *m = d->priv;
 
-	if (append_spool(m->fd, m->start, m->addnl, m->spoolfd, 0, m->len) ==
-	    -1 || fsync(m->fd) == -1) {
+	if (append_spool(m->l.fd, m->start, m->addnl, m->spoolfd, 0, m->len) ==
+	    -1 || fsync(m->l.fd) == -1) {
 		*errstr = xasprintf("mbox %s: write: %s", d->target,
 		    strerror(errno));
 		/* Only our own bytes, under our lock; the journal still lets
 		 * the next run deliver the batch from the spool. */
-		if (ftruncate(m->fd, m->start) == 0)
-			fsync(m->fd);
+		if (ftruncate(m->l.fd, m->start) == 0)
+			fsync(m->l.fd);
 		mb_unlock(d);
 		return DELIVER_TARGET_FAILED;
 	}
@@ -598,7 +581,8 @@ mb_recover(struct deliver *d, int phase, const unsigned char *p, size_t len,
 	uint32_t magic, addnl;
 	struct stat st;
 	off_t k, size;
-	int fd, spoolfd = -1, dl;
+	struct mlock l;
+	int fd, spoolfd = -1;
 	enum deliver_recovery res = DELIVER_FINISHED;
 	size_t i;
 
@@ -629,10 +613,11 @@ mb_recover(struct deliver *d, int phase, const unsigned char *p, size_t len,
 		res = DELIVER_ROLLED_BACK;
 		goto out;
 	}
-	if ((fd = lock_mbox(path, d->timeout_ms, &dl, errstr)) == -1) {
+	if (lock_mbox(path, d->timeout_ms, &l, errstr) == -1) {
 		res = DELIVER_RECOVERY_FAILED;
 		goto out;
 	}
+	fd = l.fd;
 	if (fstat(fd, &st) == -1)
 		goto ioerr;
 	size = st.st_size;
@@ -673,9 +658,7 @@ ioerr:
 	    "%s", path, strerror(errno));
 	res = DELIVER_RECOVERY_FAILED;
 unlock:
-	if (dl)
-		dotunlock(path);
-	close(fd);
+	unlock_mbox(&l);
 out:
 	if (spoolfd != -1)
 		close(spoolfd);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "safepath.h"
 #include "uidstore.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -104,48 +105,6 @@ open_db(struct uidstore *s, DB **dbp, const char *name)
 	return 0;
 }
 
-/*
- * Whoever controls the store controls what gets deleted: like ssh with
- * ~/.ssh, a state directory that is not ours, or that others may write,
- * is refused. One that others may only read is made private.
- */
-static int
-check_private(const char *dir, int fix, char **errstr)
-{
-	struct stat st;
-
-	if (lstat(dir, &st) == -1) {
-		*errstr = xasprintf("state directory %s: %s", dir,
-		    strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		*errstr = xasprintf("state directory %s is not a directory%s",
-		    dir, S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
-		return -1;
-	}
-	if (st.st_uid != geteuid()) {
-		*errstr = xasprintf("state directory %s belongs to uid %ld, not "
-		    "to you (uid %ld): run popfetch as its owner, or give "
-		    "--state-dir a directory of your own", dir,
-		    (long)st.st_uid, (long)geteuid());
-		return -1;
-	}
-	if (st.st_mode & 022) {
-		*errstr = xasprintf("state directory %s is writable by group or "
-		    "others, who could change what popfetch deletes: check "
-		    "it, then run chmod go-w %s", dir, dir);
-		return -1;
-	}
-	if (fix && (st.st_mode & 077) != 0 &&
-	    chmod(dir, st.st_mode & 0700) == -1) {
-		*errstr = xasprintf("state directory %s: chmod 700: %s", dir,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* New entries in the directory (a log file Berkeley DB just created, the
  * databases) are made durable: their commits are in them. */
 static int
@@ -169,33 +128,33 @@ uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
     char **errstr)
 {
 	struct uidstore *s;
-	char *base, *slash;
-	int rc;
+	struct stat st;
+	char *err = NULL;
+	int rc, dirfd;
 
 	*out = NULL;
-	if (mkdir_p(dir, 0700) == -1) {
-		*errstr = xasprintf("cannot create state directory %s: %s",
-		    dir, strerror(errno));
+	/*
+	 * Whoever controls the store controls what gets deleted: like ssh
+	 * with ~/.ssh, a state directory that is not ours, or that others
+	 * may write (or swap, through a directory above it), is refused.
+	 * Created durably when missing.
+	 */
+	if ((dirfd = safepath_mkdirs(dir, 0700, SAFEPATH_PRIVATE, &err)) < 0) {
+		*errstr = xasprintf("state directory %s", err);
+		free(err);
 		return US_ERR;
 	}
-	base = xstrdup(dir);
-	if ((slash = strrchr(base, '/')) != NULL && slash != base)
-		*slash = '\0';
-	rc = (slash != NULL && slash != base && check_private(base, 0,
-	    errstr) == -1) || check_private(dir, 1, errstr) == -1;
-	free(base);
-	if (rc)
+	/* Readable by others is no danger, but it need not be. */
+	if (fstat(dirfd, &st) == 0 && (st.st_mode & 077) != 0 &&
+	    fchmod(dirfd, st.st_mode & 0700) == -1) {
+		*errstr = xasprintf("state directory %s: chmod 700: %s", dir,
+		    strerror(errno));
+		close(dirfd);
 		return US_ERR;
+	}
 	s = xcalloc(1, sizeof *s);
 	s->dir = xstrdup(dir);
-	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (s->dirfd == -1) {
-		*errstr = xasprintf("cannot open state directory %s: %s", dir,
-		    strerror(errno));
-		free(s->dir);
-		free(s);
-		return US_ERR;
-	}
+	s->dirfd = dirfd;
 	if (take_lock(dir, wait_secs, &s->lockfd) == -1) {
 		if (errno == EWOULDBLOCK) {
 			*errstr = xasprintf("another popfetch run holds the "

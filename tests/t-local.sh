@@ -111,7 +111,7 @@ chown -R "$OWNER" "$STATE" "$TESTDIR/pw" "$TESTDIR/mbox"
 chmod 400 "$TESTDIR/mbox"
 pfas --mbox "$TESTDIR/mbox" --delete
 expect_rc 74 "an mbox we may not write: EX_IOERR"
-check "permission (mbox): the error names the file" grep -q "mbox $TESTDIR/mbox: cannot open: Permission denied" "$TESTDIR/err"
+check "permission (mbox): the error names the file" grep -q "mbox $TESTDIR/mbox: cannot open $TESTDIR/mbox: Permission denied" "$TESTDIR/err"
 check "permission (mbox): nothing deleted" test "$(count_files "$DROP")" -eq 3
 chmod 600 "$TESTDIR/mbox"
 pfas --mbox "$TESTDIR/mbox" --delete

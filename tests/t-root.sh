@@ -10,10 +10,9 @@
 # checked with strace). The user's side: own paths work, a state directory
 # writable by group or others is refused with the chmod to run, as ssh does.
 #
-# Every scenario goes through attempt(), which for now runs the safepath
-# driver (tests/t_safepath attempt ...), doing what the delivery and store
-# code will do. Once popfetch calls safepath, switch attempt() to
-# popfetch_attempt: the scenarios stay as they are.
+# Every scenario goes through attempt(), which runs popfetch itself
+# (popfetch_attempt); driver_attempt does the same with the safepath driver
+# alone (tests/t_safepath attempt ...), to tell the module from its use.
 . "$srcdir/tests/lib.sh"
 
 T_SAFEPATH=${T_SAFEPATH:-./tests/t_safepath}
@@ -74,7 +73,7 @@ popfetch_attempt() {
 attempt() {
 	RC=0
 	EVIL_SNAP=$(snap)
-	driver_attempt "$1" "$2" > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
+	popfetch_attempt "$1" "$2" > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 }
 
 # refused WHAT NEEDLE...: the last attempt failed, its message holds each
@@ -193,7 +192,7 @@ refused "root's mbox name taken by the user's dangling link" "$MS/root2"
 check "nothing was created through the dangling link" untouched
 $ASU mkfifo "$MS/root3"
 attempt mbox "$MS/root3"
-refused "root's mbox name taken by the user's FIFO" "not a regular file"
+refused "root's mbox name taken by the user's FIFO" "is a special file"
 check "the FIFO did not block (no timeout)" test "$RC" -ne 124
 
 # --- point 8 and 9: state directories ---
