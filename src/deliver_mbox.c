@@ -543,6 +543,49 @@ match_prefix(int fd, off_t off, off_t size, int addnl, int spoolfd,
 	return k;
 }
 
+/*
+ * Where another program's mail begins, after a partial append of ours that
+ * matched our batch for k bytes from at: the first line in that stretch
+ * that starts a message ("From ") but is not our own From_ line (every
+ * message of a batch has the same one, the spool's first line). Its first
+ * bytes may have matched ours by chance ("From "). at + k when there is
+ * none. -1 on a read error.
+ */
+static off_t
+foreign_start(int fd, off_t at, off_t k, off_t size, int spoolfd)
+{
+	char ours[512], *buf, *p, *end;
+	ssize_t n;
+	size_t len, ourlen;
+	off_t q = -1;
+
+	if ((n = pread(spoolfd, ours, sizeof ours - 1, 0)) <= 0)
+		return -1;
+	ours[n] = '\0';
+	if ((p = memchr(ours, '\n', (size_t)n)) == NULL)
+		return at + k;
+	ourlen = (size_t)(p - ours) + 1;
+	len = (size_t)(size - at < k + 1024 ? size - at : k + 1024);
+	buf = xmalloc(len + 1);
+	if (pread(fd, buf, len, at) != (ssize_t)len) {
+		free(buf);
+		return -1;
+	}
+	end = buf + len;
+	for (p = buf; p <= buf + k && p < end; p++) {
+		if (p != buf && p[-1] != '\n')
+			continue;
+		if (end - p >= 5 && memcmp(p, "From ", 5) == 0 &&
+		    !((size_t)(end - p) >= ourlen && memcmp(p, ours, ourlen) ==
+		    0)) {
+			q = at + (p - buf);
+			break;
+		}
+	}
+	free(buf);
+	return q != -1 ? q : at + k;
+}
+
 /* Takes [at, at + k) out of the file: another program's mail after our
  * partial append moves down over it. */
 static int
@@ -580,7 +623,7 @@ mb_recover(struct deliver *d, int phase, const unsigned char *p, size_t len,
 	uint64_t start, slen;
 	uint32_t magic, addnl;
 	struct stat st;
-	off_t k, size;
+	off_t k, f, size;
 	struct mlock l;
 	int fd, spoolfd = -1;
 	enum deliver_recovery res = DELIVER_FINISHED;
@@ -631,10 +674,14 @@ mb_recover(struct deliver *d, int phase, const unsigned char *p, size_t len,
 		    (off_t)slen) == -1)
 			goto ioerr;
 	} else if (k < (off_t)(addnl + slen) && (off_t)start + k < size) {
-		/* Ours, cut short, then someone else's. */
-		if (cut_ours(fd, (off_t)start, k, size) == -1)
+		/* Ours, cut short, then someone else's: our bytes go, theirs
+		 * move down, and the batch is appended whole. */
+		if (k > MOVE_MAX || (f = foreign_start(fd, (off_t)start, k,
+		    size, spoolfd)) == -1)
 			goto ioerr;
-		size -= k;
+		if (cut_ours(fd, (off_t)start, f - (off_t)start, size) == -1)
+			goto ioerr;
+		size -= f - (off_t)start;
 		if (append_spool(fd, size, separator(fd, size), spoolfd, 0,
 		    (off_t)slen) == -1)
 			goto ioerr;
