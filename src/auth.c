@@ -7,16 +7,19 @@
 
 #include "auth.h"
 
-/* Strongest first: that is the order of the automatic choice. OAuth needs
- * a token, not a password, so it is only used when asked for. */
+/* Strongest first among what the server advertises. APOP is only
+ * inferred from a timestamp in the greeting, and servers put one there
+ * without APOP secrets for the user (Cyrus with saslauthd, Mailutils,
+ * solid-pop3d): it comes after every advertised method. OAuth needs a
+ * token, not a password, so it is only used when asked for. */
 static const struct auth_method methods[] = {
 	{ "scram-sha-256", AUTH_SASL, SASL_SCRAM_SHA_256, 1 },
 	{ "scram-sha-1", AUTH_SASL, SASL_SCRAM_SHA_1, 1 },
 	{ "cram-md5", AUTH_SASL, SASL_CRAM_MD5, 1 },
-	{ "apop", AUTH_APOP, 0, 1 },
 	{ "plain", AUTH_SASL, SASL_PLAIN, 1 },
 	{ "login", AUTH_SASL, SASL_LOGIN, 1 },
 	{ "user", AUTH_USER, 0, 1 },
+	{ "apop", AUTH_APOP, 0, 1 },
 	{ "xoauth2", AUTH_SASL, SASL_XOAUTH2, 0 },
 	{ "oauthbearer", AUTH_SASL, SASL_OAUTHBEARER, 0 },
 };
@@ -63,9 +66,10 @@ offered(const char *list, const char *mech)
 
 size_t
 auth_candidates(const char *forced, const char *sasl_list,
-    int apop_timestamp, const struct auth_method **out, size_t max)
+    int apop_timestamp, int user_advertised, const struct auth_method **out,
+    size_t max)
 {
-	const struct auth_method *m;
+	const struct auth_method *m, *user = NULL;
 	size_t i, n = 0;
 
 	if (forced != NULL) {
@@ -77,11 +81,18 @@ auth_candidates(const char *forced, const char *sasl_list,
 		m = &methods[i];
 		if (!m->automatic)
 			continue;
-		if ((m->kind == AUTH_USER) ||
-		    (m->kind == AUTH_APOP && apop_timestamp) ||
+		if (m->kind == AUTH_USER) {
+			/* Not advertised: still tried, after APOP. */
+			if (user_advertised)
+				out[n++] = m;
+			else
+				user = m;
+		} else if ((m->kind == AUTH_APOP && apop_timestamp) ||
 		    (m->kind == AUTH_SASL && offered(sasl_list,
 		    sasl_mech_name(m->mech))))
 			out[n++] = m;
 	}
+	if (user != NULL && n < max)
+		out[n++] = user;
 	return n;
 }

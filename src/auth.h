@@ -32,11 +32,14 @@ const char *auth_names(void);
 
 /*
  * The methods to try, best first, on a server whose CAPA listed the SASL
- * mechanisms in sasl_list (space-separated) and whose greeting did or did
- * not carry an APOP timestamp. forced (a name, or NULL) is the only one
- * tried when given. Returns how many were put in out (at most max).
+ * mechanisms in sasl_list (space-separated), did or did not list USER,
+ * and whose greeting did or did not carry an APOP timestamp: the
+ * advertised SASL mechanisms, strongest first, then USER if advertised,
+ * then APOP, then USER if it was not. forced (a name, or NULL) is the only
+ * one tried when given. Returns how many were put in out (at most max).
  */
 size_t auth_candidates(const char *forced, const char *sasl_list,
-    int apop_timestamp, const struct auth_method **out, size_t max);
+    int apop_timestamp, int user_advertised, const struct auth_method **out,
+    size_t max);
 
 #endif

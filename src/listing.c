@@ -153,6 +153,7 @@ listing_read(struct run *r)
 		return -1;
 	}
 	r->res->messages = (unsigned long)count;
+	r->res->listed = 1;
 	rc = pop3_uidl(r->s.p, uidl_cb, r, &bad);
 	if (rc == POP3_NEG) {
 		result_fail(r->res, FAIL_UNAVAILABLE, "the server does not "

@@ -51,7 +51,11 @@ report_summary(const struct runopts *ro, const struct account *a,
 	if (ro->verbosity < 0 || (ro->verbosity == 0 && !isatty(fileno(f))))
 		return;
 	fprintf(f, "%s: %lu new message%s (%llu octets) fetched, %lu deleted, "
-	    "%lu left after errors, %lu on the server\n", a->name, r->fetched,
+	    "%lu left after errors", a->name, r->fetched,
 	    r->fetched == 1 ? "" : "s", (unsigned long long)r->bytes,
-	    r->deleted, r->failed, r->messages);
+	    r->deleted, r->failed);
+	/* After a failed login nothing is known of the mailbox. */
+	if (r->listed)
+		fprintf(f, ", %lu on the server", r->messages);
+	fputc('\n', f);
 }

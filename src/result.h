@@ -54,6 +54,7 @@ struct msg_event {
 
 struct result {
 	unsigned long		 messages;	/* on the server */
+	int			 listed;	/* messages is known (STAT) */
 	unsigned long		 fresh;		/* new: to fetch */
 	unsigned long		 fetched;	/* delivered in this run */
 	unsigned long		 deleted;	/* DELE committed by QUIT */

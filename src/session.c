@@ -248,12 +248,30 @@ try_auth(struct session *s, const struct account *a,
 	return rc;
 }
 
+static int connect_secure(struct session *, const struct account *, int,
+    struct result *);
+
+/*
+ * A server that hangs up after a refused login (solid-pop3d does) gets a
+ * new connection for the next method; the password is not asked for
+ * again.
+ */
+static int
+reconnect(struct session *s, const struct account *a, struct result *res)
+{
+	log_info("the server closed the connection; connecting again");
+	session_close(s);
+	return connect_secure(s, a, 0, res);
+}
+
 static int
 login(struct session *s, const struct account *a, struct result *res)
 {
 	const struct auth_method *methods[16];
 	const char *greeting = pop3_greeting_text(s->p);
 	enum pop3_rc rc = POP3_NEG;
+	enum pop3_code code;
+	int refused = 0, again = 0;
 	size_t n, i;
 	char *pw, *ts;
 
@@ -262,17 +280,42 @@ login(struct session *s, const struct account *a, struct result *res)
 	if ((pw = get_password(a, res)) == NULL)
 		return -1;
 	ts = apop_timestamp(greeting, strlen(greeting));
-	n = auth_candidates(a->auth, pop3_sasl_list(s->p), ts != NULL, methods,
+	n = auth_candidates(a->auth, pop3_sasl_list(s->p), ts != NULL,
+	    (pop3_capa_bits(s->p) & CAPA_USER) != 0, methods,
 	    sizeof methods / sizeof methods[0]);
 	free(ts);
 	for (i = 0; i < n; i++) {
+		if (pop3_state(s->p) == POP3_CLOSED &&
+		    reconnect(s, a, res) == -1) {
+			free_secret(pw);
+			return -1;
+		}
 		log_debug("trying authentication method %s", methods[i]->name);
 		rc = try_auth(s, a, methods[i], pw);
-		if (rc == POP3_OK || pop3_state(s->p) == POP3_CLOSED)
+		if (rc == POP3_OK)
 			break;
-		/* Servers lie in CAPA: a refused mechanism falls back to the
-		 * next, but a wrong password ([AUTH]) is not tried again. */
-		if (rc != POP3_NEG || pop3_last_code(s->p) != CODE_NONE)
+		if (rc == POP3_NET && refused && !again) {
+			/* Gone since the last refusal: once more, anew. */
+			again = 1;
+			if (reconnect(s, a, res) == -1) {
+				free_secret(pw);
+				return -1;
+			}
+			i--;
+			continue;
+		}
+		again = 0;
+		if (rc != POP3_NEG)
+			break;
+		refused = 1;
+		/* Servers lie in CAPA and infer nothing from a greeting: a
+		 * refused method falls back to the next. A wrong password
+		 * ([AUTH]) is not tried again, except after APOP, which fails
+		 * with [AUTH] where the user has no APOP secret. A server that
+		 * is busy or refuses service is not asked again either. */
+		code = pop3_last_code(s->p);
+		if (code != CODE_NONE && !(code == CODE_AUTH &&
+		    methods[i]->kind == AUTH_APOP))
 			break;
 		if (i + 1 < n)
 			log_info("%s; trying %s", pop3_error(s->p),

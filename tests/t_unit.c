@@ -500,17 +500,22 @@ test_auth(void)
 	CHECK(auth_lookup("SCRAM-sha-256") != NULL && auth_lookup("user") &&
 	    auth_lookup("xoauth2") && auth_lookup("bogus") == NULL,
 	    "auth_lookup");
-	n = auth_candidates(NULL, "PLAIN SCRAM-SHA-1 XOAUTH2", 0, m, 16);
+	n = auth_candidates(NULL, "PLAIN SCRAM-SHA-1 XOAUTH2", 0, 0, m, 16);
 	CHECK(n == 3 && strcmp(m[0]->name, "scram-sha-1") == 0 &&
 	    strcmp(m[1]->name, "plain") == 0 && strcmp(m[2]->name, "user") == 0,
 	    "auto: strongest offered first, OAuth only on request, USER last");
-	n = auth_candidates(NULL, "", 1, m, 16);
-	CHECK(n == 2 && strcmp(m[0]->name, "apop") == 0, "APOP when the "
-	    "greeting has a timestamp");
-	n = auth_candidates(NULL, "XPLAIN PLAINX", 0, m, 16);
+	/* Issue 9: a greeting timestamp does not mean APOP secrets exist. */
+	n = auth_candidates(NULL, "PLAIN", 1, 1, m, 16);
+	CHECK(n == 3 && strcmp(m[0]->name, "plain") == 0 &&
+	    strcmp(m[1]->name, "user") == 0 && strcmp(m[2]->name, "apop") == 0,
+	    "advertised methods (SASL, USER) before an inferred APOP");
+	n = auth_candidates(NULL, "", 1, 0, m, 16);
+	CHECK(n == 2 && strcmp(m[0]->name, "apop") == 0 &&
+	    strcmp(m[1]->name, "user") == 0, "APOP before an unadvertised USER");
+	n = auth_candidates(NULL, "XPLAIN PLAINX", 0, 0, m, 16);
 	CHECK(n == 1 && strcmp(m[0]->name, "user") == 0,
 	    "mechanism names match whole words only");
-	n = auth_candidates("cram-md5", "", 0, m, 16);
+	n = auth_candidates("cram-md5", "", 0, 0, m, 16);
 	CHECK(n == 1 && strcmp(m[0]->name, "cram-md5") == 0, "--auth forces");
 }
 
