@@ -81,7 +81,8 @@ replay_spool(struct run *r, struct sink *k, const struct msg_meta *meta)
  * per message stays independent of the size of the run.
  */
 static int
-content_known(struct run *r, const struct job *j, size_t from, size_t to)
+content_known(struct run *r, const struct job *j, const struct digests *dg,
+    size_t from, size_t to)
 {
 	struct uidrec rec;
 	size_t i;
@@ -98,10 +99,48 @@ content_known(struct run *r, const struct job *j, size_t from, size_t to)
 	}
 	if (uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_OK)
 		return 0;
+	/* popfetch 0.1 recorded digests of the raw content. */
 	for (k = 0; k < rec.ndig; k++)
-		if (memcmp(rec.dig[k], j->digest, DIGEST_LEN) == 0)
+		if (memcmp(rec.dig[k], j->digest, DIGEST_LEN) == 0 ||
+		    memcmp(rec.dig[k], dg->raw_content, DIGEST_LEN) == 0)
 			return 1;
 	return 0;
+}
+
+/* A suspected reuse checked on the message itself: the same identity as
+ * recorded means the same message with new status headers. */
+static int
+same_identity(struct run *r, const struct job *j, const struct digests *dg)
+{
+	struct uidrec rec;
+
+	if (!j->verify || uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_OK)
+		return 0;
+	return memcmp(dg->ident, rec.hdr, DIGEST_LEN) == 0 ||
+	    memcmp(dg->raw_header, rec.hdr, DIGEST_LEN) == 0;
+}
+
+/*
+ * A message far shorter than its LIST size said (Mailutils 3.15 answers a
+ * RETR after a TOP of the same message with the headers alone): LIST sizes
+ * are hints, but such a message is fetched once more, in a new session,
+ * before it is accepted.
+ */
+static int
+suspiciously_short(const struct run *r, const struct job *j)
+{
+	if (j->size_hint <= 2048 || j->octets >= j->size_hint / 2 ||
+	    j->size_hint - j->octets <= 1024 || r->d.ops->confirm_at_end ||
+	    memchr(j->uid, '\0', j->uidlen) != NULL)
+		return 0;
+	if (r->retry_pass) {
+		log_warnx("message %u arrived short again (%llu of %llu "
+		    "octets); delivered as the server sends it", j->msgno,
+		    (unsigned long long)j->octets,
+		    (unsigned long long)j->size_hint);
+		return 0;
+	}
+	return 1;
 }
 
 /* An oversized message is remembered, so that later runs leave it alone
@@ -138,13 +177,14 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 	enum pop3_rc rc;
 	int spool = j->dup || !r->d.ops->stream, stop = 0;
 	char *sender = NULL;
+	struct digests dg;
 
 	log_sanitize(show, sizeof show, j->uid, j->uidlen);
 	meta.msgno = j->msgno;
 	meta.uid = show;
 	meta.user = r->a->user;
 	meta.server = r->a->server;
-	digest_start(r->dg, 1);
+	digest_start(r->dg, DIGEST_CONTENT | (j->dup ? DIGEST_RAW : 0));
 	if (spool) {
 		if (spool_reset(r->sp, &k.errstr) == -1) {
 			result_fail(r->res, FAIL_LOCAL, "%s", k.errstr);
@@ -167,9 +207,37 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 	}
 	crash_at(CRASH_RETR);
 	if (rc == POP3_OK) {
-		digest_end(r->dg, j->digest, j->hdr);
+		digest_end(r->dg, &dg);
+		memcpy(j->digest, dg.content, DIGEST_LEN);
+		memcpy(j->hdr, dg.ident, DIGEST_LEN);
+		if (suspiciously_short(r, j)) {
+			log_warnx("message %u (UID %s) arrived with %llu octets "
+			    "where LIST said %llu; fetching it again in a new "
+			    "session", j->msgno, show,
+			    (unsigned long long)j->octets,
+			    (unsigned long long)j->size_hint);
+			if (!spool)
+				r->d.ops->abort(&r->d);
+			j->state = J_RETRY;
+			r->need_retry = 1;
+			r->retry = xreallocarray(r->retry, r->nretry + 1,
+			    sizeof *r->retry);
+			r->retry[r->nretry++] = xstrndup(j->uid, j->uidlen);
+			return 0;
+		}
+		if (spool && same_identity(r, j, &dg)) {
+			log_info("message %u: UID %s has a new size but the "
+			    "same identity: the same message, not delivered "
+			    "again", j->msgno, show);
+			j->state = J_OLD;
+			return 0;
+		}
+		if (spool && j->verify && !content_known(r, j, &dg, from, to))
+			log_info("message %u: UID %s was seen before with "
+			    "another identity: the server reused it; delivering",
+			    j->msgno, show);
 		if (spool) {
-			if (j->dup && content_known(r, j, from, to)) {
+			if (j->dup && content_known(r, j, &dg, from, to)) {
 				log_info("message %u (UID %s) is an identical "
 				    "copy of one already delivered", j->msgno,
 				    show);
@@ -288,10 +356,15 @@ record_batch(struct run *r, size_t from, size_t to)
 		struct job *j = &r->pl.jobs[i];
 
 		if (j->state == J_OLD) {
-			/* Remember the new size so the check is not repeated. */
+			/* What the check decided: the same message, with its
+			 * new size and its identity, so it is not repeated. */
+			static const unsigned char zero[DIGEST_LEN];
+
 			if (uidstore_get(r->us, j->uid, j->uidlen, &rec) ==
 			    US_OK) {
 				rec.list_size = j->size_hint;
+				if (memcmp(j->hdr, zero, DIGEST_LEN) != 0)
+					memcpy(rec.hdr, j->hdr, DIGEST_LEN);
 				uidstore_put(r->us, j->uid, j->uidlen, &rec);
 			}
 			continue;

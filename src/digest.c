@@ -1,29 +1,77 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <string.h>
+#include <strings.h>
+
 #include <openssl/evp.h>
 
 #include "digest.h"
 #include "log.h"
 #include "xmalloc.h"
 
+/* The longest field name recognised (longer ones are kept, never volatile),
+ * and how much of a field's value goes into the identity. */
+#define NAME_MAX_LEN	64
+#define VALUE_MAX_LEN	4096
+
+static const char *const volatile_fields[] = {
+	"status", "x-status", "x-uid", "x-imapbase", "x-keywords", "x-uidl",
+	"content-length", "lines",
+};
+
+static const char *const ident_fields[] = {
+	"message-id", "date", "received",
+};
+
+enum hstate {
+	H_LINE_START,	/* at the start of a header line */
+	H_NAME,		/* in a field name */
+	H_VALUE,	/* in a field's value (or continuation) */
+	H_BODY,		/* the header block has ended */
+};
+
 struct digest {
 	EVP_MD_CTX	*content;
-	EVP_MD_CTX	*header;
-	int		 want_content;
-	int		 header_done;
-	char		 last;		/* the byte before this piece */
+	EVP_MD_CTX	*raw;		/* the whole message as sent */
+	EVP_MD_CTX	*raw_header;
+	EVP_MD_CTX	*ident;		/* identity fields */
+	EVP_MD_CTX	*stable;	/* every non-volatile field */
+	int		 flags;
+	int		 nident;	/* identity fields seen */
+	enum hstate	 state;
+	char		 last;		/* for the raw header's end */
+	int		 raw_done;
+	/* The field being read. */
+	char		 name[NAME_MAX_LEN + 1];
+	size_t		 namelen;
+	int		 is_volatile;
+	int		 is_ident;
+	char		 value[VALUE_MAX_LEN];
+	size_t		 valuelen;
+	int		 space;		/* a blank is pending in value */
 };
+
+static EVP_MD_CTX *
+ctx(void)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	if (c == NULL)
+		fatalx("out of memory for a digest");
+	return c;
+}
 
 struct digest *
 digest_new(void)
 {
 	struct digest *d = xcalloc(1, sizeof *d);
 
-	d->content = EVP_MD_CTX_new();
-	d->header = EVP_MD_CTX_new();
-	if (d->content == NULL || d->header == NULL)
-		fatalx("out of memory for a digest");
+	d->content = ctx();
+	d->raw = ctx();
+	d->raw_header = ctx();
+	d->ident = ctx();
+	d->stable = ctx();
 	return d;
 }
 
@@ -33,47 +81,202 @@ digest_free(struct digest *d)
 	if (d == NULL)
 		return;
 	EVP_MD_CTX_free(d->content);
-	EVP_MD_CTX_free(d->header);
+	EVP_MD_CTX_free(d->raw);
+	EVP_MD_CTX_free(d->raw_header);
+	EVP_MD_CTX_free(d->ident);
+	EVP_MD_CTX_free(d->stable);
 	free(d);
 }
 
 void
-digest_start(struct digest *d, int content)
+digest_start(struct digest *d, int flags)
 {
-	d->want_content = content;
-	if (content)
+	d->flags = flags;
+	if (flags & DIGEST_CONTENT)
 		EVP_DigestInit_ex(d->content, EVP_sha256(), NULL);
-	EVP_DigestInit_ex(d->header, EVP_sha256(), NULL);
-	d->header_done = 0;
+	if (flags & DIGEST_RAW)
+		EVP_DigestInit_ex(d->raw, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(d->raw_header, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(d->ident, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(d->stable, EVP_sha256(), NULL);
+	d->nident = 0;
+	d->state = H_LINE_START;
 	d->last = '\n';
+	d->raw_done = 0;
+	d->namelen = d->valuelen = 0;
+	d->space = 0;
+}
+
+static void
+content(struct digest *d, const char *p, size_t n)
+{
+	if ((d->flags & DIGEST_CONTENT) && n > 0)
+		EVP_DigestUpdate(d->content, p, n);
+}
+
+static int
+in_list(const char *name, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(name, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The field's name is known: decide what it is and let its bytes on. */
+static void
+name_done(struct digest *d)
+{
+	size_t i;
+
+	d->name[d->namelen] = '\0';
+	d->is_volatile = in_list(d->name, volatile_fields,
+	    sizeof volatile_fields / sizeof volatile_fields[0]);
+	d->is_ident = in_list(d->name, ident_fields,
+	    sizeof ident_fields / sizeof ident_fields[0]);
+	for (i = 0; i < d->namelen; i++)
+		if (d->name[i] >= 'A' && d->name[i] <= 'Z')
+			d->name[i] = (char)(d->name[i] - 'A' + 'a');
+	if (!d->is_volatile)
+		content(d, d->name, d->namelen);
+	d->valuelen = 0;
+	d->space = 0;
+}
+
+/* A field ended: it goes into the identity in its normal form. */
+static void
+field_done(struct digest *d)
+{
+	if (d->is_volatile)
+		return;
+	EVP_DigestUpdate(d->stable, d->name, strlen(d->name));
+	EVP_DigestUpdate(d->stable, ":", 1);
+	EVP_DigestUpdate(d->stable, d->value, d->valuelen);
+	EVP_DigestUpdate(d->stable, "\n", 1);
+	if (d->is_ident) {
+		d->nident++;
+		EVP_DigestUpdate(d->ident, d->name, strlen(d->name));
+		EVP_DigestUpdate(d->ident, ":", 1);
+		EVP_DigestUpdate(d->ident, d->value, d->valuelen);
+		EVP_DigestUpdate(d->ident, "\n", 1);
+	}
+}
+
+static void
+value_byte(struct digest *d, char c)
+{
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+		d->space = d->valuelen > 0;
+		return;
+	}
+	if (d->valuelen + 2 > sizeof d->value)
+		return;
+	if (d->space)
+		d->value[d->valuelen++] = ' ';
+	d->space = 0;
+	d->value[d->valuelen++] = c;
+}
+
+/* The raw header digest as popfetch 0.1 made it: every byte before the
+ * first empty line. */
+static void
+raw_header(struct digest *d, const char *buf, size_t len)
+{
+	size_t i;
+
+	if (d->raw_done)
+		return;
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\n' && d->last == '\n') {
+			d->raw_done = 1;
+			break;
+		}
+		d->last = buf[i];
+	}
+	EVP_DigestUpdate(d->raw_header, buf, i);
 }
 
 void
 digest_feed(struct digest *d, const char *buf, size_t len)
 {
-	size_t i;
+	const char *p = buf, *end = buf + len, *run;
+	char c;
 
-	if (d->want_content)
-		EVP_DigestUpdate(d->content, buf, len);
-	if (d->header_done)
-		return;
-	for (i = 0; i < len; i++) {
-		if (buf[i] == '\n' && d->last == '\n') {
-			d->header_done = 1;
+	if (d->flags & DIGEST_RAW)
+		EVP_DigestUpdate(d->raw, buf, len);
+	raw_header(d, buf, len);
+	while (p < end) {
+		switch (d->state) {
+		case H_BODY:
+			content(d, p, (size_t)(end - p));
+			return;
+		case H_LINE_START:
+			c = *p;
+			if (c == ' ' || c == '\t') {
+				/* A continuation of the field before. */
+				d->state = H_VALUE;
+				break;
+			}
+			if (d->namelen > 0 || d->valuelen > 0)
+				field_done(d);
+			d->namelen = d->valuelen = 0;
+			d->is_volatile = d->is_ident = 0;
+			if (c == '\n') {
+				d->state = H_BODY;
+				content(d, p, 1);
+				p++;
+				break;
+			}
+			d->state = H_NAME;
+			break;
+		case H_NAME:
+			c = *p;
+			if (c == ':' || c == '\n' || d->namelen == NAME_MAX_LEN) {
+				name_done(d);
+				d->state = H_VALUE;
+				break;
+			}
+			d->name[d->namelen++] = c;
+			p++;
+			break;
+		case H_VALUE:
+			for (run = p; p < end && *p != '\n'; p++)
+				value_byte(d, *p);
+			if (!d->is_volatile)
+				content(d, run, (size_t)(p - run));
+			if (p < end) {
+				/* The line break: kept with the field. */
+				if (!d->is_volatile)
+					content(d, p, 1);
+				value_byte(d, '\n');
+				p++;
+				d->state = H_LINE_START;
+			}
 			break;
 		}
-		d->last = buf[i];
 	}
-	EVP_DigestUpdate(d->header, buf, i);
 }
 
 void
-digest_end(struct digest *d, unsigned char content[DIGEST_LEN],
-    unsigned char header[DIGEST_LEN])
+digest_end(struct digest *d, struct digests *out)
 {
 	unsigned len;
 
-	if (d->want_content)
-		EVP_DigestFinal_ex(d->content, content, &len);
-	EVP_DigestFinal_ex(d->header, header, &len);
+	/* A message that ends inside its header block: its last field. */
+	if (d->state == H_NAME)
+		name_done(d);
+	if (d->state != H_BODY && (d->namelen > 0 || d->valuelen > 0))
+		field_done(d);
+	if (d->flags & DIGEST_CONTENT)
+		EVP_DigestFinal_ex(d->content, out->content, &len);
+	if (d->flags & DIGEST_RAW)
+		EVP_DigestFinal_ex(d->raw, out->raw_content, &len);
+	EVP_DigestFinal_ex(d->raw_header, out->raw_header, &len);
+	/* DigestInit at the next start resets the one not used. */
+	if (d->nident > 0)
+		EVP_DigestFinal_ex(d->ident, out->ident, &len);
+	else
+		EVP_DigestFinal_ex(d->stable, out->ident, &len);
 }

@@ -1,10 +1,27 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Message digests: SHA-256 of a message's delivered bytes (its content
- * identity, for duplicate UIDs) and of its header block, everything before
- * the first empty line (for a UID the server may have reused). Fed in
- * pieces as the message streams by. The only module besides tls.c and
- * sasl.c that uses OpenSSL.
+ * Message digests, fed in pieces as a message streams by (whole messages
+ * with RETR, header blocks with TOP n 0). All SHA-256.
+ *
+ *  - content: the message with its volatile status fields left out (see
+ *    below): what "the same message" means for duplicate UIDs and reused
+ *    UIDs, whatever status headers a server adds between sessions.
+ *  - ident: the message's identity from its header block: its
+ *    Message-ID, Date and Received fields, in order, each as its
+ *    lower-case name and its value with runs of blanks and line breaks
+ *    made one space. A header block without any of the three is
+ *    identified by all its fields but the volatile ones, written the same
+ *    way. This identifies a message without UIDL (issue 10) and proves or
+ *    disproves a reused UID (issue 9).
+ *  - raw_header: the header block as sent (popfetch 0.1's header digest,
+ *    kept so old records still match), and raw_content, the whole message
+ *    as sent (0.1's content digest), when asked for.
+ *
+ * Volatile fields are those mbox-backed servers add or rewrite when mail
+ * is read: Status, X-Status, X-UID, X-IMAPbase, X-Keywords, X-UIDL,
+ * Content-Length and Lines.
+ *
+ * The only module besides tls.c and sasl.c that uses OpenSSL.
  */
 #ifndef POPFETCH_DIGEST_H
 #define POPFETCH_DIGEST_H
@@ -15,14 +32,22 @@
 
 struct digest;
 
+struct digests {
+	unsigned char	content[DIGEST_LEN];
+	unsigned char	ident[DIGEST_LEN];
+	unsigned char	raw_header[DIGEST_LEN];
+	unsigned char	raw_content[DIGEST_LEN];
+};
+
+#define DIGEST_CONTENT	0x1	/* the whole message follows, not a TOP */
+#define DIGEST_RAW	0x2	/* raw_content too */
+
 /* Never NULL (out of memory is fatal). */
 struct digest *digest_new(void);
 void digest_free(struct digest *);
-/* Starts a message; with content = 0 only the header block is digested. */
-void digest_start(struct digest *, int content);
+void digest_start(struct digest *, int flags);
 void digest_feed(struct digest *, const char *, size_t);
-/* Ends the message; content may be NULL when it was not digested. */
-void digest_end(struct digest *, unsigned char content[DIGEST_LEN],
-    unsigned char header[DIGEST_LEN]);
+/* Fields not asked for are left untouched. */
+void digest_end(struct digest *, struct digests *);
 
 #endif

@@ -142,6 +142,54 @@ run_free(struct run *r)
 	digest_free(r->dg);
 	spool_free(r->sp);
 	uidstore_close(r->us);
+	while (r->nretry > 0)
+		free(r->retry[--r->nretry]);
+	free(r->retry);
+}
+
+/*
+ * One session: log in, list, plan, delete what was delivered before, fetch
+ * in batches, quit. -1 when the account's run must end.
+ */
+static int
+session_run(struct run *r)
+{
+	const struct account *a = r->a;
+	size_t i, to;
+	int rc = 0;
+
+	if (session_open(&r->s, a, r->res) == -1 || listing_read(r) == -1) {
+		rc = -1;
+		goto quit;
+	}
+	if (!r->retry_pass)
+		for (i = 0; i < r->pl.njobs; i++)
+			if (r->pl.jobs[i].state == J_PENDING)
+				r->res->fresh++;
+	if (r->ro->mode == MODE_CHECK)
+		goto quit;
+	/* Already delivered earlier (kept, or a DELE whose QUIT never came):
+	 * durable and recorded, so they may go. */
+	for (i = 0; i < r->pl.ndele && r->s.alive; i++)
+		if (batch_dele_old(r, r->pl.dele[i]) == -1) {
+			rc = -1;
+			goto quit;
+		}
+	log_info("%lu messages, %zu to fetch", r->res->messages,
+	    r->pl.njobs);
+	for (i = 0; i < r->pl.njobs; i = to) {
+		to = i + a->batch < r->pl.njobs ? i + a->batch : r->pl.njobs;
+		if (batch_run(r, i, to) == -1) {
+			rc = -1;
+			break;
+		}
+	}
+	if (r->d.ops->confirm_at_end && rc == 0)
+		confirm(r);
+	record_groups(r);
+quit:
+	quit(r);
+	return rc;
 }
 
 void
@@ -149,7 +197,6 @@ fetch_account(const struct runopts *ro, const struct account *a,
     struct result *res)
 {
 	struct run r;
-	size_t i, to;
 
 	memset(&r, 0, sizeof r);
 	r.ro = ro;
@@ -165,29 +212,15 @@ fetch_account(const struct runopts *ro, const struct account *a,
 		goto out;
 	r.dg = digest_new();
 	r.sp = spool_new(a->state_dir);
-	if (session_open(&r.s, a, res) == -1 || listing_read(&r) == -1)
-		goto quit;
-	for (i = 0; i < r.pl.njobs; i++)
-		if (r.pl.jobs[i].state == J_PENDING)
-			res->fresh++;
-	if (ro->mode == MODE_CHECK)
-		goto quit;
-	/* Already delivered earlier (kept, or a DELE whose QUIT never came):
-	 * durable and recorded, so they may go. */
-	for (i = 0; i < r.pl.ndele && r.s.alive; i++)
-		if (batch_dele_old(&r, r.pl.dele[i]) == -1)
-			goto quit;
-	log_info("%lu messages, %zu to fetch", res->messages, r.pl.njobs);
-	for (i = 0; i < r.pl.njobs; i = to) {
-		to = i + a->batch < r.pl.njobs ? i + a->batch : r.pl.njobs;
-		if (batch_run(&r, i, to) == -1)
-			break;
+	if (session_run(&r) == 0 && r.need_retry) {
+		/* Messages that arrived far shorter than listed, once more in
+		 * a session of their own (batch.c). */
+		r.retry_pass = 1;
+		session_close(&r.s);
+		plan_free(&r.pl);
+		plan_init(&r.pl, a->all, a->delete, a->max_size);
+		session_run(&r);
 	}
-	if (r.d.ops->confirm_at_end && i >= r.pl.njobs)
-		confirm(&r);
-	record_groups(&r);
-quit:
-	quit(&r);
 out:
 	run_free(&r);
 }

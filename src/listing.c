@@ -9,6 +9,10 @@
 
 #include <string.h>
 
+/* A suspect smaller than this is fetched and compared whole, not asked
+ * for with TOP first. */
+#define VERIFY_TOP_MIN	(256 * 1024)
+
 #include "log.h"
 #include "run.h"
 
@@ -20,6 +24,8 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	enum us_rc rc;
 	char show[128];
 
+	if (uidlen > UID_MAXLEN && r->retry_pass)
+		return 0;
 	if (uidlen > UID_MAXLEN) {
 		result_msg(r->res, msgno, NULL, MSG_FAILED, FAIL_MESSAGE,
 		    "message %u: UID of %zu bytes is longer than %d; message "
@@ -35,6 +41,8 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	switch (plan_line(&r->pl, msgno, uid, uidlen, rc == US_OK ? &rec :
 	    NULL)) {
 	case PLAN_TOOBIG:
+		if (r->retry_pass)
+			break;
 		/* Not downloaded again, but said on every run. */
 		result_msg(r->res, msgno, show, MSG_SKIPPED, FAIL_MESSAGE,
 		    "message %u (UID %s) is over --max-size; left on the "
@@ -76,21 +84,26 @@ sink_hdr(void *ctx, const char *buf, size_t len)
 }
 
 /*
- * A suspected UID reuse: compare the header block (TOP n 0) with the one
- * recorded. The same headers: the same message, nothing to fetch. Other
- * headers, or no TOP: fetch it and compare contents.
+ * A suspected UID reuse (its size changed) of a large message: compare its
+ * identity (TOP n 0: Message-ID, Date, Received; digest.h) with the one
+ * recorded. The same: the same message, whatever status headers the server
+ * added (Mailutils does), nothing to fetch. Another: fetched, and compared
+ * again when it arrives. Small messages skip TOP: some servers answer a
+ * RETR after a TOP of the same message with the headers alone (Mailutils
+ * 3.15), and the identity is checked on the message itself (batch.c).
  */
 static int
 verify_reuse(struct run *r, struct job *j)
 {
-	unsigned char hdr[DIGEST_LEN];
+	struct digests dg;
 	struct uidrec rec;
 	enum pop3_rc rc;
 	uint64_t n;
 	char show[128];
 
 	j->dup = 1;
-	if (uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_OK)
+	if (j->size_hint < VERIFY_TOP_MIN || r->retry_pass ||
+	    uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_OK)
 		return 0;
 	digest_start(r->dg, 0);
 	rc = pop3_retr(r->s.p, j->msgno, 0, r->a->max_size, sink_hdr, r->dg,
@@ -101,13 +114,19 @@ verify_reuse(struct run *r, struct job *j)
 		session_fail(&r->s, r->res, rc, 0);
 		return -1;
 	}
-	digest_end(r->dg, NULL, hdr);
-	if (memcmp(hdr, rec.hdr, DIGEST_LEN) == 0)
+	digest_end(r->dg, &dg);
+	log_sanitize(show, sizeof show, j->uid, j->uidlen);
+	if (memcmp(dg.ident, rec.hdr, DIGEST_LEN) == 0 ||
+	    memcmp(dg.raw_header, rec.hdr, DIGEST_LEN) == 0) {
+		log_info("message %u: UID %s has a new size but the same "
+		    "identity (TOP): the same message, not fetched", j->msgno,
+		    show);
+		memcpy(j->hdr, dg.ident, DIGEST_LEN);
 		j->state = J_OLD;
-	else
-		log_info("message %u: UID %s was seen before with other "
-		    "headers: the server reused it; fetching", j->msgno,
-		    log_sanitize(show, sizeof show, j->uid, j->uidlen));
+	} else
+		log_info("message %u: UID %s was seen before with another "
+		    "identity (TOP): the server reused it; fetching", j->msgno,
+		    show);
 	return 0;
 }
 
@@ -141,6 +160,24 @@ skip_oversized(struct run *r)
 		    "s", (unsigned long long)r->a->max_size);
 }
 
+/* The second session fetches only what arrived short in the first. */
+static void
+only_retries(struct run *r)
+{
+	size_t i, k;
+
+	for (i = 0; i < r->pl.njobs; i++) {
+		struct job *j = &r->pl.jobs[i];
+
+		for (k = 0; k < r->nretry; k++)
+			if (strlen(r->retry[k]) == j->uidlen &&
+			    memcmp(r->retry[k], j->uid, j->uidlen) == 0)
+				break;
+		if (k == r->nretry)
+			j->state = J_SKIPPED;
+	}
+}
+
 int
 listing_read(struct run *r)
 {
@@ -167,7 +204,7 @@ listing_read(struct run *r)
 			session_fail(&r->s, r->res, rc, 0);
 		return -1;
 	}
-	if (bad > 0) {
+	if (bad > 0 && !r->retry_pass) {
 		log_warnx("%zu unreadable lines in the UIDL listing; those "
 		    "messages are left on the server", bad);
 		r->res->failed += bad;
@@ -192,6 +229,8 @@ listing_read(struct run *r)
 		}
 	}
 	plan_finish(&r->pl);
+	if (r->retry_pass)
+		only_retries(r);
 	for (i = 0; i < r->pl.njobs; i++)
 		if (r->pl.jobs[i].verify &&
 		    verify_reuse(r, &r->pl.jobs[i]) == -1)

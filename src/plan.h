@@ -46,6 +46,7 @@ enum job_state {
 	J_FAILED,
 	J_OLD,		/* a suspected reuse that turned out the same message */
 	J_SKIPPED,	/* left on the server on purpose (over --max-size) */
+	J_RETRY,	/* arrived far shorter than listed: again, anew */
 };
 
 struct job {

@@ -30,6 +30,10 @@ struct run {
 	struct digest		*dg;
 	struct spool		*sp;
 	int			 listing_ok;	/* every UIDL line was read */
+	int			 retry_pass;	/* the second session, for J_RETRY */
+	int			 need_retry;	/* some job wants a second session */
+	char			**retry;	/* their UIDs (NUL-free copies) */
+	size_t			 nretry;
 	unsigned long		 dele_sent;	/* DELEs the server accepted */
 };
 

@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "conf.h"
+#include "digest.h"
 #include "journal.h"
 #include "result.h"
 #include "dotdec.h"
@@ -549,10 +550,96 @@ test_result(void)
 	result_free(&r);
 }
 
+static void
+digest_of(struct digest *d, const char *msg, int flags, int bytewise,
+    struct digests *out)
+{
+	size_t i, n = strlen(msg);
+
+	memset(out, 0, sizeof *out);
+	digest_start(d, flags);
+	if (bytewise)
+		for (i = 0; i < n; i++)
+			digest_feed(d, msg + i, 1);
+	else
+		digest_feed(d, msg, n);
+	digest_end(d, out);
+}
+
+/* Issue 9: status fields a server adds when mail is read change neither
+ * the identity nor the content; everything else does. */
+static void
+test_digest(void)
+{
+	static const char base[] =
+	    "Received: from a\n\tby b; Mon, 1 Jan 2024\n"
+	    "Message-ID: <1@x>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+	    "Subject: hi\n\nbody\nStatus: RO in the body counts\n";
+	static const char rewritten[] =
+	    "Received: from a\n\tby b; Mon, 1 Jan 2024\n"
+	    "X-IMAPbase: 1 2\nMessage-ID: <1@x>\n"
+	    "Date: Mon, 1 Jan 2024 00:00:00 +0000\nSubject: hi\n"
+	    "Status: RO\nX-UID: 7\nX-Status: A\nX-UIDL: abc\n"
+	    "Content-Length: 5\nLines: 1\nX-Keywords:\n  folded\n"
+	    "\nbody\nStatus: RO in the body counts\n";
+	static const char refolded[] =
+	    "Received: from a by b;\n  Mon, 1 Jan 2024\n"
+	    "MESSAGE-ID: <1@x>\nDate:  Mon, 1 Jan 2024 00:00:00 +0000\n"
+	    "Subject: other subject\n\nanother body\n";
+	static const char other[] =
+	    "Received: from a\n\tby b; Mon, 1 Jan 2024\n"
+	    "Message-ID: <2@x>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+	    "Subject: hi\n\nbody\nStatus: RO in the body counts\n";
+	static const char noident1[] = "Subject: a\nFrom: b\n\nx\n";
+	static const char noident2[] = "Subject: a\nStatus: R\nFrom: b\n\ny\n";
+	static const char noident3[] = "Subject: c\nFrom: b\n\nx\n";
+	struct digest *d = digest_new();
+	struct digests a, b, c;
+	int bw;
+
+	for (bw = 0; bw < 2; bw++) {
+		digest_of(d, base, DIGEST_CONTENT | DIGEST_RAW, bw, &a);
+		digest_of(d, rewritten, DIGEST_CONTENT | DIGEST_RAW, !bw, &b);
+		CHECK(memcmp(a.ident, b.ident, DIGEST_LEN) == 0,
+		    "volatile fields leave the identity alone (%d)", bw);
+		CHECK(memcmp(a.content, b.content, DIGEST_LEN) == 0,
+		    "volatile fields leave the content alone (%d)", bw);
+		CHECK(memcmp(a.raw_content, b.raw_content, DIGEST_LEN) != 0 &&
+		    memcmp(a.raw_header, b.raw_header, DIGEST_LEN) != 0,
+		    "the raw digests see them (%d)", bw);
+		digest_of(d, refolded, DIGEST_CONTENT, bw, &c);
+		CHECK(memcmp(a.ident, c.ident, DIGEST_LEN) == 0,
+		    "identity: case of names, folding and blanks do not "
+		    "matter; other fields do not count (%d)", bw);
+		CHECK(memcmp(a.content, c.content, DIGEST_LEN) != 0,
+		    "another body is another content (%d)", bw);
+		digest_of(d, other, DIGEST_CONTENT, bw, &c);
+		CHECK(memcmp(a.ident, c.ident, DIGEST_LEN) != 0,
+		    "another Message-ID is another identity (%d)", bw);
+		digest_of(d, noident1, 0, bw, &a);
+		digest_of(d, noident2, 0, !bw, &b);
+		digest_of(d, noident3, 0, bw, &c);
+		CHECK(memcmp(a.ident, b.ident, DIGEST_LEN) == 0 &&
+		    memcmp(a.ident, c.ident, DIGEST_LEN) != 0,
+		    "without Message-ID, Date, Received: every stable field "
+		    "(%d)", bw);
+	}
+	/* A TOP reply (headers only) has the identity of the message. */
+	digest_of(d, base, DIGEST_CONTENT, 0, &a);
+	digest_of(d, "Received: from a\n\tby b; Mon, 1 Jan 2024\n"
+	    "Message-ID: <1@x>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+	    "Subject: hi\n\n", 0, 1, &b);
+	CHECK(memcmp(a.ident, b.ident, DIGEST_LEN) == 0 &&
+	    memcmp(a.raw_header, b.raw_header, DIGEST_LEN) == 0,
+	    "TOP n 0 and RETR agree on the identity");
+	digest_free(d);
+}
+
 int
 main(void)
 {
 	test_seconds();
+	test_digest();
 	test_journal();
 	test_auth();
 	test_result();
