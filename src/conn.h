@@ -68,10 +68,22 @@ char *conn_tls_describe(struct conn *);
  * the buffer or on the socket (or the connection closed). Never blocks. */
 int conn_pending(struct conn *);
 
-/* Writes everything or fails. The trace shows the bytes as sent unless
- * trace_text is given, which is shown instead (for redaction). */
+/* Writes everything (queued commands first) or fails. The trace shows the
+ * bytes as sent unless trace_text is given, which is shown instead (for
+ * redaction). */
 enum conn_err conn_write(struct conn *, const char *buf, size_t len,
     const char *trace_text);
+
+/*
+ * Pipelining: conn_queue appends a command (never a secret one: the buffer
+ * is not wiped) to be written later with others in one write; conn_flush
+ * writes all that is queued. A read that has to wait for the server
+ * flushes first, so a reply is never awaited for a command still queued.
+ * conn_queued is the number of bytes queued.
+ */
+void conn_queue(struct conn *, const char *buf, size_t len);
+size_t conn_queued(const struct conn *);
+enum conn_err conn_flush(struct conn *);
 
 /* A short English description, e.g. "timed out after 60 s". */
 const char *conn_strerror(struct conn *, enum conn_err);
