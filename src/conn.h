@@ -65,7 +65,9 @@ int conn_starttls(struct conn *, const char *host, const struct tls_config *,
 char *conn_tls_describe(struct conn *);
 
 /* Nonzero when the server has sent something we have not read: bytes in
- * the buffer or on the socket (or the connection closed). Never blocks. */
+ * the buffer, in the TLS layer or on the socket (or the connection
+ * closed); TLS protocol records alone (session tickets) do not count.
+ * Never blocks; costs a poll(2) when nothing is buffered. */
 int conn_pending(struct conn *);
 
 /* Writes everything (queued commands first) or fails. The trace shows the
