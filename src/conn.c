@@ -28,6 +28,8 @@ struct conn {
 	char	*buf;
 	size_t	 start;		/* first unread byte */
 	size_t	 end;		/* one past the last buffered byte */
+	char	*out;		/* queued commands, not yet written */
+	size_t	 outlen, outsize;
 	char	 errbuf[160];
 };
 
@@ -54,6 +56,7 @@ conn_free(struct conn *c)
 	tls_free(c->tls);
 	close(c->fd);
 	free(c->buf);
+	free(c->out);
 	free(c);
 }
 
@@ -103,6 +106,12 @@ conn_wait(struct conn *c, short events)
 	}
 }
 
+/*
+ * Reads what the socket has, as much as fits. Unread bytes (a partial line,
+ * the start of the next reply) move to the front first, so every read may
+ * fill most of the buffer. Queued commands go out before we wait: a reply
+ * is never awaited while the command it answers sits in our buffer.
+ */
 static enum conn_err
 conn_fill(struct conn *c)
 {
@@ -111,7 +120,7 @@ conn_fill(struct conn *c)
 
 	if (c->start == c->end)
 		c->start = c->end = 0;
-	else if (c->end == CONN_BUFSZ && c->start > 0) {
+	else if (c->start > 0) {
 		memmove(c->buf, c->buf + c->start, c->end - c->start);
 		c->end -= c->start;
 		c->start = 0;
@@ -132,6 +141,8 @@ conn_fill(struct conn *c)
 				return CONN_EOF;
 			if (want == 0)
 				return CONN_TLS;
+			if ((e = conn_flush(c)) != CONN_OK)
+				return e;
 			if ((e = conn_wait(c, want == TLS_WANT_WRITE ? POLLOUT :
 			    POLLIN)) != CONN_OK)
 				return e;
@@ -150,6 +161,8 @@ conn_fill(struct conn *c)
 			c->err_no = errno;
 			return CONN_IO;
 		}
+		if ((e = conn_flush(c)) != CONN_OK)
+			return e;
 		if ((e = conn_wait(c, POLLIN)) != CONN_OK)
 			return e;
 	}
@@ -235,8 +248,9 @@ conn_tls_describe(struct conn *c)
 
 /*
  * A readable socket is not enough: under TLS it may hold only protocol
- * records (TLS 1.3 session tickets after a handshake), so one
- * non-blocking read decides. Bytes read are kept for the next line read.
+ * records (TLS 1.3 session tickets after a handshake), and such records may
+ * also sit unread in the TLS layer's buffer while the socket is empty; so
+ * one non-blocking read decides. Bytes read are kept for the next line read.
  */
 int
 conn_pending(struct conn *c)
@@ -245,15 +259,12 @@ conn_pending(struct conn *c)
 	ssize_t n;
 	int want;
 
-	if (c->start < c->end || (c->tls != NULL && tls_pending(c->tls)))
+	if (c->start < c->end)
 		return 1;
-	if (poll(&pfd, 1, 0) <= 0)
+	if ((c->tls == NULL || !tls_buffered(c->tls)) && poll(&pfd, 1, 0) <= 0)
 		return 0;
-	if (c->end == CONN_BUFSZ) {
-		memmove(c->buf, c->buf + c->start, c->end - c->start);
-		c->end -= c->start;
-		c->start = 0;
-	}
+	if (c->start == c->end)
+		c->start = c->end = 0;
 	if (c->tls != NULL) {
 		n = tls_read(c->tls, c->buf + c->end, CONN_BUFSZ - c->end, &want);
 		if (n < 0)
@@ -270,19 +281,24 @@ conn_pending(struct conn *c)
 	return 1;
 }
 
-enum conn_err
-conn_write(struct conn *c, const char *buf, size_t len, const char *trace_text)
+static void
+trace_out(struct conn *c, const char *buf, size_t len, const char *trace_text)
+{
+	if (!c->trace)
+		return;
+	if (trace_text != NULL)
+		fprintf(stderr, "C: %s\n", trace_text);
+	else
+		trace_line("C: ", buf,
+		    len >= 2 && buf[len - 2] == '\r' ? len - 2 : len);
+}
+
+static enum conn_err
+send_all(struct conn *c, const char *buf, size_t len)
 {
 	enum conn_err e;
 	ssize_t n;
 
-	if (c->trace) {
-		if (trace_text != NULL)
-			fprintf(stderr, "C: %s\n", trace_text);
-		else
-			trace_line("C: ", buf,
-			    len >= 2 && buf[len - 2] == '\r' ? len - 2 : len);
-	}
 	while (len > 0) {
 		if (c->tls != NULL) {
 			int want;
@@ -316,6 +332,47 @@ conn_write(struct conn *c, const char *buf, size_t len, const char *trace_text)
 			return e;
 	}
 	return CONN_OK;
+}
+
+void
+conn_queue(struct conn *c, const char *buf, size_t len)
+{
+	trace_out(c, buf, len, NULL);
+	if (c->outlen + len > c->outsize) {
+		c->outsize = c->outlen + len < 256 ? 256 : 2 * (c->outlen + len);
+		c->out = xreallocarray(c->out, c->outsize, 1);
+	}
+	memcpy(c->out + c->outlen, buf, len);
+	c->outlen += len;
+}
+
+size_t
+conn_queued(const struct conn *c)
+{
+	return c->outlen;
+}
+
+enum conn_err
+conn_flush(struct conn *c)
+{
+	size_t len = c->outlen;
+
+	if (len == 0)
+		return CONN_OK;
+	/* Whatever happens, the commands are not sent twice. */
+	c->outlen = 0;
+	return send_all(c, c->out, len);
+}
+
+enum conn_err
+conn_write(struct conn *c, const char *buf, size_t len, const char *trace_text)
+{
+	enum conn_err e;
+
+	if ((e = conn_flush(c)) != CONN_OK)
+		return e;
+	trace_out(c, buf, len, trace_text);
+	return send_all(c, buf, len);
 }
 
 const char *

@@ -65,13 +65,27 @@ int conn_starttls(struct conn *, const char *host, const struct tls_config *,
 char *conn_tls_describe(struct conn *);
 
 /* Nonzero when the server has sent something we have not read: bytes in
- * the buffer or on the socket (or the connection closed). Never blocks. */
+ * the buffer, in the TLS layer or on the socket (or the connection
+ * closed); TLS protocol records alone (session tickets) do not count.
+ * Never blocks; costs a poll(2) when nothing is buffered. */
 int conn_pending(struct conn *);
 
-/* Writes everything or fails. The trace shows the bytes as sent unless
- * trace_text is given, which is shown instead (for redaction). */
+/* Writes everything (queued commands first) or fails. The trace shows the
+ * bytes as sent unless trace_text is given, which is shown instead (for
+ * redaction). */
 enum conn_err conn_write(struct conn *, const char *buf, size_t len,
     const char *trace_text);
+
+/*
+ * Pipelining: conn_queue appends a command (never a secret one: the buffer
+ * is not wiped) to be written later with others in one write; conn_flush
+ * writes all that is queued. A read that has to wait for the server
+ * flushes first, so a reply is never awaited for a command still queued.
+ * conn_queued is the number of bytes queued.
+ */
+void conn_queue(struct conn *, const char *buf, size_t len);
+size_t conn_queued(const struct conn *);
+enum conn_err conn_flush(struct conn *);
 
 /* A short English description, e.g. "timed out after 60 s". */
 const char *conn_strerror(struct conn *, enum conn_err);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dotdec.h"
 #include "log.h"
@@ -24,6 +25,17 @@
  * session usable; past this the connection is dropped instead, so an
  * endless message cannot keep us reading forever. */
 #define DRAIN_MAX	((uint64_t)64 * 1024 * 1024)
+/* Room in front of the decoded bytes for the first bytes of a message,
+ * held until it is known whether they are a status line. */
+#define HOLD_MAX	4
+
+/* A command sent (or queued) and not yet answered. */
+struct flight {
+	enum pop3_cmd	 cmd;
+	uint32_t	 msgno;
+	uint64_t	 size;		/* expected octets of the reply */
+	int		 behind;	/* sent while others were in flight */
+};
 
 struct pop3 {
 	struct conn	*conn;
@@ -36,7 +48,22 @@ struct pop3 {
 	char		 sasl[512];	/* SASL mechanisms from CAPA */
 	char		 capatext[2048];
 	size_t		 listing_max;
-	char		*body;		/* decode buffer, CONN_MAXPEEK + 1 */
+	char		*body;		/* decode buffer */
+	/* The commands in flight: a ring, oldest at fl_head. */
+	struct flight	 fl[POP3_WINDOW_MAX];
+	size_t		 fl_head, fl_n;
+	uint64_t	 fl_bytes;
+	size_t		 unsent;	/* the newest this many are queued */
+	size_t		 win_cmds;
+	uint64_t	 win_bytes;
+	enum pop3_rc	 dead;		/* what closed the connection */
+	char		 deadwhy[512];	/* and its explanation */
+};
+
+static const char *cmd_names[] = {
+	[POP3_CMD_RETR] = "RETR",
+	[POP3_CMD_TOP] = "TOP",
+	[POP3_CMD_DELE] = "DELE",
 };
 
 static const char *state_names[] = {
@@ -54,6 +81,8 @@ pop3_new(struct conn *c)
 	p->conn = c;
 	p->state = POP3_AUTHORIZATION;
 	p->listing_max = LISTING_MAX;
+	p->win_cmds = POP3_WINDOW_CMDS;
+	p->win_bytes = POP3_WINDOW_BYTES;
 	return p;
 }
 
@@ -111,6 +140,18 @@ pop3_set_state(struct pop3 *p, enum pop3_state s)
 	p->state = s;
 }
 
+/* The connection is unusable; rc is what the commands still in flight
+ * will get, since they will never be answered. */
+static void
+close_session(struct pop3 *p, enum pop3_rc rc)
+{
+	if (p->dead == POP3_OK) {
+		p->dead = rc;
+		memcpy(p->deadwhy, p->error, sizeof p->deadwhy);
+	}
+	pop3_set_state(p, POP3_CLOSED);
+}
+
 static enum pop3_rc
 fail(struct pop3 *p, enum pop3_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -124,8 +165,9 @@ fail(struct pop3 *p, enum pop3_rc rc, const char *fmt, ...)
 	vsnprintf(p->error, sizeof p->error, fmt, ap);
 	va_end(ap);
 	/* After a transport failure nothing more may be sent. */
-	if (rc == POP3_NET || rc == POP3_TIMEOUT || rc == POP3_PROTO)
-		pop3_set_state(p, POP3_CLOSED);
+	if (rc == POP3_NET || rc == POP3_TIMEOUT || rc == POP3_PROTO ||
+	    rc == POP3_TLS)
+		close_session(p, rc);
 	return rc;
 }
 
@@ -137,11 +179,9 @@ conn_fail(struct pop3 *p, enum conn_err e, const char *what)
 		    conn_strerror(p->conn, e));
 	if (e == CONN_TOOLONG)
 		return fail(p, POP3_PROTO, "%s: server line too long", what);
-	if (e == CONN_TLS) {
-		fail(p, POP3_TLS, "%s: %s", what, conn_strerror(p->conn, e));
-		pop3_set_state(p, POP3_CLOSED);
-		return POP3_TLS;
-	}
+	if (e == CONN_TLS)
+		return fail(p, POP3_TLS, "%s: %s", what,
+		    conn_strerror(p->conn, e));
 	return fail(p, POP3_NET, "%s: %s", what, conn_strerror(p->conn, e));
 }
 
@@ -170,11 +210,13 @@ arg_ok(const char *s, int spaces_ok)
 }
 
 /*
- * Without pipelining the server speaks only when spoken to: anything that
- * is already there before a command is a reply to no command (a server
+ * The server speaks only when spoken to: with nothing in flight, anything
+ * that is already there before a command is a reply to no command (a server
  * answering twice, which would shift every later reply by one and could
  * prepend a stray line to the next message) or an autologout notice before
- * a close (Exchange V0003). Either way the session cannot be trusted.
+ * a close (Exchange V0003). Either way the session cannot be trusted. With
+ * commands in flight the bytes are expected; see read_body for the check
+ * that replaces this one there.
  */
 static enum pop3_rc
 check_unsolicited(struct pop3 *p, const char *cmd)
@@ -225,6 +267,9 @@ send_cmd_traced(struct pop3 *p, const char *cmd, const char *arg,
 	char *line;
 	size_t len;
 
+	if (p->fl_n > 0)
+		return fail(p, POP3_USAGE, "%s while %zu %s unread", cmd,
+		    p->fl_n, p->fl_n == 1 ? "reply is" : "replies are");
 	if ((rc = check_unsolicited(p, cmd)) != POP3_OK)
 		return rc;
 	if (arg != NULL)
@@ -620,45 +665,210 @@ pop3_uidl(struct pop3 *p, pop3_uidl_cb cb, void *ctx, size_t *bad)
 	return listing(p, "UIDL", NULL, cb, ctx, bad);
 }
 
+int
+pop3_pipelining(const struct pop3 *p)
+{
+	return (p->capa & CAPA_PIPELINING) != 0;
+}
+
+void
+pop3_set_window(struct pop3 *p, size_t cmds, uint64_t bytes)
+{
+	p->win_cmds = cmds < 1 ? 1 : cmds > POP3_WINDOW_MAX ?
+	    POP3_WINDOW_MAX : cmds;
+	p->win_bytes = bytes;
+}
+
+int
+pop3_window_room(const struct pop3 *p, uint64_t size)
+{
+	if (p->state != POP3_TRANSACTION)
+		return 0;
+	if (p->fl_n == 0)
+		return 1;
+	if (!pop3_pipelining(p) || p->fl_n >= p->win_cmds)
+		return 0;
+	if (p->win_bytes != 0 && (p->fl_bytes > p->win_bytes ||
+	    size > p->win_bytes - p->fl_bytes))
+		return 0;
+	return 1;
+}
+
+size_t
+pop3_in_flight(const struct pop3 *p)
+{
+	return p->fl_n;
+}
+
+size_t
+pop3_unanswered(const struct pop3 *p, struct pop3_flight *out, size_t max)
+{
+	const struct flight *f;
+	size_t i;
+
+	for (i = 0; i < p->fl_n && i < max; i++) {
+		f = &p->fl[(p->fl_head + i) % POP3_WINDOW_MAX];
+		out[i].cmd = f->cmd;
+		out[i].msgno = f->msgno;
+	}
+	return p->fl_n;
+}
+
+/* Queues the command; it goes out with others in begin_read. */
+static enum pop3_rc
+send_flight(struct pop3 *p, enum pop3_cmd cmd, uint32_t msgno, long top,
+    uint64_t size)
+{
+	const char *name = cmd_names[cmd];
+	struct flight *f;
+	enum pop3_rc rc;
+	char line[64];
+	int n;
+
+	if (check_state(p, POP3_TRANSACTION, name) == -1)
+		return POP3_USAGE;
+	if (!pop3_window_room(p, size))
+		return fail(p, POP3_USAGE, "%s %u: %s", name, msgno,
+		    pop3_pipelining(p) ? "the pipelining window is full" :
+		    "the server does not pipeline and a reply is unread");
+	if (p->fl_n == 0 && (rc = check_unsolicited(p, name)) != POP3_OK)
+		return rc;
+	if (cmd == POP3_CMD_TOP)
+		n = snprintf(line, sizeof line, "TOP %u %ld\r\n", msgno, top);
+	else
+		n = snprintf(line, sizeof line, "%s %u\r\n", name, msgno);
+	conn_queue(p->conn, line, (size_t)n);
+	f = &p->fl[(p->fl_head + p->fl_n) % POP3_WINDOW_MAX];
+	f->cmd = cmd;
+	f->msgno = msgno;
+	f->size = size;
+	f->behind = p->fl_n > 0;
+	p->fl_n++;
+	p->fl_bytes += size;
+	p->unsent++;
+	return POP3_OK;
+}
+
 enum pop3_rc
-pop3_retr(struct pop3 *p, uint32_t msgno, long top, uint64_t max_octets,
+pop3_send_retr(struct pop3 *p, uint32_t msgno, uint64_t size)
+{
+	return send_flight(p, POP3_CMD_RETR, msgno, -1, size);
+}
+
+enum pop3_rc
+pop3_send_dele(struct pop3 *p, uint32_t msgno)
+{
+	return send_flight(p, POP3_CMD_DELE, msgno, -1, 0);
+}
+
+/*
+ * Takes the oldest command in flight, which must be cmd msgno, into *f.
+ * Queued commands go out together once the one to be read is among them
+ * or they are half of those in flight, so the server is never short of
+ * work while we read. After the connection failed, the command gets the
+ * error that closed it.
+ */
+static enum pop3_rc
+begin_read(struct pop3 *p, enum pop3_cmd cmd, uint32_t msgno,
+    struct flight *f)
+{
+	const struct flight *h = &p->fl[p->fl_head];
+	enum conn_err e;
+
+	if (p->fl_n == 0)
+		return fail(p, POP3_USAGE, "no %s %u in flight",
+		    cmd_names[cmd], msgno);
+	if (h->cmd != cmd || h->msgno != msgno)
+		return fail(p, POP3_USAGE, "the next reply is to %s %u, not "
+		    "%s %u", cmd_names[h->cmd], h->msgno, cmd_names[cmd], msgno);
+	*f = *h;
+	p->fl_head = (p->fl_head + 1) % POP3_WINDOW_MAX;
+	p->fl_n--;
+	p->fl_bytes -= f->size;
+	if (p->state == POP3_CLOSED)
+		return fail(p, p->dead != POP3_OK ? p->dead : POP3_NET,
+		    "%s %u: never answered: %s", cmd_names[cmd], msgno,
+		    p->dead != POP3_OK ? p->deadwhy : "the connection is closed");
+	if (conn_queued(p->conn) == 0)
+		p->unsent = 0;
+	/* fl_n no longer counts the command taken. */
+	if (p->unsent > 0 && 2 * p->unsent > p->fl_n) {
+		p->unsent = 0;
+		if ((e = conn_flush(p->conn)) != CONN_OK)
+			return conn_fail(p, e, cmd_names[cmd]);
+	}
+	return POP3_OK;
+}
+
+/*
+ * A reply to no command among pipelined replies shifts them: the stray
+ * status line is taken for this command's, and this command's own status
+ * line becomes the first line of the message. No message starts so: its
+ * first line is a header field, and "+OK" or "-ERR" followed by a blank is
+ * not one.
+ */
+static int
+status_like(const char *b, size_t n)
+{
+	size_t k;
+
+	if (n >= 3 && strncasecmp(b, "+OK", 3) == 0)
+		k = 3;
+	else if (n >= 4 && strncasecmp(b, "-ERR", 4) == 0)
+		k = 4;
+	else
+		return 0;
+	return n == k || b[k] == ' ' || b[k] == '\t' || b[k] == '\r' ||
+	    b[k] == '\n';
+}
+
+static enum pop3_rc
+read_body(struct pop3 *p, const struct flight *f, uint64_t max_octets,
     pop3_sink sink, void *ctx, uint64_t *octets)
 {
-	const char *cmd = top >= 0 ? "TOP" : "RETR", *in;
-	char arg[64], *out;
+	const char *cmd = cmd_names[f->cmd], *in;
+	struct pop3_status st;
 	struct dotdec d;
 	enum conn_err e;
 	enum pop3_rc rc;
-	size_t inlen, used, outlen;
-	int toobig = 0, sinkfail = 0;
+	size_t inlen, used, outlen, held = 0;
+	int toobig = 0, sinkfail = 0, checking = f->behind;
+	char *out;
 
-	*octets = 0;
-	if (check_state(p, POP3_TRANSACTION, cmd) == -1)
-		return POP3_USAGE;
-	if (top >= 0)
-		snprintf(arg, sizeof arg, "%u %ld", msgno, top);
-	else
-		snprintf(arg, sizeof arg, "%u", msgno);
-	if ((rc = command(p, cmd, arg, NULL)) != POP3_OK)
+	if ((rc = read_status(p, cmd, &st)) != POP3_OK)
 		return rc;
 	dotdec_init(&d);
 	/* One buffer for the session, not one per message. */
 	if (p->body == NULL)
-		p->body = xmalloc(CONN_MAXPEEK + 1);
+		p->body = xmalloc(HOLD_MAX + CONN_MAXPEEK + 1);
 	out = p->body;
 	while (!d.done) {
 		if ((e = conn_peek(p->conn, &in, &inlen)) != CONN_OK)
 			return conn_fail(p, e, cmd);
-		used = dotdec_run(&d, in, inlen, out, &outlen);
+		used = dotdec_run(&d, in, inlen, out + held, &outlen);
 		conn_consume(p->conn, used);
 		*octets += outlen;
+		outlen += held;
+		held = 0;
+		if (checking) {
+			if (outlen <= HOLD_MAX && !d.done) {
+				held = outlen;
+				continue;
+			}
+			checking = 0;
+			if (status_like(out, outlen))
+				return fail(p, POP3_PROTO, "%s %u: the message "
+				    "starts with a status line: the server sent "
+				    "a reply to no command before it", cmd,
+				    f->msgno);
+		}
 		if (max_octets != 0 && *octets > max_octets)
 			toobig = 1;
 		if (toobig && *octets - max_octets > DRAIN_MAX) {
 			fail(p, POP3_TOOBIG, "%s %u: message larger than %llu "
 			    "octets; connection dropped rather than reading it "
-			    "all", cmd, msgno, (unsigned long long)max_octets);
-			pop3_set_state(p, POP3_CLOSED);
+			    "all", cmd, f->msgno, (unsigned long long)max_octets);
+			close_session(p, POP3_TOOBIG);
 			return POP3_TOOBIG;
 		}
 		if (toobig || sinkfail || outlen == 0)
@@ -671,10 +881,76 @@ pop3_retr(struct pop3 *p, uint32_t msgno, long top, uint64_t max_octets,
 		    (unsigned long long)*octets);
 	if (toobig)
 		return fail(p, POP3_TOOBIG, "%s %u: message larger than %llu "
-		    "octets", cmd, msgno, (unsigned long long)max_octets);
+		    "octets", cmd, f->msgno, (unsigned long long)max_octets);
 	if (sinkfail)
-		return fail(p, POP3_SINK, "%s %u: local failure", cmd, msgno);
+		return fail(p, POP3_SINK, "%s %u: local failure", cmd,
+		    f->msgno);
 	return POP3_OK;
+}
+
+enum pop3_rc
+pop3_read_retr(struct pop3 *p, uint32_t msgno, uint64_t max_octets,
+    pop3_sink sink, void *ctx, uint64_t *octets)
+{
+	struct flight f;
+	enum pop3_rc rc;
+
+	*octets = 0;
+	if ((rc = begin_read(p, POP3_CMD_RETR, msgno, &f)) != POP3_OK)
+		return rc;
+	return read_body(p, &f, max_octets, sink, ctx, octets);
+}
+
+enum pop3_rc
+pop3_read_dele(struct pop3 *p, uint32_t msgno)
+{
+	struct pop3_status st;
+	struct flight f;
+	enum pop3_rc rc;
+
+	if ((rc = begin_read(p, POP3_CMD_DELE, msgno, &f)) != POP3_OK)
+		return rc;
+	return read_status(p, "DELE", &st);
+}
+
+enum pop3_rc
+pop3_check_stray(struct pop3 *p)
+{
+	if (p->fl_n > 0)
+		return fail(p, POP3_USAGE, "%zu %s unread", p->fl_n,
+		    p->fl_n == 1 ? "reply is" : "replies are");
+	if (p->state == POP3_CLOSED)
+		return fail(p, POP3_USAGE, "the connection is closed");
+	return check_unsolicited(p, "the next command");
+}
+
+/* Not while others are in flight: the reply read would be theirs. */
+static int
+check_idle(struct pop3 *p, const char *cmd)
+{
+	if (p->fl_n == 0)
+		return 0;
+	fail(p, POP3_USAGE, "%s and wait while %zu %s unread", cmd, p->fl_n,
+	    p->fl_n == 1 ? "reply is" : "replies are");
+	return -1;
+}
+
+enum pop3_rc
+pop3_retr(struct pop3 *p, uint32_t msgno, long top, uint64_t max_octets,
+    pop3_sink sink, void *ctx, uint64_t *octets)
+{
+	enum pop3_cmd cmd = top >= 0 ? POP3_CMD_TOP : POP3_CMD_RETR;
+	struct flight f;
+	enum pop3_rc rc;
+
+	*octets = 0;
+	if (check_idle(p, cmd_names[cmd]) == -1)
+		return POP3_USAGE;
+	if ((rc = send_flight(p, cmd, msgno, top, 0)) != POP3_OK)
+		return rc;
+	if ((rc = begin_read(p, cmd, msgno, &f)) != POP3_OK)
+		return rc;
+	return read_body(p, &f, max_octets, sink, ctx, octets);
 }
 
 static enum pop3_rc
@@ -688,10 +964,13 @@ simple(struct pop3 *p, const char *cmd, const char *arg)
 enum pop3_rc
 pop3_dele(struct pop3 *p, uint32_t msgno)
 {
-	char arg[32];
+	enum pop3_rc rc;
 
-	snprintf(arg, sizeof arg, "%u", msgno);
-	return simple(p, "DELE", arg);
+	if (check_idle(p, "DELE") == -1)
+		return POP3_USAGE;
+	if ((rc = pop3_send_dele(p, msgno)) != POP3_OK)
+		return rc;
+	return pop3_read_dele(p, msgno);
 }
 
 enum pop3_rc
@@ -713,9 +992,13 @@ pop3_quit(struct pop3 *p)
 
 	if (p->state == POP3_CLOSED)
 		return fail(p, POP3_USAGE, "QUIT after the connection closed");
+	if (p->fl_n > 0)
+		return fail(p, POP3_USAGE, "QUIT while %zu %s unread", p->fl_n,
+		    p->fl_n == 1 ? "reply is" : "replies are");
 	if (p->state == POP3_TRANSACTION)
 		pop3_set_state(p, POP3_UPDATE);
 	rc = command(p, "QUIT", NULL, NULL);
 	pop3_set_state(p, POP3_CLOSED);
 	return rc;
 }
+

@@ -110,9 +110,89 @@ typedef int (*pop3_sink)(void *ctx, const char *buf, size_t len);
 enum pop3_rc pop3_retr(struct pop3 *, uint32_t msgno, long top,
     uint64_t max_octets, pop3_sink, void *ctx, uint64_t *octets);
 enum pop3_rc pop3_dele(struct pop3 *, uint32_t msgno);
+
+/*
+ * Pipelining (RFC 2449): RETR and DELE may be sent ahead of their replies,
+ * which are then read in the order sent. The commands in flight are bounded
+ * by a window of commands and of the octets their replies are expected to
+ * bring (the LIST sizes given to pop3_send_retr; sizes are hints). Without
+ * PIPELINING in the last CAPA the window is one command: a second command
+ * in flight is refused. While any reply is unread every other command,
+ * QUIT included, is refused with POP3_USAGE: read (or fail) them first.
+ *
+ * Commands are queued and written together: all that are queued go out in
+ * one write when a reply is read whose command is still queued, when half
+ * of the commands in flight are queued, or when a read has to wait.
+ *
+ * A -ERR fails that command only (POP3_NEG); later replies are read in
+ * order as usual. A failure of the connection (POP3_NET, POP3_TIMEOUT,
+ * POP3_TLS, POP3_PROTO, or POP3_TOOBIG past the drain limit) closes the
+ * session: the commands after the failed one are never answered;
+ * pop3_unanswered lists them, and reading them returns the same error.
+ *
+ * Replies to no command: with nothing in flight, any byte from the server
+ * before a command is sent is one (POP3_PROTO, as for every command). With
+ * commands in flight, bytes are expected; a stray status line then shifts
+ * the replies by one, and is caught where it shows: a RETR sent behind
+ * other commands whose message starts with a status line ("+OK", "-ERR",
+ * followed by a blank or the line end) is POP3_PROTO, and nothing of it
+ * reaches the sink; a stray left over after the last reply is caught by
+ * pop3_check_stray or the next command sent with nothing in flight.
+ */
+#define POP3_WINDOW_CMDS	32	/* default window */
+#define POP3_WINDOW_BYTES	((uint64_t)2 * 1024 * 1024)
+#define POP3_WINDOW_MAX		256	/* the most commands in flight */
+
+enum pop3_cmd {
+	POP3_CMD_RETR,
+	POP3_CMD_TOP,
+	POP3_CMD_DELE,
+};
+
+struct pop3_flight {
+	enum pop3_cmd	 cmd;
+	uint32_t	 msgno;
+};
+
+/* Nonzero when the last CAPA announced PIPELINING. */
+int pop3_pipelining(const struct pop3 *);
+/* At most cmds (1 to POP3_WINDOW_MAX) commands and bytes octets of
+ * expected replies (0: no bound) in flight. */
+void pop3_set_window(struct pop3 *, size_t cmds, uint64_t bytes);
+/* Nonzero when a RETR of a message of size octets (0: unknown) may be
+ * sent now: nothing is in flight, or the server pipelines and it fits the
+ * window. Always 0 outside TRANSACTION state. */
+int pop3_window_room(const struct pop3 *, uint64_t size);
+/* Commands sent (or queued) and not yet answered. */
+size_t pop3_in_flight(const struct pop3 *);
+/* Copies up to max of the commands not yet answered, oldest first;
+ * returns how many there are. */
+size_t pop3_unanswered(const struct pop3 *, struct pop3_flight *,
+    size_t max);
+
+/* Queue RETR msgno (a message of about size octets) or DELE msgno.
+ * POP3_USAGE when it does not fit the window or the state (nothing is
+ * queued); with nothing in flight, POP3_PROTO for a reply to no command
+ * (the check of every command). Writing happens in the reads. */
+enum pop3_rc pop3_send_retr(struct pop3 *, uint32_t msgno, uint64_t size);
+enum pop3_rc pop3_send_dele(struct pop3 *, uint32_t msgno);
+/* Reads the reply to the oldest command in flight, which must be RETR
+ * msgno (DELE msgno), else POP3_USAGE and nothing is read. The message is
+ * streamed to sink as by pop3_retr, with the same results; a failure to
+ * write the queued commands is that command's (POP3_NET, ...). */
+enum pop3_rc pop3_read_retr(struct pop3 *, uint32_t msgno,
+    uint64_t max_octets, pop3_sink, void *ctx, uint64_t *octets);
+enum pop3_rc pop3_read_dele(struct pop3 *, uint32_t msgno);
+/* With nothing in flight: POP3_PROTO when the server has sent anything
+ * no command asked for (then the replies read since the last check may
+ * have been shifted: do not trust them), else POP3_OK; one poll(2), no
+ * waiting. POP3_USAGE while replies are unread. */
+enum pop3_rc pop3_check_stray(struct pop3 *);
+
 enum pop3_rc pop3_noop(struct pop3 *);
 enum pop3_rc pop3_rset(struct pop3 *);
-/* QUIT; in TRANSACTION state, POP3_OK means the deletions are committed. */
+/* QUIT; in TRANSACTION state, POP3_OK means the deletions are committed.
+ * POP3_USAGE while replies are unread. */
 enum pop3_rc pop3_quit(struct pop3 *);
 
 #endif

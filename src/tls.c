@@ -12,17 +12,133 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
 
+/*
+ * Records are read through our own BIO over the fd with a large buffer:
+ * one read(2) brings in as many records as the socket holds, and OpenSSL's
+ * small reads (a 5-byte header, then the record) are served from it. Unlike
+ * OpenSSL's read-ahead, the bytes it holds are visible to us (tls_buffered),
+ * and it can be told not to touch the socket (nosys), so that tls_read
+ * decrypts every complete record already read without a system call that
+ * would only say EAGAIN.
+ */
+#define TLS_RBUFSZ	(128 * 1024)
+
 struct tls {
 	SSL_CTX	*ctx;
 	SSL	*ssl;
+	int	 fd;
+	int	 nosys;		/* serve reads from rbuf only */
+	int	 eof;		/* read(2) returned 0 */
+	int	 deferred;	/* a read failure held back for the next call */
+	ssize_t	 deferred_rc;	/* its result: 0 (closed) or -1 */
+	char	*rbuf;
+	size_t	 rstart, rend;
 	char	 error[512];
 };
+
+static BIO_METHOD *fdbuf_method;
+
+static int
+fdbuf_read(BIO *b, char *out, size_t len, size_t *done)
+{
+	struct tls *t = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	*done = 0;
+	if (t->rstart == t->rend) {
+		if (t->nosys) {
+			BIO_set_retry_read(b);
+			return 0;
+		}
+		t->rstart = t->rend = 0;
+		do
+			n = read(t->fd, t->rbuf, TLS_RBUFSZ);
+		while (n == -1 && errno == EINTR);
+		if (n == 0) {
+			t->eof = 1;
+			return 0;
+		}
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				BIO_set_retry_read(b);
+			return 0;
+		}
+		t->rend = (size_t)n;
+	}
+	if (len > t->rend - t->rstart)
+		len = t->rend - t->rstart;
+	memcpy(out, t->rbuf + t->rstart, len);
+	t->rstart += len;
+	*done = len;
+	return 1;
+}
+
+static int
+fdbuf_write(BIO *b, const char *buf, size_t len, size_t *done)
+{
+	struct tls *t = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	*done = 0;
+	do
+		n = write(t->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			BIO_set_retry_write(b);
+		return 0;
+	}
+	*done = (size_t)n;
+	return 1;
+}
+
+static long
+fdbuf_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls *t = BIO_get_data(b);
+
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_PENDING:
+		return (long)(t->rend - t->rstart);
+	case BIO_CTRL_EOF:
+		/* As the socket BIO: an EOF cut a record short. */
+		return t->eof;
+	default:
+		return 0;
+	}
+}
+
+static BIO *
+fdbuf_new(struct tls *t)
+{
+	BIO *b;
+
+	if (fdbuf_method == NULL) {
+		fdbuf_method = BIO_meth_new(BIO_get_new_index() |
+		    BIO_TYPE_SOURCE_SINK, "popfetch fd buffer");
+		if (fdbuf_method == NULL ||
+		    BIO_meth_set_read_ex(fdbuf_method, fdbuf_read) != 1 ||
+		    BIO_meth_set_write_ex(fdbuf_method, fdbuf_write) != 1 ||
+		    BIO_meth_set_ctrl(fdbuf_method, fdbuf_ctrl) != 1)
+			return NULL;
+	}
+	if ((b = BIO_new(fdbuf_method)) == NULL)
+		return NULL;
+	BIO_set_data(b, t);
+	BIO_set_init(b, 1);
+	return b;
+}
 
 /* The most useful words OpenSSL has about the last failure. */
 static void
@@ -107,9 +223,12 @@ tls_connect(int fd, const char *host, const struct tls_config *cfg,
 	unsigned char pin[32], got[32];
 	char reason[256];
 	X509 *peer = NULL;
+	BIO *bio;
 	long vr;
 	int rc, err, want;
 
+	t->fd = fd;
+	t->rbuf = xmalloc(TLS_RBUFSZ);
 	ERR_clear_error();
 	t->ctx = SSL_CTX_new(TLS_client_method());
 	if (t->ctx == NULL)
@@ -147,8 +266,9 @@ tls_connect(int fd, const char *host, const struct tls_config *cfg,
 			goto fail;
 		}
 	}
-	if ((t->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(t->ssl, fd) != 1)
+	if ((t->ssl = SSL_new(t->ctx)) == NULL || (bio = fdbuf_new(t)) == NULL)
 		goto sslfail;
+	SSL_set_bio(t->ssl, bio, bio);
 	if (!is_ip(host))
 		SSL_set_tlsext_host_name(t->ssl, host);
 	if (cfg->fingerprint == NULL && !cfg->no_verify) {
@@ -234,13 +354,48 @@ io_result(struct tls *t, int rc, int *want, int reading)
 	return -1;
 }
 
+/*
+ * One SSL_read returns at most one record. The first may read the socket;
+ * the rest only decrypt what is already buffered, and stop where the buffer
+ * holds no complete record. A close or failure met after some bytes is
+ * held back and returned by the next call, after those bytes are used.
+ */
 ssize_t
 tls_read(struct tls *t, void *buf, size_t n, int *want)
 {
+	size_t got = 0;
+	ssize_t r;
+	int rc, err, w;
+
+	*want = 0;
+	if (t->deferred)
+		return t->deferred_rc;
+	if (n > INT32_MAX)
+		n = INT32_MAX;
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		rc = SSL_read(t->ssl, (char *)buf + got, (int)(n - got));
+		if (rc <= 0)
+			break;
+		got += (size_t)rc;
+		if (got == n)
+			break;
+		t->nosys = 1;
+	}
+	t->nosys = 0;
+	if (got == 0)
+		return io_result(t, rc, want, 1);
+	if (rc <= 0) {
+		err = SSL_get_error(t->ssl, rc);
+		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+			r = io_result(t, rc, &w, 1);
+			t->deferred = 1;
+			t->deferred_rc = r;
+		}
+	}
 	ERR_clear_error();
-	errno = 0;
-	return io_result(t, SSL_read(t->ssl, buf, n > INT32_MAX ? INT32_MAX :
-	    (int)n), want, 1);
+	return (ssize_t)got;
 }
 
 ssize_t
@@ -253,9 +408,9 @@ tls_write(struct tls *t, const void *buf, size_t n, int *want)
 }
 
 int
-tls_pending(struct tls *t)
+tls_buffered(struct tls *t)
 {
-	return SSL_pending(t->ssl) > 0;
+	return t->rstart < t->rend || SSL_has_pending(t->ssl);
 }
 
 const char *
@@ -274,6 +429,7 @@ tls_free(struct tls *t)
 		SSL_free(t->ssl);
 	}
 	SSL_CTX_free(t->ctx);
+	free(t->rbuf);
 	free(t);
 }
 

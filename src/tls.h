@@ -30,13 +30,19 @@ struct tls *tls_connect(int fd, const char *host,
     const struct tls_config *, int timeout_ms, char **errstr);
 
 /* > 0 bytes, 0 at a clean close, -1 on error; TLS_WANT_* in *want means
- * "try again when the fd is readable/writable". */
+ * "try again when the fd is readable/writable". A read returns as many
+ * records as are already buffered and fit, with at most one read(2). */
 #define TLS_WANT_READ	1
 #define TLS_WANT_WRITE	2
 ssize_t tls_read(struct tls *, void *, size_t, int *want);
 ssize_t tls_write(struct tls *, const void *, size_t, int *want);
-/* Decrypted bytes waiting inside OpenSSL. */
-int tls_pending(struct tls *);
+/*
+ * Nonzero when bytes read from the socket are held in the TLS layer, whole
+ * records or part of one, decrypted or not: a read may then return data
+ * although the socket is not readable, or find only protocol records (a
+ * TLS 1.3 session ticket) and nothing for us. Only a read tells which.
+ */
+int tls_buffered(struct tls *);
 const char *tls_error(struct tls *);
 void tls_free(struct tls *);
 
