@@ -166,11 +166,13 @@ pf() {
 	LAST=$_n
 }
 
-# pfp NAME STATE [OPTION...]: pf over plaintext with the right password.
+# pfp NAME STATE [OPTION...]: pf over plaintext with the right password and
+# the first login method the server offers (the default method has checks
+# of its own).
 pfp() {
 	_n=$1 _s=$2
 	shift 2
-	pf "$_n" "$_s" --no-tls -P "$SRV_PORT" --password-file "$PW" "$@"
+	pf "$_n" "$_s" --no-tls -P "$SRV_PORT" --password-file "$PW" --auth "$SRV_MAIN_AUTH" "$@"
 }
 
 expect() {  # expect RC WHAT
@@ -216,6 +218,7 @@ match() {
 mbox_split() {
 	rm -rf "$2"
 	mkdir -p "$2"
+	[ -f "$1" ] || return 0
 	awk -v d="$2" '
 		function out() { if (n) { if (buf != "") printf "%s", substr(buf, 1, length(buf) - 1) > (d "/" n); close(d "/" n) } }
 		/^From / && (NR == 1 || prev == "") { out(); n++; buf = ""; prev = "x"; next }
@@ -263,6 +266,7 @@ stat_count() {
 # ---------------------------------------------------------------- the matrix
 
 srv_init
+SRV_MAIN_AUTH=${SRV_AUTHS%% *}
 for m in $FIRST; do srv_add "$SRC/$m" || ix_die "cannot add $m to the mailbox"; done
 srv_start || ix_die "cannot start $IX_SERVER"
 ok "$IX_SERVER $SRV_VERSION on 127.0.0.1:$SRV_PORT${SRV_PORT_TLS:+ (pop3s $SRV_PORT_TLS)}; offers: $SRV_AUTHS${SRV_STLS:+ stls}${SRV_POP3S:+ pop3s}"
@@ -306,7 +310,7 @@ fi
 
 # Every login method the server offers.
 for a in $SRV_AUTHS; do
-	pfp "auth-$a" "auth-$a" --auth "$a" --check
+	pf "auth-$a" "auth-$a" --no-tls -P "$SRV_PORT" --password-file "$PW" --auth "$a" --check
 	expect 0 "--auth $a: login and --check (5 new)"
 done
 
@@ -360,13 +364,13 @@ match "mbox delivery" "$CL/mbox-split" $FIRST $LATER
 
 # TLS.
 if [ -n "$SRV_STLS" ]; then
-	pf stls stls -vv --tls=starttls -P "$SRV_PORT" --tls-trust-file "$CA" --password-file "$PW" --maildir "$CL/md-stls"
+	pf stls stls -vv --tls=starttls -P "$SRV_PORT" --tls-trust-file "$CA" --password-file "$PW" --auth "$SRV_MAIN_AUTH" --maildir "$CL/md-stls"
 	expect 0 "STLS"
 	sent | grep -q '^STLS' && ok "STLS: the session used STLS" || fail "STLS: no STLS command in the trace"
 	match "STLS" "$CL/md-stls/new" $FIRST $LATER
 fi
 if [ -n "$SRV_POP3S" ]; then
-	pf pop3s pop3s --tls=implicit -P "$SRV_PORT_TLS" --tls-trust-file "$CA" --password-file "$PW" --maildir "$CL/md-pop3s"
+	pf pop3s pop3s --tls=implicit -P "$SRV_PORT_TLS" --tls-trust-file "$CA" --password-file "$PW" --auth "$SRV_MAIN_AUTH" --maildir "$CL/md-pop3s"
 	expect 0 "implicit TLS (pop3s)"
 	match "pop3s" "$CL/md-pop3s/new" $FIRST $LATER
 fi
