@@ -24,6 +24,7 @@
 
 IX_USER=popfetch-test
 IX_PID=
+IX_NS=
 IX_BINDS=
 
 ix_die() {
@@ -79,7 +80,20 @@ ix_alive() {
 	[ -n "$1" ] && [ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
-# The live pids of session $1.
+# The live pids of session $1, and of the server's mount namespace (which
+# also holds whatever daemonized itself into a session of its own).
+ix_server_pids() {
+	{
+		ix_session_pids "$1"
+		if [ -n "$IX_NS" ]; then
+			for _f in /proc/[0-9]*; do
+				[ "$(readlink "$_f/ns/mnt" 2>/dev/null)" = "$IX_NS" ] && ix_alive "${_f#/proc/}" && echo "${_f#/proc/}"
+			done
+		fi
+	} | sort -u
+	return 0
+}
+
 ix_session_pids() {
 	for _f in /proc/[0-9]*/stat; do
 		{ read -r _st <"$_f"; } 2>/dev/null || continue
@@ -113,6 +127,10 @@ ix_start() {
 	done
 	IX_PID=$(cat "$SD/ns.pid" 2>/dev/null)
 	[ -n "$IX_PID" ] || { note_log "$_log"; ix_die "the server did not start (see $_log)"; }
+	# The namespace is the one unshare made, not ours (then it would name
+	# every process on the machine).
+	IX_NS=$(readlink "/proc/$IX_PID/ns/mnt")
+	[ "$IX_NS" != "$(readlink /proc/$$/ns/mnt)" ] || { IX_NS=; ix_stop; ix_die "unshare -m made no mount namespace"; }
 }
 
 ix_wait_port() {
@@ -128,21 +146,23 @@ ix_wait_port() {
 
 ix_stop() {
 	[ -n "$IX_PID" ] || return 0
-	kill -TERM "$IX_PID" 2>/dev/null
+	# shellcheck disable=SC2046
+	kill -TERM "$IX_PID" $(ix_server_pids "$IX_PID") 2>/dev/null
 	_i=0
 	while [ "$_i" -lt 50 ]; do
-		[ -z "$(ix_session_pids "$IX_PID")" ] && break
+		[ -z "$(ix_server_pids "$IX_PID")" ] && break
 		sleep 0.1
 		_i=$((_i + 1))
 	done
-	_left=$(ix_session_pids "$IX_PID")
+	_left=$(ix_server_pids "$IX_PID")
 	if [ -n "$_left" ]; then
 		# shellcheck disable=SC2086
 		kill -KILL $_left 2>/dev/null
 		sleep 0.2
 	fi
-	_left=$(ix_session_pids "$IX_PID")
+	_left=$(ix_server_pids "$IX_PID")
 	IX_PID=
+	IX_NS=
 	[ -z "$_left" ] || { echo "FAIL: server processes left running: $_left"; return 1; }
 	return 0
 }

@@ -13,8 +13,10 @@
 #   srv_stop           stops it (every process), returns 1 if it cannot
 #   srv_add FILE       puts a copy of FILE (a message, LF line ends) into
 #                      the mailbox, the way mail arrives there
-#   srv_strip          a filter: a fetched message without the header
-#                      lines the server itself adds (default: cat)
+#   srv_strip          a filter: a fetched message without what the server
+#                      itself adds (default: cat), described in SRV_STRIPPED
+#   srv_auth_before M, srv_auth_after M   optional, around the check of
+#                      login method M
 # and sets SRV_AUTHS (the --auth methods the server offers), SRV_STLS and
 # SRV_POP3S (1 if it has them), and optionally SRV_LOGIN_DELAY=1 with
 # srv_login_delay (restarts it so that the next login after one gets
@@ -189,12 +191,12 @@ sent() {
 	sed -n 's/^C: //p' "$CL/$LAST.err"
 }
 
-# match WHAT DIR NAME...: the files in DIR are, after srv_strip, exactly the
-# messages $SRC/NAME..., each once.
+# match WHAT DIR NAME...: the files in DIR, each put through srv_strip, are
+# exactly the messages $SRC/NAME..., each once.
 match() {
 	_what=$1 _dir=$2
 	shift 2
-	_want=$(for _m in "$@"; do srv_strip <"$SRC/$_m" | cksum; done | sort)
+	_want=$(for _m in "$@"; do cksum <"$SRC/$_m"; done | sort)
 	_got=$(for _f in "$_dir"/*; do [ -f "$_f" ] && srv_strip <"$_f" | cksum; done | sort)
 	if [ "$_want" = "$_got" ]; then
 		ok "$_what: $# messages, byte-identical${SRV_STRIPPED:+ apart from $SRV_STRIPPED}"
@@ -206,7 +208,7 @@ match() {
 		[ -f "$_f" ] || continue
 		_hit=
 		for _m in "$@"; do
-			[ "$(srv_strip <"$_f" | cksum)" = "$(srv_strip <"$SRC/$_m" | cksum)" ] && _hit=$_m
+			[ "$(srv_strip <"$_f" | cksum)" = "$(cksum <"$SRC/$_m")" ] && _hit=$_m
 		done
 		[ -n "$_hit" ] || echo "#   $(wc -c <"$_f" | tr -d ' ') octets, matches no message: $(grep -m1 '^Subject:' "$_f")"
 	done
@@ -310,8 +312,10 @@ fi
 
 # Every login method the server offers.
 for a in $SRV_AUTHS; do
+	command -v srv_auth_before >/dev/null 2>&1 && srv_auth_before "$a"
 	pf "auth-$a" "auth-$a" --no-tls -P "$SRV_PORT" --password-file "$PW" --auth "$a" --check
 	expect 0 "--auth $a: login and --check (5 new)"
+	command -v srv_auth_after >/dev/null 2>&1 && srv_auth_after "$a"
 done
 
 # Fetch all into a Maildir.
