@@ -133,6 +133,30 @@ ix_start() {
 	[ "$IX_NS" != "$(readlink /proc/$$/ns/mnt)" ] || { IX_NS=; ix_stop; ix_die "unshare -m made no mount namespace"; }
 }
 
+# ix_exec CMD...: CMD in a mount namespace like the server's (the same
+# ix_bind mounts), in the foreground.
+ix_exec() {
+	{
+		echo 'set -e'
+		printf '%s\n' "$IX_BINDS" | while read -r _s _d; do
+			[ -n "$_s" ] && echo "mount --bind '$_s' '$_d'"
+		done
+		echo 'exec "$@"'
+	} >"$SD/ns-exec.sh"
+	unshare -m --propagation private sh "$SD/ns-exec.sh" "$@"
+}
+
+# ix_wait_file PATH: until PATH exists (10 s at most).
+ix_wait_file() {
+	_i=0
+	while [ "$_i" -lt 100 ]; do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
 ix_wait_port() {
 	_i=0
 	while [ "$_i" -lt 100 ]; do

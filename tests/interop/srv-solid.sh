@@ -9,7 +9,7 @@
 # carries an APOP timestamp).
 
 SRV_AUTHS="user apop"
-SRV_DUPUID=
+SRV_DUPUID=1
 MBOX=
 
 srv_init() {
@@ -90,4 +90,9 @@ mbox_add() {
 
 srv_add() {
 	mbox_add "$1" "$MBOX"
+}
+
+srv_dupuid() {
+	rm -f "$MBOX"
+	mbox_add "$1" "$MBOX" && mbox_add "$2" "$MBOX" && mbox_add "$1" "$MBOX"
 }
