@@ -26,6 +26,7 @@ IX_USER=popfetch-test
 IX_PID=
 IX_NS=
 IX_BINDS=
+IX_OVERLAYS=
 
 ix_die() {
 	fail "$*"
@@ -56,6 +57,20 @@ $SD/etc/passwd /etc/passwd"
 ix_service_user() {
 	grep -q "^$1:" "$SD/etc/passwd" && sed -i "/^$1:/d" "$SD/etc/passwd"
 	echo "$1:x:$MAIL_UID:$MAIL_GID::$SD/home:/usr/sbin/nologin" >>"$SD/etc/passwd"
+}
+
+# ix_overlay DIR: a private overlay over DIR in the next ix_start (for
+# compiled-in paths that do not exist outside, e.g. /etc/courier): what is
+# put in $(ix_upper DIR) appears in DIR.  Overlays are mounted before the
+# binds.
+ix_overlay() {
+	_u=$(ix_upper "$1")
+	mkdir -p "$_u" "$_u.work"
+	IX_OVERLAYS="$IX_OVERLAYS $1"
+}
+
+ix_upper() {
+	echo "$SD/overlay/$(echo "$1" | tr / _)"
 }
 
 ix_bind() {
@@ -105,6 +120,17 @@ ix_session_pids() {
 	return 0
 }
 
+# The mount commands of the namespace.
+ix_mounts() {
+	for _o in $IX_OVERLAYS; do
+		_u=$(ix_upper "$_o")
+		echo "mount -t overlay overlay -o 'lowerdir=$_o,upperdir=$_u,workdir=$_u.work' '$_o'"
+	done
+	printf '%s\n' "$IX_BINDS" | while read -r _s _d; do
+		[ -n "$_s" ] && echo "mount --bind '$_s' '$_d'"
+	done
+}
+
 # ix_start LOG CMD...: CMD, in a new session and mount namespace with the
 # ix_bind mounts, output to LOG.
 ix_start() {
@@ -113,9 +139,7 @@ ix_start() {
 	{
 		echo 'set -e'
 		echo "echo \$\$ >'$SD/ns.pid'"
-		printf '%s\n' "$IX_BINDS" | while read -r _s _d; do
-			[ -n "$_s" ] && echo "mount --bind '$_s' '$_d'"
-		done
+		ix_mounts
 		echo 'exec "$@"'
 	} >"$SD/ns.sh"
 	rm -f "$SD/ns.pid"
@@ -138,9 +162,7 @@ ix_start() {
 ix_exec() {
 	{
 		echo 'set -e'
-		printf '%s\n' "$IX_BINDS" | while read -r _s _d; do
-			[ -n "$_s" ] && echo "mount --bind '$_s' '$_d'"
-		done
+		ix_mounts
 		echo 'exec "$@"'
 	} >"$SD/ns-exec.sh"
 	unshare -m --propagation private sh "$SD/ns-exec.sh" "$@"

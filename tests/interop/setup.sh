@@ -45,7 +45,7 @@ pkgs_of() {
 bins_of() {
 	case $1 in
 	cyrus)     echo usr/lib/cyrus/bin/master usr/lib/cyrus/bin/pop3d usr/lib/cyrus/bin/lmtpd usr/lib/cyrus/bin/deliver usr/lib/cyrus/bin/mbpath ;;
-	courier)   echo usr/sbin/couriertcpd usr/lib/courier/courier/courierpop3login usr/lib/courier/courier/courierpop3d usr/sbin/authdaemond usr/sbin/makeuserdb usr/sbin/userdbpw usr/bin/couriertls ;;
+	courier)   echo usr/sbin/couriertcpd usr/lib/courier/courier/courierpop3login usr/lib/courier/courier/courierpop3d usr/lib/courier/courier-authlib/authdaemond usr/lib/courier/courier/makedatprog usr/sbin/userdbpw usr/bin/couriertls usr/lib/courier-authlib/libauthuserdb.so ;;
 	mailutils) echo usr/sbin/pop3d ;;
 	popa3d)    echo usr/sbin/popa3d ;;
 	solid)     echo usr/sbin/solid-pop3d ;;
@@ -133,7 +133,7 @@ for s in "$@"; do
 	R=$IX/root/$s
 	LD=$R/usr/lib:$R/usr/lib/x86_64-linux-gnu:$R/usr/lib/courier-authlib
 	for b in $(bins_of "$s"); do
-		[ -x "$R/$b" ] || die "$s: $R/$b is missing from the unpacked packages"
+		[ -f "$R/$b" ] || die "$s: $R/$b is missing from the unpacked packages"
 		miss=$(LD_LIBRARY_PATH=$LD ldd "$R/$b" 2>&1 | grep 'not found') &&
 			die "$s: $b cannot load:$(echo "$miss" | awk '{printf " %s", $1}'); install the library packages that provide them"
 	done
