@@ -12,8 +12,9 @@
 # binaries link against (their "lib*" dependencies) and the tools the tests
 # use (socat, openssl, db-util, sasl2-bin) are installed with apt-get, only
 # those that are missing, and only as root.  Every binary is then checked
-# with ldd.  Idempotent: a server already unpacked (DIR/root/SERVER/.done
-# names the same .deb files) costs one dpkg-query.  Prints one line per
+# with ldd (again whenever something was unpacked or installed).
+# Idempotent and fast: a server already unpacked (DIR/root/SERVER/.done
+# names the same .deb files) costs no more than one dpkg-query in all.  Prints one line per
 # server; on failure says what to do and exits 1.
 
 set -u
@@ -58,9 +59,6 @@ TOOLS="socat openssl db-util sasl2-bin libpam-modules"
 mkdir -p "$IX/debs" "$IX/root" || die "cannot create $IX"
 IX=$(cd "$IX" && pwd -P) || exit 1
 
-installed() {  # installed PKG: true if dpkg has it installed
-	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q ' installed$'
-}
 
 updated=
 apt_update() {
@@ -83,10 +81,9 @@ deb_of() {
 	for _f in "$IX"/debs/"$1"_*.deb; do echo "$_f"; done
 }
 
-need=
-want() {  # want PKG: to be installed if it is not
-	case " $need " in *" $1 "*) return 0 ;; esac
-	installed "$1" || need="$need $1"
+wanted=
+want() {  # want PKG: to be installed if it is not (checked at the end)
+	wanted="$wanted $1"
 }
 
 for t in $TOOLS; do want "$t"; done
@@ -115,9 +112,18 @@ for s in "$@"; do
 			dpkg-deb -x "$d" "$IX/root/$s" || die "dpkg-deb -x $d failed"
 		done
 		echo $debs >"$stamp"
+		rm -f "$IX/root/$s.ldd-ok"
 	fi
 done
 
+# One dpkg-query for all of them: the ones not installed.
+wanted=$(echo $wanted | tr ' ' '\n' | sort -u)
+# shellcheck disable=SC2086
+have=$(dpkg-query -W -f='${Package} ${Status}\n' $wanted 2>/dev/null | awk '/ installed$/ { print $1 }')
+need=
+for p in $wanted; do
+	echo "$have" | grep -qx "$p" || need="$need $p"
+done
 if [ -n "$need" ]; then
 	[ "$(id -u)" -eq 0 ] ||
 		die "missing packages:$need; install them (as root: apt-get install --no-install-recommends$need)"
@@ -131,12 +137,17 @@ fi
 
 for s in "$@"; do
 	R=$IX/root/$s
+	[ -f "$R.ldd-ok" ] && [ -z "$need" ] && {
+		echo "interop setup: $s ready in $R"
+		continue
+	}
 	LD=$R/usr/lib:$R/usr/lib/x86_64-linux-gnu:$R/usr/lib/courier-authlib
 	for b in $(bins_of "$s"); do
 		[ -f "$R/$b" ] || die "$s: $R/$b is missing from the unpacked packages"
 		miss=$(LD_LIBRARY_PATH=$LD ldd "$R/$b" 2>&1 | grep 'not found') &&
 			die "$s: $b cannot load:$(echo "$miss" | awk '{printf " %s", $1}'); install the library packages that provide them"
 	done
+	: >"$R.ldd-ok"
 	echo "interop setup: $s ready in $R ($(sed 's|[^ ]*/||g' "$R/.done"))"
 done
 exit 0
