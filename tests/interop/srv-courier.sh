@@ -14,6 +14,7 @@ SRV_STLS=1
 SRV_POP3S=1
 CO_MECHS="PLAIN LOGIN CRAM-MD5 CRAM-SHA1 CRAM-SHA256"
 CO_MD=
+CO_CERT=pop3d.pem
 
 srv_init() {
 	ix_init courier
@@ -48,8 +49,9 @@ EOF2
 		{ note_log "$SD/makeuserdb.log"; ix_die "makeuserdb failed"; }
 	[ -f "$E/userdb.dat" ] || ix_die "makeuserdb made no $E/userdb.dat"
 	cat "$TESTDIR/certs/server.key" "$TESTDIR/certs/server.pem" >"$E/pop3d.pem"
+	cp "$E/pop3d.pem" "$E/pop3d-rootonly.pem"
 	chown "$MAIL_UID:$MAIL_GID" "$E/pop3d.pem"
-	chmod 0600 "$E/pop3d.pem"
+	chmod 0600 "$E/pop3d.pem" "$E/pop3d-rootonly.pem"
 }
 
 srv_start() {
@@ -59,7 +61,7 @@ srv_start() {
 	cat >"$SD/run.sh" <<EOF2
 export LD_LIBRARY_PATH=$SD/root/usr/lib
 export POP3AUTH="$CO_MECHS" POP3AUTH_TLS="$CO_MECHS" POP3_STARTTLS=YES POP3_TLS_REQUIRED=0
-export COURIERTLS=$SD/root/usr/bin/couriertls TLS_CERTFILE=/etc/courier/pop3d.pem TLS_VERIFYPEER=NONE
+export COURIERTLS=$SD/root/usr/bin/couriertls TLS_CERTFILE=/etc/courier/$CO_CERT TLS_VERIFYPEER=NONE
 export MAILDIRPATH=Maildir
 /usr/lib/courier/courier-authlib/authdaemond &
 while [ ! -S /run/courier/authdaemon/socket ]; do sleep 0.1; done
@@ -84,4 +86,25 @@ srv_add() {
 	_n=$(date +%s).M${CO_SEQ}P$$.popfetch-test
 	cp "$1" "$CO_MD/tmp/$_n" && chown "$MAIL_UID:$MAIL_GID" "$CO_MD/tmp/$_n" &&
 		chmod 0600 "$CO_MD/tmp/$_n" && mv "$CO_MD/tmp/$_n" "$CO_MD/new/$_n"
+}
+
+# A broken STLS: Courier's STLS runs couriertls as the mail user, so with a
+# certificate file only root can read it answers "+OK Begin SSL/TLS
+# negotiation now.", sends a TLS close_notify alert, then, in plaintext,
+# "-ERR STARTTLS failed: ... Unexpected SSL connection shutdown."  That
+# text is the only hint of what went wrong; popfetch must show it.
+# (The files are made before the namespace mounts its overlays: a change
+# made under a mounted overlay need not show through it.)
+srv_extra() {
+	srv_stop
+	CO_CERT=pop3d-rootonly.pem
+	srv_start || ix_die "cannot restart courier"
+	pf stls-broken stls-broken --tls=starttls -P "$SRV_PORT" --tls-trust-file "$CA" \
+		--password-file "$PW" --check
+	expect 69 "broken STLS on the server: refused"
+	if grep -q 'STARTTLS failed' "$CL/stls-broken.err"; then
+		ok "broken STLS: popfetch shows the server's plaintext -ERR: $(grep -m1 'STARTTLS failed' "$CL/stls-broken.err")"
+	else
+		fail "broken STLS: popfetch does not show the server's \"-ERR STARTTLS failed: ...\" that follows the aborted handshake (popfetch bug, issue 9): $(tail -n 1 "$CL/stls-broken.err")"
+	fi
 }
