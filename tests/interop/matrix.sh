@@ -334,7 +334,7 @@ expect 0 "fetch again"
 if [ "$(count_files "$MD/new")" -eq 5 ] && ! sent | grep -q '^RETR'; then
 	ok "fetch again: nothing new, no RETR"
 else
-	fail "fetch again: $(count_files "$MD/new") files (expected 5), RETR sent: $(sent | grep -c '^RETR')"
+	fail "fetch again: $(count_files "$MD/new") files (expected 5), RETR sent: $(sent | grep -c '^RETR'), TOP sent: $(sent | grep -c '^TOP') (popfetch bug if the server rewrote the messages' status headers: mail fetched again, issue 9)"
 fi
 
 # --check: 1 without new mail.

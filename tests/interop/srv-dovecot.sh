@@ -20,7 +20,7 @@ DC_N=0
 DC_UIDL=
 
 srv_init() {
-	SRV_VERSION="dovecot $(dovecot --version 2>/dev/null || /usr/sbin/dovecot --version)"
+	SRV_VERSION="dovecot $(dovecot --version 2>/dev/null || /usr/sbin/dovecot --version), package $(dpkg-query -W -f='${Version}' dovecot-pop3d 2>/dev/null)"
 	SD=$TESTDIR/srv
 	mkdir -p "$SD"
 	chmod 0711 "$TESTDIR" "$SD"
