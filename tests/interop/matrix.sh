@@ -28,6 +28,7 @@
 # A check that fails because of a known popfetch bug (issue 9) says so in
 # its message ("popfetch bug: ..."); it passes once the bug is fixed.
 
+# shellcheck disable=SC2086,SC2015,SC2034 # $FIRST $LATER are word lists; ok() never fails; adapters use IX_DIR, SLOG
 set -u
 srcdir=${srcdir:-.}
 # shellcheck source=tests/lib.sh
@@ -256,6 +257,7 @@ EOF2
 pop_dialog() {
 	DIALOG=$(printf '%s\n' "$@")
 	export DIALOG
+	# shellcheck disable=SC2069 # the replies (stderr) are the output
 	timeout 20 socat -t 5 "TCP:127.0.0.1:$SRV_PORT" "EXEC:sh $CL/dialog.sh" 2>&1 >/dev/null
 }
 

@@ -1,4 +1,4 @@
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-dovecot.sh -- dovecot (Debian package dovecot-pop3d,
 # installed: the rest of the suite uses it), started by tests/dovecot.sh
 # on a Maildir, STLS and pop3s, every mechanism it has for a passwd-file

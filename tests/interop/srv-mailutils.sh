@@ -1,11 +1,11 @@
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-mailutils.sh -- GNU Mailutils pop3d (Debian package
 # mailutils-pop3d), standalone (daemon mode, foreground) with a private
 # configuration file: an mbox spool, USER/PASS checked by PAM (service
 # "mu-pop3d", private), the user from the (private) /etc/passwd, STLS on
 # one port and implicit TLS on another, no APOP database (the default).
 
-SRV_AUTHS=user
+SRV_AUTHS="user"
 SRV_STLS=1
 SRV_POP3S=1
 # login-delay: Mailutils 3.15 creates its stat-file root:mail 0660, then

@@ -1,11 +1,11 @@
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-popa3d.sh -- popa3d (Debian package popa3d), run from
 # inetd (here socat) on an mbox spool, USER/PASS checked by PAM.
 # Compiled-in: the spool /var/mail/USER, a chroot to /var/lib/popa3d and
 # the user "popa3d" before login, the PAM service "popa3d".  All of them
 # are private files in the server's mount namespace.
 
-SRV_AUTHS=user
+SRV_AUTHS="user"
 SRV_DUPUID=1
 MBOX=
 

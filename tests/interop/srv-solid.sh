@@ -1,4 +1,4 @@
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-solid.sh -- Solid POP3 (Debian package solid-pop3d),
 # run from inetd (here socat, which execs it on the accepted socket: given
 # anything but a socket, solid-pop3d turns itself into a daemon on *:110)
