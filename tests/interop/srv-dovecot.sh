@@ -8,13 +8,13 @@
 # checks flaky.
 
 # shellcheck source=tests/dovecot.sh
-. "$srcdir/tests/dovecot.sh"
+. "${srcdir:-.}/tests/dovecot.sh"
 
 SRV_AUTHS="user apop plain login cram-md5 scram-sha-1 scram-sha-256"
 SRV_STLS=1
 SRV_POP3S=1
 SRV_DUPUID=1
-SRV_USER=test
+SRV_USER="test"
 PASSWORD='secret word'
 DC_N=0
 DC_UIDL=
