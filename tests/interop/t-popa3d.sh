@@ -1,0 +1,5 @@
+#!/bin/sh
+# tests/interop/t-popa3d.sh -- the interoperability matrix against popa3d.
+IX_SERVER=popa3d
+# shellcheck source=tests/interop/matrix.sh
+. "${srcdir:-.}/tests/interop/matrix.sh"

@@ -1,0 +1,5 @@
+#!/bin/sh
+# tests/interop/t-solid.sh -- the interoperability matrix against solid.
+IX_SERVER=solid
+# shellcheck source=tests/interop/matrix.sh
+. "${srcdir:-.}/tests/interop/matrix.sh"
