@@ -15,6 +15,7 @@
 #include "journal.h"
 #include "log.h"
 #include "run.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /* What the sinks need while one message streams by. */
@@ -191,7 +192,7 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 			free(k.errstr);
 			return -1;
 		}
-		rc = pop3_retr(r->s.p, j->msgno, -1, r->a->max_size,
+		rc = pop3_read_retr(r->s.p, j->msgno, r->a->max_size,
 		    sink_spool, &k, &j->octets);
 	} else {
 		k.drc = r->d.ops->begin(&r->d, &meta, &k.errstr);
@@ -202,7 +203,7 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 			free(k.errstr);
 			return -1;
 		}
-		rc = pop3_retr(r->s.p, j->msgno, -1, r->a->max_size,
+		rc = pop3_read_retr(r->s.p, j->msgno, r->a->max_size,
 		    sink_deliver, &k, &j->octets);
 	}
 	crash_at(CRASH_RETR);
@@ -395,35 +396,107 @@ dberr:
 	return -1;
 }
 
+/*
+ * DELE of msgnos[0, n), pipelined where the server allows: commands go out
+ * while the window has room, replies are read in order. -1 when the
+ * connection failed (reported); a refused DELE is a failed message.
+ */
 static int
-dele(struct run *r, uint32_t msgno)
+dele_many(struct run *r, const uint32_t *msgnos, size_t n)
 {
 	enum pop3_rc rc;
+	size_t sent = 0, read;
 
-	if ((rc = pop3_dele(r->s.p, msgno)) == POP3_OK) {
-		r->dele_sent++;
-		return 0;
+	for (read = 0; read < n && r->s.alive; read++) {
+		while (sent < n && pop3_window_room(r->s.p, 0)) {
+			if ((rc = pop3_send_dele(r->s.p, msgnos[sent])) !=
+			    POP3_OK) {
+				session_fail(&r->s, r->res, rc, 0);
+				return -1;
+			}
+			sent++;
+		}
+		rc = pop3_read_dele(r->s.p, msgnos[read]);
+		if (rc == POP3_OK) {
+			r->dele_sent++;
+			crash_at(CRASH_DELE);
+		} else if (rc == POP3_NEG) {
+			log_warnx("message %u: %s", msgnos[read],
+			    pop3_error(r->s.p));
+			result_worsen(r->res, FAIL_MESSAGE);
+		} else {
+			session_fail(&r->s, r->res, rc, 0);
+			return -1;
+		}
 	}
-	if (rc == POP3_NEG) {
-		log_warnx("message %u: %s", msgno, pop3_error(r->s.p));
-		result_worsen(r->res, FAIL_MESSAGE);
-		return 0;
-	}
-	session_fail(&r->s, r->res, rc, 0);
-	return -1;
+	return 0;
 }
 
 int
-batch_dele_old(struct run *r, uint32_t msgno)
+batch_dele_old(struct run *r)
 {
-	return dele(r, msgno);
+	return dele_many(r, r->pl.dele, r->pl.ndele);
+}
+
+static int
+null_sink(void *ctx, const char *buf, size_t len)
+{
+	(void)ctx;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+/* After a stop, replies still in flight are read and dropped, so that the
+ * session can end with QUIT; those messages stay unfetched. */
+static void
+drain(struct run *r)
+{
+	struct pop3_flight f[1];
+	uint64_t n;
+
+	while (r->s.alive && pop3_in_flight(r->s.p) > 0 &&
+	    pop3_unanswered(r->s.p, f, 1) == 1)
+		if (pop3_read_retr(r->s.p, f[0].msgno, r->a->max_size,
+		    null_sink, NULL, &n) != POP3_OK &&
+		    pop3_state(r->s.p) == POP3_CLOSED)
+			r->s.alive = 0;
+	if (pop3_in_flight(r->s.p) > 0)
+		r->s.alive = 0;
+}
+
+/* Keeps the window of RETRs full, from *next on. 0, or -1 when sending
+ * failed (reported). */
+static int
+send_ahead(struct run *r, size_t *next, size_t to)
+{
+	struct job *j;
+	enum pop3_rc rc;
+
+	for (; *next < to; (*next)++) {
+		j = &r->pl.jobs[*next];
+		if (j->state != J_PENDING)
+			continue;
+		if (!pop3_window_room(r->s.p, j->size_hint))
+			break;
+		if ((rc = pop3_send_retr(r->s.p, j->msgno, j->size_hint)) !=
+		    POP3_OK) {
+			session_fail(&r->s, r->res, rc, 0);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int
-batch_run(struct run *r, size_t from, size_t to)
+batch_run(struct run *r, size_t from, size_t *top)
 {
+	size_t to = *top;
+	uint64_t bytes = 0;
+	int64_t t0 = now_ms();
 	struct buf md = { 0 };
-	size_t i, ndone = 0;
+	size_t i, next, ndone = 0, nd = 0;
+	uint32_t *msgnos;
 	int stop = 0;
 	char *err = NULL;
 
@@ -438,10 +511,31 @@ batch_run(struct run *r, size_t from, size_t to)
 			goto abort;
 		buf_free(&md);
 	}
-	for (i = from; i < to && !stop; i++)
-		if (r->pl.jobs[i].state == J_PENDING &&
+	/* RETRs are sent ahead of their replies as far as the server's
+	 * PIPELINING allows (one at a time without it). */
+	for (i = next = from; i < to && !stop; i++) {
+		if (r->pl.jobs[i].state != J_PENDING)
+			continue;
+		if (next <= i)
+			next = i;
+		if (send_ahead(r, &next, to) == -1 ||
 		    fetch_one(r, &r->pl.jobs[i], from, to) == -1)
 			stop = 1;
+		bytes += r->pl.jobs[i].octets;
+		/* Large or slow: the batch ends with what is in flight. */
+		if (bytes >= BATCH_BYTES || now_ms() - t0 >= BATCH_MS)
+			to = *top = next > i + 1 ? next : i + 1;
+	}
+	if (stop)
+		drain(r);
+	else if (r->s.alive && pop3_pipelining(r->s.p) &&
+	    pop3_check_stray(r->s.p) != POP3_OK) {
+		/* A reply with no command: every reply read may have been
+		 * one out of step; nothing of this batch is kept. */
+		session_fail(&r->s, r->res, POP3_PROTO, 0);
+		r->s.alive = 0;
+		goto abort;
+	}
 	/* What arrived completely before a failure is still made durable. */
 	for (i = from; i < to; i++)
 		if (r->pl.jobs[i].state == J_DELIVERED)
@@ -477,16 +571,19 @@ batch_run(struct run *r, size_t from, size_t to)
 		return -1;
 	crash_at(CRASH_COMMITTED);
 	/* Only now, with delivery and record durable, may mail go away. */
-	for (i = from; i < to && r->a->delete && r->s.alive; i++) {
+	if (!r->a->delete || !r->s.alive)
+		return stop ? -1 : 0;
+	msgnos = xreallocarray(NULL, to - from + 1, sizeof *msgnos);
+	for (i = from; i < to; i++) {
 		struct job *j = &r->pl.jobs[i];
 
-		if (j->state != J_DELIVERED && j->state != J_SAME &&
-		    j->state != J_OLD)
-			continue;
-		if (dele(r, j->msgno) == -1)
-			return -1;
-		crash_at(CRASH_DELE);
+		if (j->state == J_DELIVERED || j->state == J_SAME ||
+		    j->state == J_OLD)
+			msgnos[nd++] = j->msgno;
 	}
+	if (dele_many(r, msgnos, nd) == -1)
+		stop = 1;
+	free(msgnos);
 	return stop ? -1 : 0;
 abort:
 	buf_free(&md);

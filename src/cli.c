@@ -105,7 +105,7 @@ static const char usage_text[] =
 "      --wait-lock SECONDS  wait for another run of the account (0)\n"
 "      --state-dir DIR      where UIDs are kept\n"
 "                           (default $XDG_STATE_HOME/popfetch)\n"
-"      --batch N            messages per durable batch (64)\n"
+"      --batch N            messages per durable batch (256)\n"
 "      --list-seen          print the account's UID store and exit\n"
 "  -c, --check              count new messages, fetch nothing; exit 0 when\n"
 "                           there are some, 1 when there are none\n"

@@ -170,16 +170,15 @@ session_run(struct run *r)
 		goto quit;
 	/* Already delivered earlier (kept, or a DELE whose QUIT never came):
 	 * durable and recorded, so they may go. */
-	for (i = 0; i < r->pl.ndele && r->s.alive; i++)
-		if (batch_dele_old(r, r->pl.dele[i]) == -1) {
-			rc = -1;
-			goto quit;
-		}
+	if (r->s.alive && batch_dele_old(r) == -1) {
+		rc = -1;
+		goto quit;
+	}
 	log_info("%lu messages, %zu to fetch", r->res->messages,
 	    r->pl.njobs);
 	for (i = 0; i < r->pl.njobs; i = to) {
 		to = i + a->batch < r->pl.njobs ? i + a->batch : r->pl.njobs;
-		if (batch_run(r, i, to) == -1) {
+		if (batch_run(r, i, &to) == -1) {
 			rc = -1;
 			break;
 		}

@@ -9,12 +9,10 @@
 
 #include <string.h>
 
-/* A suspect smaller than this is fetched and compared whole, not asked
- * for with TOP first. */
-#define VERIFY_TOP_MIN	(256 * 1024)
 
 #include "log.h"
 #include "run.h"
+#include "xmalloc.h"
 
 static int
 uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
@@ -84,13 +82,12 @@ sink_hdr(void *ctx, const char *buf, size_t len)
 }
 
 /*
- * A suspected UID reuse (its size changed) of a large message: compare its
- * identity (TOP n 0: Message-ID, Date, Received; digest.h) with the one
- * recorded. The same: the same message, whatever status headers the server
- * added (Mailutils does), nothing to fetch. Another: fetched, and compared
- * again when it arrives. Small messages skip TOP: some servers answer a
- * RETR after a TOP of the same message with the headers alone (Mailutils
- * 3.15), and the identity is checked on the message itself (batch.c).
+ * A suspected UID reuse (its size changed): compare its identity (TOP n 0:
+ * Message-ID, Date, Received; digest.h) with the one recorded. The same:
+ * the same message, whatever status headers the server added (Mailutils
+ * does), nothing to fetch. Another: fetched, but in a second session,
+ * never right after its TOP (Mailutils 3.15 may answer such a RETR with
+ * the headers alone), and compared again when it arrives (batch.c).
  */
 static int
 verify_reuse(struct run *r, struct job *j)
@@ -102,8 +99,8 @@ verify_reuse(struct run *r, struct job *j)
 	char show[128];
 
 	j->dup = 1;
-	if (j->size_hint < VERIFY_TOP_MIN || r->retry_pass ||
-	    uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_OK)
+	if (r->retry_pass || uidstore_get(r->us, j->uid, j->uidlen, &rec) !=
+	    US_OK)
 		return 0;
 	digest_start(r->dg, 0);
 	rc = pop3_retr(r->s.p, j->msgno, 0, r->a->max_size, sink_hdr, r->dg,
@@ -123,10 +120,16 @@ verify_reuse(struct run *r, struct job *j)
 		    show);
 		memcpy(j->hdr, dg.ident, DIGEST_LEN);
 		j->state = J_OLD;
-	} else
+	} else if (memchr(j->uid, '\0', j->uidlen) == NULL) {
 		log_info("message %u: UID %s was seen before with another "
-		    "identity (TOP): the server reused it; fetching", j->msgno,
-		    show);
+		    "identity (TOP): the server reused it; fetching it in a "
+		    "new session", j->msgno, show);
+		j->state = J_RETRY;
+		r->need_retry = 1;
+		r->retry = xreallocarray(r->retry, r->nretry + 1,
+		    sizeof *r->retry);
+		r->retry[r->nretry++] = xstrndup(j->uid, j->uidlen);
+	}
 	return 0;
 }
 

@@ -41,11 +41,16 @@ struct run {
  * 0, or -1 when the account must stop (reported in r->res). */
 int listing_read(struct run *);
 
-/* batch.c: delivers jobs [from, to) durably, records them, then deletes
- * them. 0, or -1 when the account must stop (reported in r->res). */
-int batch_run(struct run *, size_t from, size_t to);
-/* DELE a message delivered in an earlier run. 0 or -1 (stop). */
-int batch_dele_old(struct run *, uint32_t msgno);
+/* batch.c: delivers jobs [from, *to) durably, records them, then deletes
+ * them. A batch also ends early, at a new *to, once it holds BATCH_BYTES
+ * or has taken BATCH_MS, so a slow server never keeps delivered mail
+ * unrecorded for long. 0, or -1 when the account must stop (reported in
+ * r->res). */
+#define BATCH_BYTES	((uint64_t)32 * 1024 * 1024)
+#define BATCH_MS	3000
+int batch_run(struct run *, size_t from, size_t *to);
+/* DELE the messages delivered in earlier runs (plan.dele). 0 or -1. */
+int batch_dele_old(struct run *);
 /* Records jobs [from, to) that were delivered, in one transaction that
  * also drops the journal, and counts them. 0 or -1 (reported). */
 int record_batch(struct run *, size_t from, size_t to);

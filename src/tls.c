@@ -45,6 +45,45 @@ struct tls {
 
 static BIO_METHOD *fdbuf_method;
 
+/*
+ * After a failed handshake: a POP3 status line the server sent in the
+ * clear (a plaintext greeting on a port we took for implicit TLS, or the
+ * -ERR some servers send after aborting STLS), sanitized into out, or "".
+ * Waits a moment for it, at most a fifth of a second.
+ */
+static void
+plaintext_reply(struct tls *t, int timeout_ms, char *out, size_t outsz)
+{
+	struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+	char *p, *end, *line;
+	ssize_t n;
+	int waited = 0, wait = timeout_ms < 200 ? timeout_ms : 200;
+
+	out[0] = '\0';
+	while (t->rend < TLS_RBUFSZ && !t->eof && waited < wait &&
+	    poll(&pfd, 1, 20) >= 0) {
+		waited += 20;
+		if (!(pfd.revents & (POLLIN | POLLHUP)))
+			continue;
+		n = read(t->fd, t->rbuf + t->rend, TLS_RBUFSZ - t->rend);
+		if (n <= 0)
+			break;
+		t->rend += (size_t)n;
+	}
+	end = t->rbuf + t->rend;
+	for (p = t->rbuf; p < end; p++) {
+		/* "-ERR" may follow an alert record directly. */
+		if ((end - p >= 5 && memcmp(p, "-ERR ", 5) == 0) ||
+		    ((p == t->rbuf || p[-1] == '\n') && end - p >= 3 &&
+		    memcmp(p, "+OK", 3) == 0)) {
+			for (line = p; p < end && *p != '\r' && *p != '\n'; p++)
+				;
+			log_sanitize(out, outsz, line, (size_t)(p - line));
+			return;
+		}
+	}
+}
+
 static int
 fdbuf_read(BIO *b, char *out, size_t len, size_t *done)
 {
@@ -300,10 +339,23 @@ tls_connect(int fd, const char *host, const struct tls_config *cfg,
 			    "trusted: %s", host,
 			    X509_verify_cert_error_string(vr));
 		else {
+			char said[256];
+
 			ssl_reason(reason, sizeof reason);
-			*errstr = xasprintf("TLS handshake with %s failed: %s",
-			    host, err == SSL_ERROR_SYSCALL && errno == 0 ?
-			    "connection closed" : reason);
+			plaintext_reply(t, timeout_ms, said, sizeof said);
+			if (said[0] == '+')
+				*errstr = xasprintf("TLS handshake with %s failed: "
+				    "the server answered in plaintext (\"%s\"): it "
+				    "does not speak TLS from the first byte on this "
+				    "port; use --tls=starttls (port 110)", host,
+				    said);
+			else if (said[0] != '\0')
+				*errstr = xasprintf("TLS handshake with %s failed; "
+				    "the server said \"%s\"", host, said);
+			else
+				*errstr = xasprintf("TLS handshake with %s failed: "
+				    "%s", host, err == SSL_ERROR_SYSCALL &&
+				    errno == 0 ? "connection closed" : reason);
 		}
 		goto fail;
 	}
