@@ -48,6 +48,7 @@ struct pop3 {
 	char		 sasl[512];	/* SASL mechanisms from CAPA */
 	char		 capatext[2048];
 	size_t		 listing_max;
+	uint64_t	 drain_max;	/* of an oversized message */
 	char		*body;		/* decode buffer */
 	/* The commands in flight: a ring, oldest at fl_head. */
 	struct flight	 fl[POP3_WINDOW_MAX];
@@ -81,6 +82,7 @@ pop3_new(struct conn *c)
 	p->conn = c;
 	p->state = POP3_AUTHORIZATION;
 	p->listing_max = LISTING_MAX;
+	p->drain_max = DRAIN_MAX;
 	p->win_cmds = POP3_WINDOW_CMDS;
 	p->win_bytes = POP3_WINDOW_BYTES;
 	return p;
@@ -756,6 +758,18 @@ pop3_send_retr(struct pop3 *p, uint32_t msgno, uint64_t size)
 }
 
 enum pop3_rc
+pop3_send_top(struct pop3 *p, uint32_t msgno)
+{
+	return send_flight(p, POP3_CMD_TOP, msgno, 0, 0);
+}
+
+void
+pop3_set_drain_max(struct pop3 *p, uint64_t n)
+{
+	p->drain_max = n;
+}
+
+enum pop3_rc
 pop3_send_dele(struct pop3 *p, uint32_t msgno)
 {
 	return send_flight(p, POP3_CMD_DELE, msgno, -1, 0);
@@ -864,7 +878,7 @@ read_body(struct pop3 *p, const struct flight *f, uint64_t max_octets,
 		}
 		if (max_octets != 0 && *octets > max_octets)
 			toobig = 1;
-		if (toobig && *octets - max_octets > DRAIN_MAX) {
+		if (toobig && *octets - max_octets > p->drain_max) {
 			fail(p, POP3_TOOBIG, "%s %u: message larger than %llu "
 			    "octets; connection dropped rather than reading it "
 			    "all", cmd, f->msgno, (unsigned long long)max_octets);
@@ -897,6 +911,19 @@ pop3_read_retr(struct pop3 *p, uint32_t msgno, uint64_t max_octets,
 
 	*octets = 0;
 	if ((rc = begin_read(p, POP3_CMD_RETR, msgno, &f)) != POP3_OK)
+		return rc;
+	return read_body(p, &f, max_octets, sink, ctx, octets);
+}
+
+enum pop3_rc
+pop3_read_top(struct pop3 *p, uint32_t msgno, uint64_t max_octets,
+    pop3_sink sink, void *ctx, uint64_t *octets)
+{
+	struct flight f;
+	enum pop3_rc rc;
+
+	*octets = 0;
+	if ((rc = begin_read(p, POP3_CMD_TOP, msgno, &f)) != POP3_OK)
 		return rc;
 	return read_body(p, &f, max_octets, sink, ctx, octets);
 }

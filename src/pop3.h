@@ -176,6 +176,13 @@ size_t pop3_unanswered(const struct pop3 *, struct pop3_flight *,
  * (the check of every command). Writing happens in the reads. */
 enum pop3_rc pop3_send_retr(struct pop3 *, uint32_t msgno, uint64_t size);
 enum pop3_rc pop3_send_dele(struct pop3 *, uint32_t msgno);
+/* TOP msgno 0, pipelined like RETR; read with pop3_read_top. */
+enum pop3_rc pop3_send_top(struct pop3 *, uint32_t msgno);
+enum pop3_rc pop3_read_top(struct pop3 *, uint32_t msgno, uint64_t max_octets,
+    pop3_sink, void *ctx, uint64_t *octets);
+/* How much of an oversized message is read and thrown away before the
+ * connection is dropped instead (default 64 MiB; 0: drop at once). */
+void pop3_set_drain_max(struct pop3 *, uint64_t);
 /* Reads the reply to the oldest command in flight, which must be RETR
  * msgno (DELE msgno), else POP3_USAGE and nothing is read. The message is
  * streamed to sink as by pop3_retr, with the same results; a failure to

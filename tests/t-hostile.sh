@@ -109,8 +109,18 @@ expect_rc 65 "oversized: the next run leaves it alone, goes on, and says so"
 check "oversized: the message after it is delivered" test "$(grep -l 'Subject: after' "$MD"/new/* | wc -l)" -eq 1
 check "oversized: it stays on the server" test -e "$DROP/002"
 check "oversized: it was not downloaded again" test "$(last_session | grep -c '^RETR 2')" -eq 0
+# A server whose replies run past their listed size far enough is not
+# read to the end (issue 10).
+before=$("$POPFETCH" -u test --state-dir "$STATE" -P "$PORT" --list-seen 127.0.0.1 | cut -f1,2)
+pfm --max-size 0
+expect_rc 75 "a reply twice its LIST size and more: given up, connection dropped"
+check "the run says the reply does not end" grep -q "does not end" "$TESTDIR/err"
+check "a reply that does not end is not recorded (not even as too big)" \
+	test "$("$POPFETCH" -u test --state-dir "$STATE" -P "$PORT" --list-seen 127.0.0.1 | cut -f1,2)" = "$before"
+server_stop
+server_start --log "$SLOG" "$DROP" || exit 1
 pfm --max-size 100000000
-expect_rc 0 "oversized: a larger --max-size fetches it"
+expect_rc 0 "oversized: a larger --max-size fetches it (from an honest server)"
 check "oversized: delivered whole" has_copy "$DROP/002" "$MD/new"
 server_stop
 rm -rf "$DROP"/* "$MD" "$STATE"
