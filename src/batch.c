@@ -246,6 +246,15 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 		digest_end(r->dg, &dg);
 		memcpy(j->digest, dg.content, DIGEST_LEN);
 		memcpy(j->hdr, dg.ident, DIGEST_LEN);
+		if (j->blind) {
+			/* Known only now: its key, from its header block. */
+			free(j->uid);
+			j->uid = xmalloc(DIGEST_KEYLEN + 1);
+			digest_key(dg.ident, j->uid);
+			j->uidlen = DIGEST_KEYLEN;
+			j->blind = 0;
+			log_sanitize(show, sizeof show, j->uid, j->uidlen);
+		}
 		if (suspiciously_short(r, j)) {
 			log_warnx("message %u (UID %s) arrived with %llu octets "
 			    "where LIST said %llu; fetching it again in a new "

@@ -280,3 +280,17 @@ digest_end(struct digest *d, struct digests *out)
 	else
 		EVP_DigestFinal_ex(d->stable, out->ident, &len);
 }
+
+void
+digest_key(const unsigned char ident[DIGEST_LEN], char key[DIGEST_KEYLEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	memcpy(key, "hdr-", 4);
+	for (i = 0; i < DIGEST_LEN; i++) {
+		key[4 + 2 * i] = hex[ident[i] >> 4];
+		key[5 + 2 * i] = hex[ident[i] & 0xf];
+	}
+	key[DIGEST_KEYLEN] = '\0';
+}

@@ -42,6 +42,12 @@ struct digests {
 #define DIGEST_CONTENT	0x1	/* the whole message follows, not a TOP */
 #define DIGEST_RAW	0x2	/* raw_content too */
 
+/* The key of a message identified by its header block, in place of a
+ * UID: "hdr-" and the identity in hex (DIGEST_KEYLEN characters). */
+#define DIGEST_KEYLEN	(4 + 2 * DIGEST_LEN)
+void digest_key(const unsigned char ident[DIGEST_LEN],
+    char key[DIGEST_KEYLEN + 1]);
+
 /* Never NULL (out of memory is fatal). */
 struct digest *digest_new(void);
 void digest_free(struct digest *);

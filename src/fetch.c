@@ -142,6 +142,8 @@ run_free(struct run *r)
 	digest_free(r->dg);
 	spool_free(r->sp);
 	uidstore_close(r->us);
+	free(r->idmsg);
+	free(r->idkeys);
 	while (r->nretry > 0)
 		free(r->retry[--r->nretry]);
 	free(r->retry);

@@ -4,15 +4,63 @@
  * the size hints, the plan (plan.c), a second UIDL pass for the seen UIDs
  * that must be fetched again, and TOP n 0 for UIDs the server may have
  * reused.
+ *
+ * Messages without a usable UID (no UIDL at all, an empty or overlong UID
+ * or one with blanks or control bytes, UIDs that are only message
+ * numbers) are identified by their header block instead (digest.h): TOP
+ * n 0, pipelined, gives each a key "hdr-" and the hex of its identity
+ * digest, which takes the place of the UID. Without TOP either, every
+ * such message is downloaded and identified when it arrives (batch.c).
+ * When UIDs change under us (a server migration renumbers them, or the
+ * account changes scheme), records are found again by identity and
+ * re-keyed, not downloaded again. The store remembers the scheme.
  */
 #include "config.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
 #include "log.h"
 #include "run.h"
 #include "xmalloc.h"
+
+#define IDKEY_LEN	DIGEST_KEYLEN
+
+static void
+add_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*a = xreallocarray(*a, *cap, sizeof **a);
+	}
+	(*a)[(*n)++] = v;
+}
+
+/* RFC 1939: 1 to 70 characters from 0x21 to 0x7E; we accept up to
+ * UID_MAXLEN, but nothing empty, blank or with control bytes. */
+static int
+usable_uid(const char *uid, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > UID_MAXLEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)uid[i] < 0x21 || (unsigned char)uid[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+uid_is_msgno(uint32_t msgno, const char *uid, size_t len)
+{
+	char num[16];
+	int n = snprintf(num, sizeof num, "%u", msgno);
+
+	return (size_t)n == len && memcmp(num, uid, len) == 0;
+}
 
 static int
 uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
@@ -22,14 +70,14 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	enum us_rc rc;
 	char show[128];
 
-	if (uidlen > UID_MAXLEN && r->retry_pass)
-		return 0;
-	if (uidlen > UID_MAXLEN) {
-		result_msg(r->res, msgno, NULL, MSG_FAILED, FAIL_MESSAGE,
-		    "message %u: UID of %zu bytes is longer than %d; message "
-		    "left on the server", msgno, uidlen, UID_MAXLEN);
+	if (!usable_uid(uid, uidlen) || r->by_header) {
+		/* Identified by its header block instead. */
+		add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg, msgno);
 		return 0;
 	}
+	if (!uid_is_msgno(msgno, uid, uidlen))
+		r->uids_not_msgnos = 1;
+	r->nuids++;
 	rc = uidstore_get(r->us, uid, uidlen, &rec);
 	if (rc == US_ERR) {
 		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
@@ -52,15 +100,6 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	case PLAN_SEEN:
 		break;
 	}
-	return 0;
-}
-
-static int
-list_cb(void *ctx, uint32_t msgno, uint64_t size)
-{
-	struct run *r = ctx;
-
-	plan_size(&r->pl, msgno, size);
 	return 0;
 }
 
@@ -181,12 +220,332 @@ only_retries(struct run *r)
 	}
 }
 
+/* A LIST line, kept until the plan has all its entries. */
+struct lsize {
+	uint32_t	msgno;
+	uint64_t	size;
+};
+
+struct lsizes {
+	struct lsize	*v;
+	size_t		 n, cap;
+};
+
+static int
+list_keep_cb(void *ctx, uint32_t msgno, uint64_t size)
+{
+	struct lsizes *ls = ctx;
+
+	if (ls->n == ls->cap) {
+		ls->cap = ls->cap ? ls->cap * 2 : 256;
+		ls->v = xreallocarray(ls->v, ls->cap, sizeof *ls->v);
+	}
+	ls->v[ls->n].msgno = msgno;
+	ls->v[ls->n++].size = size;
+	return 0;
+}
+
+static uint64_t
+size_of(const struct lsizes *ls, uint32_t msgno)
+{
+	size_t lo = 0, hi = ls->n, mid;
+
+	/* LIST comes in message order; a server that breaks it only loses
+	 * the hint. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ls->v[mid].msgno < msgno)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ls->n && ls->v[lo].msgno == msgno ? ls->v[lo].size : 0;
+}
+
+/* Records by identity, for finding a message again under a new key. */
+struct byident {
+	unsigned char	 hdr[DIGEST_LEN];
+	char		*uid;
+	size_t		 len;
+};
+
+struct identindex {
+	struct byident	*v;
+	size_t		 n, cap;
+	int		 built;
+};
+
+static int
+index_cb(void *ctx, const void *uid, size_t len, const struct uidrec *rec)
+{
+	struct identindex *ix = ctx;
+
+	if (rec->ncopies == 0 || (rec->flags & UIDREC_TOOBIG))
+		return 0;
+	if (ix->n == ix->cap) {
+		ix->cap = ix->cap ? ix->cap * 2 : 256;
+		ix->v = xreallocarray(ix->v, ix->cap, sizeof *ix->v);
+	}
+	memcpy(ix->v[ix->n].hdr, rec->hdr, DIGEST_LEN);
+	ix->v[ix->n].uid = xmemdup(uid, len);
+	ix->v[ix->n++].len = len;
+	return 0;
+}
+
+static int
+cmp_byident(const void *a, const void *b)
+{
+	return memcmp(((const struct byident *)a)->hdr,
+	    ((const struct byident *)b)->hdr, DIGEST_LEN);
+}
+
+static void
+index_free(struct identindex *ix)
+{
+	while (ix->n > 0)
+		free(ix->v[--ix->n].uid);
+	free(ix->v);
+	memset(ix, 0, sizeof *ix);
+}
+
+/*
+ * A message whose key the store does not know, but whose identity it
+ * does (under another UID, or a UID before a migration): its record is
+ * copied to the new key. 1 when re-keyed, 0 when not known, -1 on a store
+ * error (reported).
+ */
+static int
+rekey(struct run *r, struct identindex *ix, const unsigned char ident[DIGEST_LEN],
+    const char *key, size_t keylen, uint32_t msgno)
+{
+	struct byident k, *f;
+	struct uidrec rec;
+	char show[128];
+
+	if (!ix->built) {
+		size_t none;
+
+		ix->built = 1;
+		if (uidstore_walk(r->us, index_cb, ix, &none) != US_OK) {
+			result_fail(r->res, FAIL_LOCAL, "%s",
+			    uidstore_error(r->us));
+			return -1;
+		}
+		if (ix->n > 1)
+			qsort(ix->v, ix->n, sizeof *ix->v, cmp_byident);
+	}
+	memcpy(k.hdr, ident, DIGEST_LEN);
+	if (ix->n == 0 || (f = bsearch(&k, ix->v, ix->n, sizeof *ix->v,
+	    cmp_byident)) == NULL)
+		return 0;
+	if (uidstore_get(r->us, f->uid, f->len, &rec) != US_OK)
+		return 0;
+	if (uidstore_begin(r->us) != US_OK ||
+	    uidstore_put(r->us, key, keylen, &rec) != US_OK ||
+	    uidstore_commit(r->us) != US_OK) {
+		uidstore_abort(r->us);
+		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
+		return -1;
+	}
+	log_info("message %u is %s, delivered before as %s: recorded under "
+	    "its new key", msgno, log_sanitize(show, sizeof show, key,
+	    keylen), f->uid);
+	return 1;
+}
+
+static int
+sink_ident(void *ctx, const char *buf, size_t len)
+{
+	digest_feed(ctx, buf, len);
+	return 0;
+}
+
+/*
+ * TOP n 0 for each of msgnos, pipelined, into idents. 1 when the server
+ * has no TOP, 0, or -1 when the session failed (reported).
+ */
+static int
+top_all(struct run *r, const uint32_t *msgnos, size_t n,
+    unsigned char (*idents)[DIGEST_LEN])
+{
+	struct digests dg;
+	enum pop3_rc rc;
+	uint64_t octets;
+	size_t sent = 0, i;
+
+	for (i = 0; i < n; i++) {
+		while (sent < n && pop3_window_room(r->s.p, 0)) {
+			if ((rc = pop3_send_top(r->s.p, msgnos[sent])) !=
+			    POP3_OK) {
+				session_fail(&r->s, r->res, rc, 0);
+				return -1;
+			}
+			sent++;
+		}
+		digest_start(r->dg, 0);
+		rc = pop3_read_top(r->s.p, msgnos[i], (uint64_t)16 << 20,
+		    sink_ident, r->dg, &octets);
+		if (rc == POP3_NEG && i == 0) {
+			/* No TOP: what was sent after it is read and
+			 * dropped. */
+			while (++i < sent)
+				pop3_read_top(r->s.p, msgnos[i], 1, sink_ident,
+				    r->dg, &octets);
+			return pop3_state(r->s.p) == POP3_CLOSED ? -1 : 1;
+		}
+		if (rc != POP3_OK && rc != POP3_NEG && rc != POP3_TOOBIG) {
+			session_fail(&r->s, r->res, rc, 0);
+			return -1;
+		}
+		digest_end(r->dg, &dg);
+		memcpy(idents[i], dg.ident, DIGEST_LEN);
+	}
+	return 0;
+}
+
+/*
+ * Gives the messages in r->idmsg keys from their header blocks and puts
+ * them in the plan; without TOP, they are left for RETR (r->blind).
+ */
+static int
+identify(struct run *r, struct identindex *ix)
+{
+	unsigned char (*idents)[DIGEST_LEN];
+	struct uidrec rec;
+	enum us_rc urc;
+	size_t i;
+	int rc;
+
+	if (r->nidmsg == 0)
+		return 0;
+	idents = xreallocarray(NULL, r->nidmsg, DIGEST_LEN);
+	rc = top_all(r, r->idmsg, r->nidmsg, idents);
+	if (rc != 0) {
+		free(idents);
+		if (rc == -1)
+			return -1;
+		r->blind = 1;
+		if (!r->retry_pass)
+			log_warnx("the server offers neither usable UIDs nor "
+			    "TOP: every such message is downloaded on every "
+			    "run to tell whether it is new (%zu now); --delete "
+			    "avoids that", r->nidmsg);
+		for (i = 0; i < r->nidmsg; i++)
+			plan_blind_job(&r->pl, r->idmsg[i]);
+		return 0;
+	}
+	r->idkeys = xreallocarray(NULL, r->nidmsg, sizeof *r->idkeys);
+	for (i = 0; i < r->nidmsg; i++) {
+		struct idkey *k = &r->idkeys[r->nidkeys++];
+
+		k->msgno = r->idmsg[i];
+		digest_key(idents[i], k->key);
+		urc = uidstore_get(r->us, k->key, IDKEY_LEN, &rec);
+		if (urc == US_ERR) {
+			result_fail(r->res, FAIL_LOCAL, "%s",
+			    uidstore_error(r->us));
+			free(idents);
+			return -1;
+		}
+		if (urc == US_NOTFOUND) {
+			if ((rc = rekey(r, ix, idents[i], k->key, IDKEY_LEN,
+			    k->msgno)) == -1) {
+				free(idents);
+				return -1;
+			}
+			if (rc == 1)
+				urc = uidstore_get(r->us, k->key, IDKEY_LEN,
+				    &rec);
+		}
+		if (plan_line(&r->pl, k->msgno, k->key, IDKEY_LEN,
+		    urc == US_OK ? &rec : NULL) == PLAN_NEW)
+			log_debug("message %u is new: %s", k->msgno, k->key);
+	}
+	free(idents);
+	return 0;
+}
+
+/*
+ * UIDs that were all reset (a migration renumbered them): most listed
+ * UIDs unknown, none of the recorded ones listed, on a maildrop of some
+ * size. The unknown ones are compared with TOP n 0 against the records'
+ * identities and re-keyed where found: not downloaded again.
+ */
+static int
+find_renumbered(struct run *r, struct identindex *ix, int force)
+{
+	unsigned char (*idents)[DIGEST_LEN];
+	uint32_t *msgnos;
+	size_t i, n = 0, seen = r->nuids > r->pl.njobs ? r->nuids -
+	    r->pl.njobs : 0;
+	int rc = 0;
+
+	if (r->pl.all || r->retry_pass || r->pl.njobs == 0 ||
+	    (!force && (seen > 0 || r->pl.njobs < 10 ||
+	    r->pl.njobs * 2 < r->nuids)))
+		return 0;
+	msgnos = xreallocarray(NULL, r->pl.njobs, sizeof *msgnos);
+	for (i = 0; i < r->pl.njobs; i++)
+		if (r->pl.jobs[i].uidlen > 0)
+			msgnos[n++] = r->pl.jobs[i].msgno;
+	idents = xreallocarray(NULL, n + 1, DIGEST_LEN);
+	if (!force)
+		log_info("none of the %zu UIDs listed is known: looking for "
+		    "renumbered messages", r->nuids);
+	rc = top_all(r, msgnos, n, idents);
+	for (i = 0; rc == 0 && i < n; i++) {
+		struct job *j = &r->pl.jobs[i];
+
+		rc = rekey(r, ix, idents[i], j->uid, j->uidlen, j->msgno);
+		if (rc == 1) {
+			memcpy(j->hdr, idents[i], DIGEST_LEN);
+			j->state = J_OLD;
+			rc = 0;
+		}
+	}
+	free(idents);
+	free(msgnos);
+	return rc == -1 ? -1 : 0;
+}
+
+/* The account's identity scheme: kept in the store, changed with a log
+ * line. */
+static int
+set_scheme(struct run *r, int by_header, const char *why)
+{
+	if (uidstore_begin(r->us) != US_OK ||
+	    uidstore_meta_put(r->us, "scheme", by_header ? "header" : "uidl")
+	    != US_OK || uidstore_commit(r->us) != US_OK) {
+		uidstore_abort(r->us);
+		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
+		return -1;
+	}
+	log_warnx("%s", why);
+	return 0;
+}
+
+static int
+need_keys(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nidkeys; i++)
+		if (plan_needed(&r->pl, r->idkeys[i].msgno))
+			plan_need_job(&r->pl, r->idkeys[i].msgno,
+			    r->idkeys[i].key, IDKEY_LEN);
+	return 0;
+}
+
 int
 listing_read(struct run *r)
 {
+	struct identindex ix = { 0 };
+	struct lsizes ls = { 0 };
 	uint64_t count, size;
 	enum pop3_rc rc;
 	size_t bad = 0, i;
+	int no_uidl = 0, ret = -1, was_header;
+	char scheme[16];
 
 	if ((rc = pop3_stat(r->s.p, &count, &size)) != POP3_OK) {
 		session_fail(&r->s, r->res, rc, 0);
@@ -194,18 +553,24 @@ listing_read(struct run *r)
 	}
 	r->res->messages = (unsigned long)count;
 	r->res->listed = 1;
+	was_header = uidstore_meta_get(r->us, "scheme", scheme,
+	    sizeof scheme) == US_OK && strcmp(scheme, "header") == 0;
+	r->by_header = 0;
+	r->blind = 0;
+	r->nidmsg = 0;
+	free(r->idkeys);
+	r->idkeys = NULL;
+	r->nidkeys = 0;
+	r->nuids = 0;
+	r->uids_not_msgnos = 0;
 	rc = pop3_uidl(r->s.p, uidl_cb, r, &bad);
-	if (rc == POP3_NEG) {
-		result_fail(r->res, FAIL_UNAVAILABLE, "the server does not "
-		    "support UIDL (%s): popfetch cannot tell new messages from "
-		    "old ones", pop3_server_text(r->s.p));
-		return -1;
-	}
-	if (rc != POP3_OK) {
+	if (rc == POP3_NEG)
+		no_uidl = 1;
+	else if (rc != POP3_OK) {
 		/* A failing callback has reported itself already. */
 		if (rc != POP3_SINK)
 			session_fail(&r->s, r->res, rc, 0);
-		return -1;
+		goto out;
 	}
 	if (bad > 0 && !r->retry_pass) {
 		log_warnx("%zu unreadable lines in the UIDL listing; those "
@@ -214,30 +579,83 @@ listing_read(struct run *r)
 		result_worsen(r->res, FAIL_MESSAGE);
 	}
 	r->listing_ok = bad == 0;
-	plan_listed(&r->pl);
 	/* A failing LIST costs nothing but the hints. */
-	if (r->pl.nents > 0) {
-		rc = pop3_list(r->s.p, list_cb, r, &bad);
-		if (rc != POP3_OK && rc != POP3_NEG) {
-			session_fail(&r->s, r->res, rc, 0);
-			return -1;
-		}
+	rc = pop3_list(r->s.p, list_keep_cb, &ls, &bad);
+	if (rc != POP3_OK && rc != POP3_NEG) {
+		session_fail(&r->s, r->res, rc, 0);
+		goto out;
 	}
+	if (no_uidl) {
+		/* Every message, by its header block. */
+		r->nidmsg = 0;
+		if (ls.n > 0)
+			for (i = 0; i < ls.n; i++)
+				add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
+				    ls.v[i].msgno);
+		else
+			for (i = 1; i <= count && i <= 2000000; i++)
+				add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
+				    (uint32_t)i);
+		if (!was_header && r->nidmsg > 0 && !r->retry_pass &&
+		    set_scheme(r, 1, "the server does not support UIDL: "
+		    "messages are identified by their header blocks") == -1)
+			goto out;
+	} else if (r->nuids >= 2 && !r->uids_not_msgnos) {
+		/* UIDs that are message numbers name another message as
+		 * soon as one is deleted: new mail would look seen. */
+		if (!was_header && !r->retry_pass && set_scheme(r, 1, "the "
+		    "server's UIDs are message numbers, which another client's "
+		    "deletions reuse for new mail: messages are identified by "
+		    "their header blocks from now on") == -1)
+			goto out;
+		r->nidmsg = 0;
+		for (i = 0; i < r->pl.nents; i++)
+			add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
+			    r->pl.ents[i].msgno);
+		plan_free(&r->pl);
+		plan_init(&r->pl, r->a->all, r->a->delete, r->a->max_size);
+		r->nuids = 0;
+	} else if (was_header && r->nuids > 0 && !r->retry_pass) {
+		if (set_scheme(r, 0, "the server's UIDs are usable again: "
+		    "messages are identified by UID from now on") == -1 ||
+		    find_renumbered(r, &ix, 1) == -1)
+			goto out;
+	} else if (find_renumbered(r, &ix, 0) == -1)
+		goto out;
+	if (identify(r, &ix) == -1)
+		goto out;
+	plan_listed(&r->pl);
+	for (i = 0; i < ls.n; i++)
+		plan_size(&r->pl, ls.v[i].msgno, ls.v[i].size);
 	plan_group(&r->pl);
 	if (r->pl.nneed > 0) {
-		rc = pop3_uidl(r->s.p, need_cb, r, &bad);
-		if (rc != POP3_OK) {
-			session_fail(&r->s, r->res, rc, 0);
-			return -1;
+		need_keys(r);
+		if (!no_uidl && r->nuids > 0) {
+			rc = pop3_uidl(r->s.p, need_cb, r, &bad);
+			if (rc != POP3_OK) {
+				session_fail(&r->s, r->res, rc, 0);
+				goto out;
+			}
 		}
 	}
 	plan_finish(&r->pl);
+	/* Blind jobs have no sizes in the plan yet. */
+	for (i = 0; i < r->pl.njobs; i++)
+		if (r->pl.jobs[i].size_hint == 0)
+			r->pl.jobs[i].size_hint = size_of(&ls,
+			    r->pl.jobs[i].msgno);
+	if (r->blind)
+		r->listing_ok = 0;	/* keys unknown: nothing forgotten */
 	if (r->retry_pass)
 		only_retries(r);
 	for (i = 0; i < r->pl.njobs; i++)
 		if (r->pl.jobs[i].verify &&
 		    verify_reuse(r, &r->pl.jobs[i]) == -1)
-			return -1;
+			goto out;
 	skip_oversized(r);
-	return 0;
+	ret = 0;
+out:
+	index_free(&ix);
+	free(ls.v);
+	return ret;
 }

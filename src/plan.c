@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -302,6 +303,19 @@ plan_need_job(struct plan *pl, uint32_t msgno, const char *uid,
 		j->size_hint = pl->ents[at].cur_size;
 	j->copies = end - first > COPIES_MAX ? COPIES_MAX :
 	    (uint32_t)(end - first);
+	return j;
+}
+
+struct job *
+plan_blind_job(struct plan *pl, uint32_t msgno)
+{
+	char name[32];
+	struct job *j;
+
+	snprintf(name, sizeof name, "message-%u", msgno);
+	j = add_job(pl, msgno, name, strlen(name));
+	j->blind = 1;
+	j->dup = 1;
 	return j;
 }
 

@@ -58,6 +58,7 @@ struct job {
 	uint32_t	 copies;	/* copies of this UID in the listing */
 	int		 dup;		/* spool and compare contents first */
 	int		 verify;	/* compare headers (TOP n 0) first */
+	int		 blind;		/* no key yet: identified on arrival */
 	enum job_state	 state;
 	unsigned char	 digest[DIGEST_LEN];
 	unsigned char	 hdr[DIGEST_LEN];
@@ -104,6 +105,9 @@ int plan_needed(const struct plan *, uint32_t msgno);
 struct job *plan_need_job(struct plan *, uint32_t msgno, const char *uid,
     size_t uidlen);
 void plan_finish(struct plan *);
+/* A message with no key at all (no UIDL, no TOP): a job that is given
+ * its key when it arrives (digest_key), compared like a duplicate. */
+struct job *plan_blind_job(struct plan *, uint32_t msgno);
 /* Is a UID in the listing (a hash match may be a false yes: then a UID is
  * kept in the store a while longer, never forgotten too early)? */
 int plan_listed_uid(const struct plan *, const void *uid, size_t len);

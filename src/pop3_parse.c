@@ -125,8 +125,8 @@ pop3_parse_uidl(const char *line, size_t len, uint32_t *msgno,
 		return -1;
 	i = skip_blanks(line, len, i);
 	j = skip_word(line, len, i);
-	if (j == i)
-		return -1;
+	/* An empty UID is the caller's to judge (issue 10: identified by
+	 * the header block instead). */
 	*msgno = (uint32_t)n;
 	*uid = line + i;
 	*uidlen = j - i;

@@ -35,7 +35,7 @@ int pop3_parse_list(const char *line, size_t len, uint32_t *msgno,
 /*
  * Parse a unique-id listing "MSGNO UID [more]". The UID is the first field
  * after the number; it is returned as bytes (it may hold any byte but blanks).
- * -1 when the number is bad or the UID is missing.
+ * A missing UID is returned empty. -1 when the number is bad.
  */
 int pop3_parse_uidl(const char *line, size_t len, uint32_t *msgno,
     const char **uid, size_t *uidlen);

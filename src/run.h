@@ -19,6 +19,12 @@
 #include "spool.h"
 #include "uidstore.h"
 
+/* A message identified by its header block: the key it goes by. */
+struct idkey {
+	uint32_t	msgno;
+	char		key[4 + 2 * DIGEST_LEN + 1];
+};
+
 struct run {
 	const struct runopts	*ro;
 	const struct account	*a;
@@ -34,6 +40,15 @@ struct run {
 	int			 need_retry;	/* some job wants a second session */
 	char			**retry;	/* their UIDs (NUL-free copies) */
 	size_t			 nretry;
+	/* listing.c: messages identified by their header block. */
+	int			 by_header;	/* the account's scheme */
+	int			 uids_not_msgnos; /* some UID is not its number */
+	size_t			 nuids;		/* usable UIDs listed */
+	uint32_t		*idmsg;		/* to identify with TOP */
+	size_t			 nidmsg, capidmsg;
+	struct idkey		*idkeys;	/* what TOP made of them */
+	size_t			 nidkeys;
+	int			 blind;		/* no UIDL, no TOP: by RETR */
 	unsigned long		 dele_sent;	/* DELEs the server accepted */
 };
 

@@ -441,6 +441,44 @@ uidstore_journal_put(struct uidstore *s, const void *blob, size_t len)
 }
 
 enum us_rc
+uidstore_meta_get(struct uidstore *s, const char *name, char *out,
+    size_t outsz)
+{
+	DBT key, val;
+	char k[64];
+	int rc;
+
+	snprintf(k, sizeof k, "meta:%s", name);
+	dbt_init(&key, k, strlen(k));
+	memset(&val, 0, sizeof val);
+	val.flags = DB_DBT_USERMEM;
+	val.data = out;
+	val.ulen = (u_int32_t)(outsz - 1);
+	rc = s->journal->get(s->journal, s->txn, &key, &val, 0);
+	if (rc == DB_NOTFOUND)
+		return US_NOTFOUND;
+	if (rc != 0)
+		return dberr(s, "reading the store's settings", rc);
+	out[val.size] = '\0';
+	return US_OK;
+}
+
+enum us_rc
+uidstore_meta_put(struct uidstore *s, const char *name, const char *value)
+{
+	DBT key, val;
+	char k[64];
+	int rc;
+
+	snprintf(k, sizeof k, "meta:%s", name);
+	dbt_init(&key, k, strlen(k));
+	dbt_init(&val, value, strlen(value));
+	if ((rc = s->journal->put(s->journal, s->txn, &key, &val, 0)) != 0)
+		return dberr(s, "writing the store's settings", rc);
+	return US_OK;
+}
+
+enum us_rc
 uidstore_journal_del(struct uidstore *s)
 {
 	DBT key;

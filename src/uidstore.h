@@ -80,6 +80,12 @@ enum us_rc uidstore_add_content(struct uidstore *, const void *uid,
 enum us_rc uidstore_journal_get(struct uidstore *, void **blob, size_t *len);
 enum us_rc uidstore_journal_put(struct uidstore *, const void *, size_t);
 enum us_rc uidstore_journal_del(struct uidstore *);
+/* Small named settings of the account (the identity scheme): a value of
+ * at most outsz - 1 bytes, or US_NOTFOUND. put inside a transaction. */
+enum us_rc uidstore_meta_get(struct uidstore *, const char *name, char *out,
+    size_t outsz);
+enum us_rc uidstore_meta_put(struct uidstore *, const char *name,
+    const char *value);
 
 /* Calls fn for every record, in key order; fn returns 0 to go on, 1 to
  * delete the record, -1 to stop. Runs in its own transaction. */

@@ -135,16 +135,18 @@ for uid in 'a b' 'a c' "$(printf 'ctl\001\033[31m')" 'x/../../etc' '..' '/' \
 done
 server_start --log "$SLOG" "$DROP" || exit 1
 pfm -vv
-expect_rc 65 "hostile UIDs: the unusable ones are message-level failures"
-check "hostile UIDs: all usable ones delivered (spaces, controls, /, .., 300 bytes)" \
-	test "$(count_files "$MD/new")" -eq 7
-check "hostile UIDs: the 600-byte and the empty UID are left, named in errors" \
-	test "$(grep -c 'left on the server\|unreadable lines' "$TESTDIR/err")" -ge 2
+# Issue 10: unusable UIDs (control bytes, 600 bytes, empty) are replaced
+# by the header block's identity instead of leaving the message behind.
+expect_rc 0 "hostile UIDs: every message fetched"
+check "hostile UIDs: all of them delivered (spaces, controls, /, .., 300, 600 bytes, empty)" \
+	test "$(count_files "$MD/new")" -eq 9
+check "hostile UIDs: the unusable ones were identified with TOP n 0" \
+	test "$(last_session | grep -c "^TOP [0-9]* 0$")" -eq 3
 check "hostile UIDs: no file outside the Maildir" test -z "$(find "$TESTDIR" -newer "$TESTDIR/pw" -type f ! -path "$MD/*" ! -path "$STATE/*" ! -name 'server.*' ! -name 'err' ! -name 'out' ! -path "$DROP/*")"
 check "hostile UIDs: no control bytes in messages" sh -c "! grep -q \"\$(printf '\\033')\" '$TESTDIR/err'"
 check "hostile UIDs: memory bounded" rss_ok
 pfm
-check "hostile UIDs: the next run fetches nothing new" test "$(count_files "$MD/new")" -eq 7
+check "hostile UIDs: the next run fetches nothing new" test "$(count_files "$MD/new")" -eq 9
 server_stop
 rm -rf "$DROP"/* "$DROP/.uidl" "$MD" "$STATE"
 

@@ -38,8 +38,14 @@ rm -f "$DROP/.uidl"
 rm -rf "$MD" "$STATE"
 server_start --log "$SLOG" --no-uidl "$DROP" || exit 1
 pfm
-expect_rc 69 "no UIDL: refused with EX_UNAVAILABLE"
-check "no UIDL: the error says why" grep -q "does not support UIDL" "$TESTDIR/err"
-check "no UIDL: nothing delivered, nothing deleted" test "$(count_files "$MD/new")" -eq 0 -a "$(count_files "$DROP")" -eq 3
+# Issue 10: without UIDL, messages are identified by their header blocks.
+expect_rc 0 "no UIDL: fetched by header identity"
+check "no UIDL: the user is told how messages are identified" grep -q "does not support UIDL.*header blocks" "$TESTDIR/err"
+check "no UIDL: every message, byte-identical" same_contents "$MD/new" "$DROP"
+check "no UIDL: identified with TOP n 0, not downloaded to find out" test "$(grep -c '^TOP [0-9]* 0$' "$SLOG")" -eq 3
+pfm
+check "no UIDL, keep: the next run fetches nothing it has" test "$RC" -eq 0 -a "$(count_files "$MD/new")" -eq 3 -a "$(last_session | grep -c '^RETR')" -eq 0
+pfm --delete
+check "no UIDL, --delete: exactly once, and the server is empty" test "$RC" -eq 0 -a "$(count_files "$MD/new")" -eq 3 -a "$(count_files "$DROP")" -eq 0
 
 finish

@@ -105,8 +105,10 @@ test_stat_list_uidl(void)
 		{ "1 abc", 0, 1, "abc" },
 		{ "2\t\tXYZ.123 extra", 0, 2, "XYZ.123" },
 		{ "3 a/b/../c", 0, 3, "a/b/../c" },
-		{ "4 ", -1, 0, NULL },
-		{ "4", -1, 0, NULL },
+		/* Issue 10: an empty UID is reported, for the header block to
+		 * identify the message. */
+		{ "4 ", 0, 4, "" },
+		{ "4", 0, 4, "" },
 		{ "x abc", -1, 0, NULL },
 		{ "0 abc", -1, 0, NULL },
 	};
