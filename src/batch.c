@@ -7,13 +7,16 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crash.h"
 #include "journal.h"
 #include "log.h"
+#include "report.h"
 #include "run.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -59,11 +62,60 @@ replay_write(void *ctx, const char *buf, size_t len)
 }
 
 /* Hands the spooled message to the delivery method. */
+/*
+ * The Received: field popfetch adds (as mpop and fetchmail do; RFC 5321
+ * section 4.4): where the message came from, who took it, and when.
+ * Server and UID are the server's: bytes that could break the field are
+ * written as '?'.
+ */
+static enum deliver_rc
+received(struct run *r, const struct msg_meta *meta, char **errstr)
+{
+	char line[1024], date[64], host[256];
+	const char *parts[2] = { r->a->server, meta->uid };
+	char clean[2][600];
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t i, k;
+	int n;
+
+	if (!r->a->received)
+		return DELIVER_OK;
+	for (k = 0; k < 2; k++) {
+		for (i = 0; parts[k] != NULL && parts[k][i] != '\0' &&
+		    i < sizeof clean[k] - 1; i++)
+			clean[k][i] = parts[k][i] > 0x20 && parts[k][i] < 0x7f &&
+			    strchr("();\\", parts[k][i]) == NULL ? parts[k][i] :
+			    '?';
+		clean[k][i] = '\0';
+	}
+	if (gethostname(host, sizeof host) == -1)
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	for (i = 0; host[i] != '\0'; i++)
+		if (host[i] <= 0x20 || host[i] >= 0x7f || strchr("();", host[i]))
+			host[i] = '?';
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	n = snprintf(line, sizeof line, "Received: from %s\n\tby %s (popfetch "
+	    PACKAGE_VERSION ") with POP3\n\tid %s; %s\n", clean[0], host,
+	    clean[1], date);
+	if (n < 0 || (size_t)n >= sizeof line)
+		n = snprintf(line, sizeof line, "Received: from %s\n\tby %s "
+		    "(popfetch " PACKAGE_VERSION ") with POP3; %s\n", clean[0],
+		    host, date);
+	return r->d.ops->write(&r->d, line, (size_t)n, errstr);
+}
+
 static enum deliver_rc
 replay_spool(struct run *r, struct sink *k, const struct msg_meta *meta)
 {
 	if ((k->drc = r->d.ops->begin(&r->d, meta, &k->errstr)) != DELIVER_OK)
 		return k->drc;
+	if ((k->drc = received(r, meta, &k->errstr)) != DELIVER_OK) {
+		r->d.ops->abort(&r->d);
+		return k->drc;
+	}
 	if (spool_replay(r->sp, replay_write, k, &k->errstr) == -1) {
 		if (k->drc == DELIVER_OK) {
 			/* Our own spool could not be read back. */
@@ -232,6 +284,9 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 		rc = read_message(r, j, limit, sink_spool, &k);
 	} else {
 		k.drc = r->d.ops->begin(&r->d, &meta, &k.errstr);
+		if (k.drc == DELIVER_OK &&
+		    (k.drc = received(r, &meta, &k.errstr)) != DELIVER_OK)
+			r->d.ops->abort(&r->d);
 		if (k.drc != DELIVER_OK) {
 			j->state = J_FAILED;
 			result_fail(r->res, FAIL_LOCAL, "message %u: %s",
@@ -300,6 +355,10 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 		if (rc == POP3_OK) {
 			crash_at(CRASH_WRITTEN);
 			j->state = J_DELIVERED;
+			progress_step(j->octets);
+			report_message(r->ro, j->msgno, j->octets,
+			    digest_from(r->dg), digest_subject(r->dg),
+			    r->d.ops->name, r->d.target);
 			return 0;
 		}
 	} else if (!spool)

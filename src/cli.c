@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "log.h"
 #include "report.h"
+#include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -20,48 +21,92 @@ enum {
 	O_TIMEOUT, O_SESSION_TIMEOUT, O_NO_TLS, O_PASSWORD_FILE,
 	O_PASSWORD_FD, O_WAIT_LOCK, O_MAX_SIZE, O_BATCH, O_LIST_SEEN, O_TLS,
 	O_TLS_TRUST_FILE, O_TLS_FINGERPRINT, O_TLS_CERT, O_TLS_KEY, O_AUTH,
-	O_PASSWORD_CMD, O_SERVER_INFO, O_TUNNEL, O_COPY,
+	O_PASSWORD_CMD, O_SERVER_INFO, O_TUNNEL, O_COPY, O_HOST, O_PASSWORD,
+	O_DELETE_AFTER, O_FETCH_LIMIT, O_RECEIVED, O_NO_RECEIVED, O_JOBS,
+	O_SUMMARY, O_SUMMARY_FILE, O_SYSLOG, O_MARK_SEEN, O_IMPORT_UIDS,
 };
 
-/* Every option; account settings go through cli_apply by name. */
-static const struct option longopts[] = {
-	{ "user", required_argument, NULL, 'u' },
-	{ "port", required_argument, NULL, 'P' },
-	{ "maildir", required_argument, NULL, O_MAILDIR },
-	{ "mbox", required_argument, NULL, O_MBOX },
-	{ "mda", required_argument, NULL, 'm' },
-	{ "stdout", no_argument, NULL, O_STDOUT },
-	{ "keep", no_argument, NULL, 'k' },
-	{ "delete", no_argument, NULL, O_DELETE },
-	{ "all", no_argument, NULL, O_ALL },
-	{ "copy", no_argument, NULL, O_COPY },
-	{ "state-dir", required_argument, NULL, O_STATE_DIR },
-	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "session-timeout", required_argument, NULL, O_SESSION_TIMEOUT },
-	{ "no-tls", no_argument, NULL, O_NO_TLS },
-	{ "tls", required_argument, NULL, O_TLS },
-	{ "tls-trust-file", required_argument, NULL, O_TLS_TRUST_FILE },
-	{ "tls-fingerprint", required_argument, NULL, O_TLS_FINGERPRINT },
-	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
-	{ "tls-key", required_argument, NULL, O_TLS_KEY },
-	{ "auth", required_argument, NULL, O_AUTH },
-	{ "password-file", required_argument, NULL, O_PASSWORD_FILE },
-	{ "password-fd", required_argument, NULL, O_PASSWORD_FD },
-	{ "password-cmd", required_argument, NULL, O_PASSWORD_CMD },
-	{ "tunnel", required_argument, NULL, O_TUNNEL },
-	{ "max-size", required_argument, NULL, O_MAX_SIZE },
-	{ "batch", required_argument, NULL, O_BATCH },
-	/* Run options. */
-	{ "wait-lock", required_argument, NULL, O_WAIT_LOCK },
-	{ "list-seen", no_argument, NULL, O_LIST_SEEN },
-	{ "check", no_argument, NULL, 'c' },
-	{ "server-info", no_argument, NULL, O_SERVER_INFO },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+enum scope {
+	RUN,		/* the whole run; command line only */
+	ACCOUNT,	/* an account setting; also a config keyword */
+	CONFIG,		/* an account setting only the config file has */
 };
+
+/* One table: getopt_long's options, and the config file's keywords. */
+static const struct optdef {
+	struct option	 opt;
+	enum scope	 scope;
+	enum rc_type	 type;
+} optdefs[] = {
+	{ { "user", required_argument, NULL, 'u' }, ACCOUNT, RC_VALUE },
+	{ { "port", required_argument, NULL, 'P' }, ACCOUNT, RC_VALUE },
+	{ { "host", required_argument, NULL, O_HOST }, CONFIG, RC_VALUE },
+	{ { "maildir", required_argument, NULL, O_MAILDIR }, ACCOUNT, RC_PATH },
+	{ { "mbox", required_argument, NULL, O_MBOX }, ACCOUNT, RC_PATH },
+	{ { "mda", required_argument, NULL, 'm' }, ACCOUNT, RC_VALUE },
+	{ { "stdout", no_argument, NULL, O_STDOUT }, ACCOUNT, RC_FLAG },
+	{ { "keep", no_argument, NULL, 'k' }, ACCOUNT, RC_FLAG },
+	{ { "delete", no_argument, NULL, O_DELETE }, ACCOUNT, RC_FLAG },
+	{ { "all", no_argument, NULL, O_ALL }, ACCOUNT, RC_FLAG },
+	{ { "copy", no_argument, NULL, O_COPY }, ACCOUNT, RC_FLAG },
+	{ { "delete-after", required_argument, NULL, O_DELETE_AFTER },
+	    ACCOUNT, RC_VALUE },
+	{ { "fetch-limit", required_argument, NULL, O_FETCH_LIMIT },
+	    ACCOUNT, RC_VALUE },
+	{ { "received", no_argument, NULL, O_RECEIVED }, ACCOUNT, RC_FLAG },
+	{ { "no-received", no_argument, NULL, O_NO_RECEIVED }, ACCOUNT,
+	    RC_FLAG },
+	{ { "state-dir", required_argument, NULL, O_STATE_DIR }, ACCOUNT,
+	    RC_PATH },
+	{ { "timeout", required_argument, NULL, O_TIMEOUT }, ACCOUNT,
+	    RC_VALUE },
+	{ { "session-timeout", required_argument, NULL, O_SESSION_TIMEOUT },
+	    ACCOUNT, RC_VALUE },
+	{ { "no-tls", no_argument, NULL, O_NO_TLS }, ACCOUNT, RC_FLAG },
+	{ { "tls", required_argument, NULL, O_TLS }, ACCOUNT, RC_VALUE },
+	{ { "tls-trust-file", required_argument, NULL, O_TLS_TRUST_FILE },
+	    ACCOUNT, RC_PATH },
+	{ { "tls-fingerprint", required_argument, NULL, O_TLS_FINGERPRINT },
+	    ACCOUNT, RC_VALUE },
+	{ { "tls-cert", required_argument, NULL, O_TLS_CERT }, ACCOUNT,
+	    RC_PATH },
+	{ { "tls-key", required_argument, NULL, O_TLS_KEY }, ACCOUNT,
+	    RC_PATH },
+	{ { "auth", required_argument, NULL, O_AUTH }, ACCOUNT, RC_VALUE },
+	{ { "password", required_argument, NULL, O_PASSWORD }, CONFIG,
+	    RC_SECRET },
+	{ { "password-file", required_argument, NULL, O_PASSWORD_FILE },
+	    ACCOUNT, RC_PATH },
+	{ { "password-fd", required_argument, NULL, O_PASSWORD_FD }, ACCOUNT,
+	    RC_VALUE },
+	{ { "password-cmd", required_argument, NULL, O_PASSWORD_CMD },
+	    ACCOUNT, RC_VALUE },
+	{ { "tunnel", required_argument, NULL, O_TUNNEL }, ACCOUNT, RC_VALUE },
+	{ { "max-size", required_argument, NULL, O_MAX_SIZE }, ACCOUNT,
+	    RC_VALUE },
+	{ { "batch", required_argument, NULL, O_BATCH }, ACCOUNT, RC_VALUE },
+	/* Run options. */
+	{ { "config", required_argument, NULL, 'C' }, RUN, RC_UNKNOWN },
+	{ { "jobs", required_argument, NULL, O_JOBS }, RUN, RC_UNKNOWN },
+	{ { "summary", required_argument, NULL, O_SUMMARY }, RUN, RC_UNKNOWN },
+	{ { "summary-file", required_argument, NULL, O_SUMMARY_FILE }, RUN,
+	    RC_UNKNOWN },
+	{ { "syslog", no_argument, NULL, O_SYSLOG }, RUN, RC_UNKNOWN },
+	{ { "mark-seen", no_argument, NULL, O_MARK_SEEN }, RUN, RC_UNKNOWN },
+	{ { "import-uids", required_argument, NULL, O_IMPORT_UIDS }, RUN,
+	    RC_UNKNOWN },
+	{ { "wait-lock", required_argument, NULL, O_WAIT_LOCK }, RUN,
+	    RC_UNKNOWN },
+	{ { "list-seen", no_argument, NULL, O_LIST_SEEN }, RUN, RC_UNKNOWN },
+	{ { "check", no_argument, NULL, 'c' }, RUN, RC_UNKNOWN },
+	{ { "server-info", no_argument, NULL, O_SERVER_INFO }, RUN,
+	    RC_UNKNOWN },
+	{ { "verbose", no_argument, NULL, 'v' }, RUN, RC_UNKNOWN },
+	{ { "quiet", no_argument, NULL, 'q' }, RUN, RC_UNKNOWN },
+	{ { "version", no_argument, NULL, 'V' }, RUN, RC_UNKNOWN },
+	{ { "help", no_argument, NULL, 'h' }, RUN, RC_UNKNOWN },
+};
+#define NOPTDEFS	(sizeof optdefs / sizeof optdefs[0])
 
 static const char usage_text[] =
 "usage: popfetch [OPTIONS] SERVER\n"
@@ -115,26 +160,35 @@ static const char usage_text[] =
 "  -V, --version            print the version\n"
 "  -h, --help               this help\n";
 
-static const char *
-optname(int id)
+static const struct optdef *
+by_id(int id)
 {
-	const struct option *o;
+	size_t i;
 
-	for (o = longopts; o->name != NULL; o++)
-		if (o->val == id)
-			return o->name;
-	return "?";
+	for (i = 0; i < NOPTDEFS; i++)
+		if (optdefs[i].opt.val == id)
+			return &optdefs[i];
+	return NULL;
 }
 
-static int
-optid(const char *name)
+static const struct optdef *
+by_name(const char *name)
 {
-	const struct option *o;
+	size_t i;
 
-	for (o = longopts; o->name != NULL; o++)
-		if (strcmp(o->name, name) == 0)
-			return o->val;
-	return -1;
+	for (i = 0; i < NOPTDEFS; i++)
+		if (strcmp(optdefs[i].opt.name, name) == 0)
+			return &optdefs[i];
+	return NULL;
+}
+
+enum rc_type
+cli_keyword_type(const char *keyword, void *arg)
+{
+	const struct optdef *o = by_name(keyword);
+
+	(void)arg;
+	return o != NULL && o->scope != RUN ? o->type : RC_UNKNOWN;
 }
 
 static void
@@ -198,17 +252,72 @@ set_tls(struct account *a, enum tls_mode mode, char **errstr)
 }
 
 int
-cli_apply(struct account *a, const char *name, const char *value,
+cli_apply(struct account *a, const char *name, const char *value, int on,
     char **errstr)
 {
+	const struct optdef *o = by_name(name);
 	long long n;
-	int id = optid(name);
+	int id = o != NULL && o->scope != RUN ? o->opt.val : -1;
 
 	if (value != NULL && *value == '\0') {
 		*errstr = xasprintf("--%s: the value is empty", name);
 		return EX_USAGE;
 	}
+	/* "keyword off" in the config file. */
+	if (!on) {
+		switch (id) {
+		case 'k':
+			id = O_DELETE;
+			break;
+		case O_DELETE:
+			id = 'k';
+			break;
+		case O_RECEIVED:
+			id = O_NO_RECEIVED;
+			break;
+		case O_NO_RECEIVED:
+			id = O_RECEIVED;
+			break;
+		case O_NO_TLS:
+			a->tls = TLS_DEFAULT;
+			mark(a, AF_TLS);
+			return 0;
+		case O_ALL:
+		case O_COPY:
+			break;
+		default:
+			*errstr = xasprintf("%s: \"off\" makes no sense here",
+			    name);
+			return EX_USAGE;
+		}
+	}
 	switch (id) {
+	case O_HOST:
+		set_str(&a->server, value);
+		mark(a, AF_SERVER);
+		return 0;
+	case O_PASSWORD:
+		free_secret(a->password);
+		a->password = xstrdup(value);
+		mark(a, AF_PASSWORD);
+		return 0;
+	case O_DELETE_AFTER:
+		if (parse_number(value, 1, 36500, &n) == -1)
+			return bad_number(name, value, 1, 36500, errstr);
+		a->delete_after = (int)n;
+		mark(a, AF_DELETE_AFTER);
+		return 0;
+	case O_FETCH_LIMIT:
+		if (parse_number(value, 1, 100000000, &n) == -1)
+			return bad_number(name, value, 1, 100000000, errstr);
+		a->fetch_limit = (unsigned)n;
+		mark(a, AF_FETCH_LIMIT);
+		return 0;
+	case O_RECEIVED:
+	case O_NO_RECEIVED:
+		a->received = id == O_RECEIVED;
+		mark(a, AF_RECEIVED);
+		return 0;
 	case 'u':
 		set_str(&a->user, value);
 		mark(a, AF_USER);
@@ -233,11 +342,11 @@ cli_apply(struct account *a, const char *name, const char *value,
 		mark(a, AF_DELETE);
 		return 0;
 	case O_ALL:
-		a->all = 1;
+		a->all = on;
 		mark(a, AF_ALL);
 		return 0;
 	case O_COPY:
-		a->copy = 1;
+		a->copy = on;
 		mark(a, AF_COPY);
 		return 0;
 	case O_STATE_DIR:
@@ -276,7 +385,17 @@ cli_apply(struct account *a, const char *name, const char *value,
 		set_str(&a->tls_trust_file, value);
 		mark(a, AF_TLS_TRUST_FILE);
 		return 0;
-	case O_TLS_FINGERPRINT:
+	case O_TLS_FINGERPRINT: {
+		unsigned char pin[32];
+
+		if (tls_parse_fingerprint(value, pin) == -1) {
+			*errstr = xasprintf("--tls-fingerprint: expected a SHA-256 "
+			    "fingerprint, 64 hex digits (sha256:HEX, AB:CD:..., "
+			    "as --server-info or openssl print it), got \"%s\"",
+			    value);
+			return EX_USAGE;
+		}
+		}
 		set_str(&a->tls_fingerprint, value);
 		mark(a, AF_TLS_FINGERPRINT);
 		return 0;
@@ -333,8 +452,8 @@ cli_apply(struct account *a, const char *name, const char *value,
 	}
 }
 
-static int
-usage_error(const char *msg)
+int
+cli_usage_error(const char *msg)
 {
 	if (msg != NULL)
 		log_warnx("%s", msg);
@@ -342,72 +461,149 @@ usage_error(const char *msg)
 	return EX_USAGE;
 }
 
-int
-cli_parse(int argc, char *argv[], struct runopts *ro, struct account *a)
+static struct option *
+longopts(void)
+{
+	static struct option o[NOPTDEFS + 1];
+	size_t i, n = 0;
+
+	for (i = 0; i < NOPTDEFS; i++)
+		if (optdefs[i].scope != CONFIG)
+			o[n++] = optdefs[i].opt;
+	memset(&o[n], 0, sizeof o[n]);
+	return o;
+}
+
+static int
+run_option(struct runopts *ro, int ch, const char *arg)
 {
 	long long n;
+	char *err = NULL;
+	int rc;
+
+	switch (ch) {
+	case 'c':
+		ro->mode = MODE_CHECK;
+		break;
+	case O_LIST_SEEN:
+		ro->mode = MODE_LIST_SEEN;
+		break;
+	case O_SERVER_INFO:
+		ro->mode = MODE_SERVER_INFO;
+		break;
+	case O_MARK_SEEN:
+		ro->mode = MODE_MARK_SEEN;
+		break;
+	case 'C':
+		free(ro->config);
+		ro->config = xstrdup(arg);
+		break;
+	case O_IMPORT_UIDS:
+		free(ro->import_uids);
+		ro->import_uids = xstrdup(arg);
+		break;
+	case O_SUMMARY:
+		if (strcmp(arg, "json") != 0)
+			return cli_usage_error("--summary: the one format is json");
+		ro->summary_json = 1;
+		break;
+	case O_SUMMARY_FILE:
+		free(ro->summary_file);
+		ro->summary_file = xstrdup(arg);
+		ro->summary_json = 1;
+		break;
+	case O_SYSLOG:
+		ro->use_syslog = 1;
+		break;
+	case O_JOBS:
+	case O_WAIT_LOCK:
+		if (parse_number(arg, ch == O_JOBS ? 1 : 0, ch == O_JOBS ? 64 :
+		    86400, &n) == -1) {
+			bad_number(by_id(ch)->opt.name, arg, ch == O_JOBS ? 1 : 0,
+			    ch == O_JOBS ? 64 : 86400, &err);
+			rc = cli_usage_error(err);
+			free(err);
+			return rc;
+		}
+		if (ch == O_JOBS)
+			ro->jobs = (int)n;
+		else
+			ro->wait_lock = (int)n;
+		break;
+	case 'v':
+		if (ro->verbosity >= 0)
+			ro->verbosity++;
+		break;
+	case 'q':
+		ro->verbosity = -1;
+		break;
+	}
+	return -1;
+}
+
+int
+cli_parse(int argc, char *argv[], struct runopts *ro, struct cliargs *ca)
+{
+	const struct optdef *o;
+	struct account scratch;
 	int ch, rc;
 	char *err = NULL;
 
 	memset(ro, 0, sizeof *ro);
-	cli_layer(a);
-	while ((ch = getopt_long(argc, argv, "u:P:m:ckvqVh", longopts, NULL))
-	    != -1) {
-		switch (ch) {
-		case 'c':
-			ro->mode = MODE_CHECK;
-			break;
-		case O_LIST_SEEN:
-			ro->mode = MODE_LIST_SEEN;
-			break;
-		case O_SERVER_INFO:
-			ro->mode = MODE_SERVER_INFO;
-			break;
-		case O_WAIT_LOCK:
-			if (parse_number(optarg, 0, 86400, &n) == -1) {
-				bad_number("wait-lock", optarg, 0, 86400, &err);
-				rc = usage_error(err);
-				free(err);
-				return rc;
-			}
-			ro->wait_lock = (int)n;
-			break;
-		case 'v':
-			if (ro->verbosity >= 0)
-				ro->verbosity++;
-			break;
-		case 'q':
-			ro->verbosity = -1;
-			break;
-		case 'V':
+	memset(ca, 0, sizeof *ca);
+	ro->jobs = 1;
+	/* Account settings are checked at once, on a scratch account, and
+	 * kept to be applied to every account after its config file. */
+	conf_defaults(&scratch);
+	cli_layer(&scratch);
+	while ((ch = getopt_long(argc, argv, "u:P:m:C:ckvqVh", longopts(),
+	    NULL)) != -1) {
+		if (ch == 'V') {
 			report_text("popfetch " PACKAGE_VERSION "\n");
-			return 0;
-		case 'h':
-			report_text(usage_text);
-			return 0;
-		case '?':
-			return usage_error(NULL);
-		default:
-			rc = cli_apply(a, optname(ch), optarg, &err);
-			if (rc == EX_USAGE) {
-				rc = usage_error(err);
-				free(err);
-				return rc;
-			}
-			if (rc != 0) {
-				log_warnx("%s", err);
-				free(err);
-				return rc;
-			}
-			break;
+			rc = 0;
+			goto out;
 		}
+		if (ch == 'h') {
+			report_text(usage_text);
+			rc = 0;
+			goto out;
+		}
+		if (ch == '?' || (o = by_id(ch)) == NULL) {
+			rc = cli_usage_error(NULL);
+			goto out;
+		}
+		if (o->scope == RUN) {
+			if ((rc = run_option(ro, ch, optarg)) != -1)
+				goto out;
+			continue;
+		}
+		rc = cli_apply(&scratch, o->opt.name, optarg, 1, &err);
+		if (rc == EX_USAGE) {
+			rc = cli_usage_error(err);
+			free(err);
+			goto out;
+		}
+		if (rc != 0) {
+			log_warnx("%s", err);
+			free(err);
+			goto out;
+		}
+		ca->items = xreallocarray(ca->items, ca->nitems + 1,
+		    sizeof *ca->items);
+		ca->items[ca->nitems].name = o->opt.name;
+		ca->items[ca->nitems++].value = optarg;
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc != 1)
-		return usage_error(argc == 0 ? "no server given" :
-		    "only one server per run");
-	a->server = xstrdup(argv[0]);
-	a->set |= AF_BIT(AF_SERVER);
-	return -1;
+	ca->names = argv + optind;
+	ca->nnames = (size_t)(argc - optind);
+	rc = -1;
+out:
+	conf_free(&scratch);
+	return rc;
+}
+
+void
+cli_free(struct cliargs *ca)
+{
+	free(ca->items);
+	memset(ca, 0, sizeof *ca);
 }

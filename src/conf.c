@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "deliver.h"
+#include "util.h"
 #include "xmalloc.h"
 
 void
@@ -20,6 +21,7 @@ conf_defaults(struct account *a)
 	a->timeout_ms = 60 * 1000;
 	a->max_size = (uint64_t)1 << 30;
 	a->batch = 256;
+	a->received = 1;
 }
 
 char *
@@ -159,7 +161,8 @@ conf_finish(struct account *a, const struct runopts *ro, char **errstr)
 	} else
 		a->state_dir = xasprintf("%s/%s", a->state_base, dir);
 	free(dir);
-	a->name = xasprintf("%s@%s", a->user, a->server);
+	if (a->name == NULL)
+		a->name = xasprintf("%s@%s", a->user, a->server);
 	return 0;
 }
 
@@ -181,4 +184,5 @@ conf_free(struct account *a)
 	free(a->auth);
 	free(a->password_cmd);
 	free(a->tunnel);
+	free_secret(a->password);
 }

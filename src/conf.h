@@ -32,12 +32,19 @@ enum run_mode {
 	MODE_CHECK,		/* count new mail, fetch nothing */
 	MODE_LIST_SEEN,		/* print the UID store, no connection */
 	MODE_SERVER_INFO,	/* greeting, CAPA, certificate; no login */
+	MODE_MARK_SEEN,		/* record what is on the server, fetch nothing */
 };
 
 struct runopts {
 	int		 verbosity;	/* -1 quiet, 0, 1 -v, 2 -vv */
 	enum run_mode	 mode;
 	int		 wait_lock;	/* seconds to wait for an account */
+	char		*config;	/* -C FILE, or NULL: the default */
+	int		 jobs;		/* accounts run at once */
+	int		 summary_json;	/* --summary json */
+	char		*summary_file;	/* --summary-file, or NULL: stdout */
+	int		 use_syslog;
+	char		*import_uids;	/* FORMAT:FILE */
 };
 
 /* Bits of account.set: the fields a layer gave explicitly. */
@@ -46,7 +53,8 @@ enum account_field {
 	AF_TLS_FINGERPRINT, AF_TLS_CERT, AF_TLS_KEY, AF_AUTH,
 	AF_PASSWORD_CMD, AF_PASSWORD_FILE, AF_PASSWORD_FD, AF_TUNNEL,
 	AF_DELIVERY, AF_DELETE, AF_ALL, AF_STATE_DIR, AF_TIMEOUT,
-	AF_SESSION_TIMEOUT, AF_MAX_SIZE, AF_BATCH, AF_COPY,
+	AF_SESSION_TIMEOUT, AF_MAX_SIZE, AF_BATCH, AF_COPY, AF_PASSWORD,
+	AF_DELETE_AFTER, AF_FETCH_LIMIT, AF_RECEIVED,
 };
 #define AF_BIT(f)	(UINT64_C(1) << (f))
 
@@ -69,6 +77,10 @@ struct account {
 	int			 delete;	/* DELE after durable delivery */
 	int			 all;		/* fetch seen messages again */
 	int			 copy;		/* a separate record per target */
+	char			*password;	/* from the config file */
+	int			 delete_after;	/* days; 0: not */
+	unsigned		 fetch_limit;	/* messages per run; 0: all */
+	int			 received;	/* add a Received: header */
 	char			*state_base;	/* the state directory */
 	int			 timeout_ms;	/* idle timeout */
 	int64_t			 session_timeout_ms; /* whole run, 0: none */
@@ -78,7 +90,8 @@ struct account {
 	uint64_t		 layer_set;	/* of those, by this layer */
 	/* Derived by conf_finish: */
 	char			*state_dir;	/* this account's */
-	char			*name;		/* "user@server" for messages */
+	char			*name;		/* the config account's, or
+						   "user@server" */
 };
 
 void conf_defaults(struct account *);

@@ -50,6 +50,8 @@ struct digest {
 	char		 value[VALUE_MAX_LEN];
 	size_t		 valuelen;
 	int		 space;		/* a blank is pending in value */
+	char		 from[201];
+	char		 subject[201];
 };
 
 static EVP_MD_CTX *
@@ -105,6 +107,7 @@ digest_start(struct digest *d, int flags)
 	d->raw_done = 0;
 	d->namelen = d->valuelen = 0;
 	d->space = 0;
+	d->from[0] = d->subject[0] = '\0';
 }
 
 static void
@@ -136,21 +139,37 @@ name_done(struct digest *d)
 	    sizeof volatile_fields / sizeof volatile_fields[0]);
 	d->is_ident = in_list(d->name, ident_fields,
 	    sizeof ident_fields / sizeof ident_fields[0]);
+	/* The content keeps the name as sent; the identity lower-cases it. */
+	if (!d->is_volatile)
+		content(d, d->name, d->namelen);
 	for (i = 0; i < d->namelen; i++)
 		if (d->name[i] >= 'A' && d->name[i] <= 'Z')
 			d->name[i] = (char)(d->name[i] - 'A' + 'a');
-	if (!d->is_volatile)
-		content(d, d->name, d->namelen);
 	d->valuelen = 0;
 	d->space = 0;
 }
 
 /* A field ended: it goes into the identity in its normal form. */
 static void
+keep(char *out, size_t sz, const char *v, size_t len)
+{
+	if (out[0] != '\0')
+		return;
+	if (len >= sz)
+		len = sz - 1;
+	memcpy(out, v, len);
+	out[len] = '\0';
+}
+
+static void
 field_done(struct digest *d)
 {
 	if (d->is_volatile)
 		return;
+	if (strcmp(d->name, "from") == 0)
+		keep(d->from, sizeof d->from, d->value, d->valuelen);
+	else if (strcmp(d->name, "subject") == 0)
+		keep(d->subject, sizeof d->subject, d->value, d->valuelen);
 	EVP_DigestUpdate(d->stable, d->name, strlen(d->name));
 	EVP_DigestUpdate(d->stable, ":", 1);
 	EVP_DigestUpdate(d->stable, d->value, d->valuelen);
@@ -293,4 +312,16 @@ digest_key(const unsigned char ident[DIGEST_LEN], char key[DIGEST_KEYLEN + 1])
 		key[5 + 2 * i] = hex[ident[i] & 0xf];
 	}
 	key[DIGEST_KEYLEN] = '\0';
+}
+
+const char *
+digest_from(const struct digest *d)
+{
+	return d->from;
+}
+
+const char *
+digest_subject(const struct digest *d)
+{
+	return d->subject;
 }

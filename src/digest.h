@@ -55,5 +55,10 @@ void digest_start(struct digest *, int flags);
 void digest_feed(struct digest *, const char *, size_t);
 /* Fields not asked for are left untouched. */
 void digest_end(struct digest *, struct digests *);
+/* The message's From and Subject (values made one line, at most 200
+ * bytes, unsanitized), for -v; "" when there was none. Valid until the
+ * next start. */
+const char *digest_from(const struct digest *);
+const char *digest_subject(const struct digest *);
 
 #endif

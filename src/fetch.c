@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crash.h"
 #include "fetch.h"
+#include "import.h"
 #include "journal.h"
 #include "log.h"
 #include "report.h"
 #include "run.h"
+#include "util.h"
 
 /* Takes the account's lock and opens its store; before any connection. */
 static int
@@ -149,6 +153,60 @@ run_free(struct run *r)
 	free(r->retry);
 }
 
+/* The plan for this account's settings. */
+void
+plan_setup(struct plan *pl, const struct account *a)
+{
+	plan_init(pl, a->all, a->delete, a->max_size);
+	if (a->delete_after > 0)
+		pl->expire_before = (int64_t)time(NULL) -
+		    (int64_t)a->delete_after * 86400;
+}
+
+/* A fresh record: delivered, as far as this account is concerned. */
+static enum us_rc
+record_uid(struct uidstore *us, const char *uid, size_t len, uint32_t copies,
+    uint64_t list_size)
+{
+	struct uidrec rec;
+
+	memset(&rec, 0, sizeof rec);
+	rec.first_seen = (int64_t)time(NULL);
+	rec.ncopies = copies > 0 ? copies : 1;
+	rec.list_size = list_size;
+	return uidstore_put(us, uid, len, &rec);
+}
+
+/* --mark-seen: every new message recorded as fetched, none downloaded. */
+static int
+mark_seen(struct run *r)
+{
+	unsigned long n = 0;
+	size_t i;
+
+	if (uidstore_begin(r->us) != US_OK)
+		goto dberr;
+	for (i = 0; i < r->pl.njobs; i++) {
+		struct job *j = &r->pl.jobs[i];
+
+		if (j->blind || (j->state != J_PENDING && j->state != J_SKIPPED))
+			continue;
+		if (record_uid(r->us, j->uid, j->uidlen, j->copies,
+		    j->size_hint) != US_OK) {
+			uidstore_abort(r->us);
+			goto dberr;
+		}
+		n++;
+	}
+	if (uidstore_commit(r->us) != US_OK)
+		goto dberr;
+	report_recorded(r->ro, r->a, "marked as seen", n);
+	return 0;
+dberr:
+	result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
+	return -1;
+}
+
 /*
  * One session: log in, list, plan, delete what was delivered before, fetch
  * in batches, quit. -1 when the account's run must end.
@@ -170,6 +228,10 @@ session_run(struct run *r)
 				r->res->fresh++;
 	if (r->ro->mode == MODE_CHECK)
 		goto quit;
+	if (r->ro->mode == MODE_MARK_SEEN) {
+		rc = mark_seen(r);
+		goto quit;
+	}
 	/* Already delivered earlier (kept, or a DELE whose QUIT never came):
 	 * durable and recorded, so they may go. */
 	if (r->s.alive && batch_dele_old(r) == -1) {
@@ -178,6 +240,17 @@ session_run(struct run *r)
 	}
 	log_info("%lu messages, %zu to fetch", r->res->messages,
 	    r->pl.njobs);
+	{
+		uint64_t bytes = 0;
+		unsigned long n = 0;
+
+		for (i = 0; i < r->pl.njobs; i++)
+			if (r->pl.jobs[i].state == J_PENDING) {
+				n++;
+				bytes += r->pl.jobs[i].size_hint;
+			}
+		progress_start(r->ro, n, bytes);
+	}
 	for (i = 0; i < r->pl.njobs; i = to) {
 		to = i + a->batch < r->pl.njobs ? i + a->batch : r->pl.njobs;
 		if (batch_run(r, i, &to) == -1) {
@@ -185,6 +258,7 @@ session_run(struct run *r)
 			break;
 		}
 	}
+	progress_end();
 	if (r->d.ops->confirm_at_end && rc == 0)
 		confirm(r);
 	record_groups(r);
@@ -204,7 +278,7 @@ fetch_account(const struct runopts *ro, const struct account *a,
 	r.a = a;
 	r.res = res;
 	log_set_account(a->name);
-	plan_init(&r.pl, a->all, a->delete, a->max_size);
+	plan_setup(&r.pl, a);
 	/* The lock comes before anything touches the network. */
 	if (open_store(ro, a, res, &r.us) == -1)
 		return;
@@ -219,7 +293,7 @@ fetch_account(const struct runopts *ro, const struct account *a,
 		r.retry_pass = 1;
 		session_close(&r.s);
 		plan_free(&r.pl);
-		plan_init(&r.pl, a->all, a->delete, a->max_size);
+		plan_setup(&r.pl, a);
 		session_run(&r);
 	}
 out:
@@ -259,4 +333,79 @@ fetch_list_seen(const struct runopts *ro, const struct account *a,
 	if (uidstore_walk(us, seen_cb, NULL, &n) != US_OK)
 		result_fail(res, FAIL_LOCAL, "%s", uidstore_error(us));
 	uidstore_close(us);
+}
+
+struct importing {
+	struct uidstore	*us;
+	unsigned long	 n;
+	int		 failed;
+};
+
+static int
+import_one(const char *uid, size_t len, void *arg)
+{
+	struct importing *im = arg;
+	struct uidrec rec;
+
+	/* A UID recorded already keeps its record. */
+	if (uidstore_get(im->us, uid, len, &rec) == US_OK)
+		return 0;
+	if (record_uid(im->us, uid, len, 1, 0) != US_OK) {
+		im->failed = 1;
+		return 1;
+	}
+	im->n++;
+	return 0;
+}
+
+void
+fetch_import(const struct runopts *ro, const struct account *a,
+    struct result *res)
+{
+	struct import_account ia = { a->user, a->server, a->port };
+	struct importing im = { 0 };
+	enum import_format fmt;
+	const char *file, *base;
+	char *err = NULL, *buf = NULL;
+	size_t len = 0;
+	long rc;
+
+	log_set_account(a->name);
+	if (import_spec_parse(ro->import_uids, &fmt, &file, &err) == -1) {
+		result_fail(res, FAIL_CONFIG, "--import-uids: %s", err);
+		free(err);
+		return;
+	}
+	if (read_file(file, 64 << 20, &buf, &len) == -1) {
+		result_fail(res, FAIL_CONFIG, "--import-uids %s: %s", file,
+		    strerror(errno));
+		return;
+	}
+	if (open_store(ro, a, res, &im.us) == -1) {
+		free(buf);
+		return;
+	}
+	base = strrchr(file, '/') != NULL ? strrchr(file, '/') + 1 : file;
+	/* Checked whole first: nothing is recorded from a bad file. */
+	rc = import_uids(fmt, base, buf, len, &ia, NULL, NULL, &err);
+	if (rc == -1) {
+		result_fail(res, FAIL_CONFIG, "--import-uids %s: %s", file, err);
+		goto out;
+	}
+	if (uidstore_begin(im.us) != US_OK) {
+		result_fail(res, FAIL_LOCAL, "%s", uidstore_error(im.us));
+		goto out;
+	}
+	rc = import_uids(fmt, base, buf, len, &ia, import_one, &im, &err);
+	if (rc == -1 || im.failed || uidstore_commit(im.us) != US_OK) {
+		uidstore_abort(im.us);
+		result_fail(res, FAIL_LOCAL, "%s", im.failed || rc != -1 ?
+		    uidstore_error(im.us) : err);
+		goto out;
+	}
+	report_recorded(ro, a, "imported as fetched", im.n);
+out:
+	free(err);
+	free(buf);
+	uidstore_close(im.us);
 }

@@ -31,4 +31,9 @@ void fetch_server_info(const struct runopts *, const struct account *,
 void fetch_list_seen(const struct runopts *, const struct account *,
     struct result *);
 
+/* --import-uids FORMAT:FILE: records the UIDs another fetcher recorded
+ * for this account as fetched; no connection. */
+void fetch_import(const struct runopts *, const struct account *,
+    struct result *);
+
 #endif

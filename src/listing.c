@@ -202,6 +202,27 @@ skip_oversized(struct run *r)
 		    "s", (unsigned long long)r->a->max_size);
 }
 
+/* --fetch-limit: at most so many messages a run, oldest (lowest number)
+ * first; the rest wait for the next run. */
+static void
+limit_fetches(struct run *r)
+{
+	size_t i, n = 0, later = 0;
+
+	for (i = 0; i < r->pl.njobs && r->a->fetch_limit > 0 &&
+	    r->ro->mode == MODE_FETCH; i++) {
+		if (r->pl.jobs[i].state != J_PENDING)
+			continue;
+		if (n++ < r->a->fetch_limit)
+			continue;
+		r->pl.jobs[i].state = J_SKIPPED;
+		later++;
+	}
+	if (later > 0)
+		log_info("--fetch-limit %u: %zu messages left for the next run",
+		    r->a->fetch_limit, later);
+}
+
 /* The second session fetches only what arrived short in the first. */
 static void
 only_retries(struct run *r)
@@ -613,7 +634,7 @@ listing_read(struct run *r)
 			add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
 			    r->pl.ents[i].msgno);
 		plan_free(&r->pl);
-		plan_init(&r->pl, r->a->all, r->a->delete, r->a->max_size);
+		plan_setup(&r->pl, r->a);
 		r->nuids = 0;
 	} else if (was_header && r->nuids > 0 && !r->retry_pass) {
 		if (set_scheme(r, 0, "the server's UIDs are usable again: "
@@ -653,6 +674,7 @@ listing_read(struct run *r)
 		    verify_reuse(r, &r->pl.jobs[i]) == -1)
 			goto out;
 	skip_oversized(r);
+	limit_fetches(r);
 	ret = 0;
 out:
 	index_free(&ix);

@@ -7,12 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static const char *progname = "popfetch";
 static int level;
+static int to_syslog;
 static char account[256];
+
+void
+log_syslog(int on)
+{
+	if (on && !to_syslog)
+		openlog(progname, LOG_PID, LOG_MAIL);
+	to_syslog = on;
+}
 
 void
 log_init(const char *name, int lvl)
@@ -36,23 +47,43 @@ log_set_account(const char *acct)
 		snprintf(account, sizeof account, "%s", acct);
 }
 
-static void vlog(const char *, va_list, const char *)
-    __attribute__((format(printf, 1, 0)));
+static void vlog(int, int, const char *, va_list, const char *)
+    __attribute__((format(printf, 3, 0)));
 
+/* To stderr when tty is set, to syslog at prio (-1: not) when asked. */
 static void
-vlog(const char *fmt, va_list ap, const char *suffix)
+vlog(int tty, int prio, const char *fmt, va_list ap, const char *suffix)
 {
-	char msg[2048];
+	char msg[2048], line[2560];
+	int n;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	/* One write per line so lines from concurrent runs do not interleave. */
-	if (account[0] != '\0')
-		fprintf(stderr, "%s: %s: %s%s%s\n", progname, account, msg,
+	if (to_syslog && prio >= 0)
+		syslog(prio, "%s%s%s%s%s", account, account[0] ? ": " : "", msg,
 		    suffix ? ": " : "", suffix ? suffix : "");
-	else
-		fprintf(stderr, "%s: %s%s%s\n", progname, msg,
-		    suffix ? ": " : "", suffix ? suffix : "");
-	fflush(stderr);
+	if (!tty)
+		return;
+	n = snprintf(line, sizeof line, "%s: %s%s%s%s%s\n", progname, account,
+	    account[0] ? ": " : "", msg, suffix ? ": " : "",
+	    suffix ? suffix : "");
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof line) {
+		n = sizeof line - 1;
+		line[n - 1] = '\n';
+	}
+	/* One write per line, so concurrent accounts' lines do not mix. */
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+void
+log_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level >= 1, LOG_INFO, fmt, ap, NULL);
+	va_end(ap);
 }
 
 void
@@ -62,7 +93,7 @@ log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(fmt, ap, strerror(saved));
+	vlog(1, LOG_WARNING, fmt, ap, strerror(saved));
 	va_end(ap);
 	errno = saved;
 }
@@ -73,7 +104,7 @@ log_warnx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(fmt, ap, NULL);
+	vlog(1, LOG_WARNING, fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -85,7 +116,7 @@ log_info(const char *fmt, ...)
 	if (level < 1)
 		return;
 	va_start(ap, fmt);
-	vlog(fmt, ap, NULL);
+	vlog(1, -1, fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -97,7 +128,7 @@ log_debug(const char *fmt, ...)
 	if (level < 2)
 		return;
 	va_start(ap, fmt);
-	vlog(fmt, ap, NULL);
+	vlog(1, -1, fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -108,7 +139,7 @@ fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(fmt, ap, strerror(saved));
+	vlog(1, LOG_ERR, fmt, ap, strerror(saved));
 	va_end(ap);
 	exit(EX_OSERR);
 }
@@ -119,7 +150,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(fmt, ap, NULL);
+	vlog(1, LOG_ERR, fmt, ap, NULL);
 	va_end(ap);
 	exit(EX_SOFTWARE);
 }

@@ -20,6 +20,11 @@ void log_set_account(const char *account);
 void log_warn(const char *, ...) PF_PRINTF(1, 2);	/* adds strerror(errno) */
 void log_warnx(const char *, ...) PF_PRINTF(1, 2);
 void log_info(const char *, ...) PF_PRINTF(1, 2);	/* level >= 1 */
+/* One line per account run: syslog (when on) and, with -v, stderr. */
+void log_notice(const char *, ...) PF_PRINTF(1, 2);
+/* --syslog: warnings, errors and notices go to syslog (facility mail)
+ * too. */
+void log_syslog(int on);
 void log_debug(const char *, ...) PF_PRINTF(1, 2);	/* level >= 2 */
 void fatal(const char *, ...) PF_PRINTF(1, 2) __attribute__((noreturn));
 void fatalx(const char *, ...) PF_PRINTF(1, 2) __attribute__((noreturn));

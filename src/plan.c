@@ -10,7 +10,7 @@
 
 /* A UID listed more often than this is one group as far as counting goes;
  * the flags above it in plan_entry.ncopies stay clear. */
-#define COPIES_MAX	0x3fffffffu
+#define COPIES_MAX	0x1fffffffu
 
 void
 plan_init(struct plan *pl, int all, int delete, uint64_t max_size)
@@ -184,6 +184,9 @@ plan_line(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen,
 		e->stored_size = rec->list_size;
 		if (rec->ncopies > 1 || rec->ndig > 1)
 			e->ncopies |= PE_KNOWN_DUP;
+		if (pl->expire_before != 0 && rec->first_seen > 0 &&
+		    rec->first_seen < pl->expire_before)
+			e->ncopies |= PE_EXPIRED;
 		if (!pl->all)
 			return PLAN_SEEN;
 	}
@@ -247,7 +250,8 @@ plan_group(struct plan *pl)
 				    &cap_suspect, e->msgno);
 				push_u32(&pl->need, &pl->nneed, &cap_need,
 				    e->msgno);
-			} else if (!pl->delete)
+			} else if (!pl->delete && (!(e->ncopies & PE_EXPIRED) ||
+			    (e->ncopies & PE_KNOWN_DUP)))
 				continue;
 			else if (e->ncopies & PE_KNOWN_DUP)
 				push_u32(&pl->need, &pl->nneed, &cap_need,

@@ -37,7 +37,10 @@ struct plan_entry {
 /* A seen UID whose LIST size changed: the server may have reused the UID
  * for a new message (C0040). */
 #define PE_SUSPECT	0x40000000u
-#define PE_COPIES(e)	((e)->ncopies & ~(PE_KNOWN_DUP | PE_SUSPECT))
+/* Delivered longer ago than --delete-after: to be deleted. */
+#define PE_EXPIRED	0x20000000u
+#define PE_COPIES(e)	((e)->ncopies & ~(PE_KNOWN_DUP | PE_SUSPECT | \
+			    PE_EXPIRED))
 
 enum job_state {
 	J_PENDING,
@@ -68,6 +71,9 @@ struct plan {
 	int			 all;		/* --all */
 	int			 delete;	/* --delete */
 	uint64_t		 max_size;	/* --max-size, 0: none */
+	int64_t			 expire_before;	/* --delete-after: records
+						   first seen before this
+						   time(2) are deleted; 0 */
 	struct plan_entry	*ents;
 	size_t			 nents, capents;
 	struct job		*jobs;

@@ -52,6 +52,9 @@ struct run {
 	unsigned long		 dele_sent;	/* DELEs the server accepted */
 };
 
+/* fetch.c: a plan for the account's settings (--delete-after too). */
+void plan_setup(struct plan *, const struct account *);
+
 /* listing.c: STAT, UIDL, LIST, the plan, and TOP for suspected reuses.
  * 0, or -1 when the account must stop (reported in r->res). */
 int listing_read(struct run *);

@@ -75,7 +75,9 @@ get_password(const struct account *a, struct result *res)
 {
 	char *pw = NULL, *err = NULL, *login = NULL, *prompt;
 
-	if (a->password_fd >= 0)
+	if (a->password != NULL)
+		pw = xstrdup(a->password);	/* the config file's */
+	else if (a->password_fd >= 0)
 		pw = secret_from_fd(a->password_fd, &err);
 	else if (a->password_file != NULL)
 		pw = secret_from_file(a->password_file, &err);
@@ -151,7 +153,13 @@ connect_secure(struct session *s, const struct account *a, int server_info,
 		return -1;
 	}
 	if ((rc = pop3_greeting(s->p)) != POP3_OK) {
-		if (rc == POP3_NEG) {
+		if (rc == POP3_TIMEOUT && a->tls != TLS_IMPLICIT) {
+			/* A TLS port waits for our handshake in silence. */
+			result_fail(res, FAIL_TEMP, "%s; if the server speaks "
+			    "TLS from the first byte (port 995), use "
+			    "--tls=implicit", pop3_error(s->p));
+			s->alive = 0;
+		} else if (rc == POP3_NEG) {
 			/* A server that says -ERR at once will not serve. */
 			result_fail(res, FAIL_UNAVAILABLE, "%s",
 			    pop3_error(s->p));

@@ -198,11 +198,26 @@ tls_parse_fingerprint(const char *s, unsigned char out[32])
 	size_t n = 0;
 	int hi = -1, v;
 
-	if (strncasecmp(s, "sha256:", 7) != 0)
-		return -1;
-	for (s += 7; *s != '\0'; s++) {
+	/* The forms people paste: "sha256:HEX", bare hex, colon-separated
+	 * pairs, "SHA256 Fingerprint=AB:CD:..." (openssl x509 -fingerprint),
+	 * "SHA256: AB:CD:..." (mpop). */
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (strncasecmp(s, "sha256", 6) == 0) {
+		s += 6;
+		if (strncasecmp(s, " fingerprint", 12) == 0)
+			s += 12;
+		if (*s != ':' && *s != '=')
+			return -1;
+		for (s++; *s == ' ' || *s == '\t'; s++)
+			;
+	}
+	for (; *s != '\0'; s++) {
 		if (*s == ':')
 			continue;
+		if ((*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') &&
+		    s[strspn(s, " \t\r\n")] == '\0')
+			break;
 		if (*s >= '0' && *s <= '9')
 			v = *s - '0';
 		else if (*s >= 'a' && *s <= 'f')
@@ -276,7 +291,7 @@ tls_connect(int fd, const char *host, const struct tls_config *cfg,
 	if (cfg->fingerprint != NULL &&
 	    tls_parse_fingerprint(cfg->fingerprint, pin) == -1) {
 		*errstr = xasprintf("bad --tls-fingerprint \"%s\": expected "
-		    "sha256: and 64 hex digits", cfg->fingerprint);
+		    "64 hex digits (sha256:HEX, AB:CD:...)", cfg->fingerprint);
 		goto fail;
 	}
 	if (cfg->trust_file != NULL) {
@@ -334,7 +349,15 @@ tls_connect(int fd, const char *host, const struct tls_config *cfg,
 			continue;
 		}
 		vr = SSL_get_verify_result(t->ssl);
-		if (vr != X509_V_OK)
+		if (vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+		    vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)
+			*errstr = xasprintf("the certificate of %s is not "
+			    "trusted: %s; if it is the server's own, pin it: "
+			    "popfetch --server-info shows the fingerprint for "
+			    "--tls-fingerprint (or give its CA with "
+			    "--tls-trust-file)", host,
+			    X509_verify_cert_error_string(vr));
+		else if (vr != X509_V_OK)
 			*errstr = xasprintf("the certificate of %s is not "
 			    "trusted: %s", host,
 			    X509_verify_cert_error_string(vr));

@@ -203,3 +203,46 @@ show_ms(char *buf, size_t sz, long long ms)
 		snprintf(buf, sz, "%lld.%03lld s", ms / 1000, ms % 1000);
 	return buf;
 }
+
+int
+read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd, saved;
+	char *b;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > max) {
+		saved = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if ((b = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	while (got < (size_t)st.st_size && (n = read(fd, b + got,
+	    (size_t)st.st_size - got)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			free(b);
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	b[got] = '\0';
+	*buf = b;
+	*len = got;
+	return 0;
+}

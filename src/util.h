@@ -15,6 +15,10 @@
 int write_all(int fd, const void *buf, size_t len);
 /* pwrite(2) of all of buf at off, the same way. */
 int write_at(int fd, const void *buf, size_t len, off_t off);
+/* Reads a whole regular file of at most max bytes into an allocated
+ * buffer (NUL-terminated, *len without it); -1 with errno (EFBIG when
+ * larger). */
+int read_file(const char *path, size_t max, char **buf, size_t *len);
 /* fsync the directory itself, so a rename or create in it is durable. */
 int fsync_dir(const char *path);
 /* mkdir -p with the given mode for every directory it creates; the parent
