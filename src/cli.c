@@ -499,6 +499,7 @@ run_option(struct runopts *ro, int ch, const char *arg)
 		ro->config = xstrdup(arg);
 		break;
 	case O_IMPORT_UIDS:
+		ro->mode = MODE_IMPORT;
 		free(ro->import_uids);
 		ro->import_uids = xstrdup(arg);
 		break;

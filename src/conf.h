@@ -33,6 +33,7 @@ enum run_mode {
 	MODE_LIST_SEEN,		/* print the UID store, no connection */
 	MODE_SERVER_INFO,	/* greeting, CAPA, certificate; no login */
 	MODE_MARK_SEEN,		/* record what is on the server, fetch nothing */
+	MODE_IMPORT,		/* record another fetcher's UIDs; no connection */
 };
 
 struct runopts {

@@ -255,6 +255,12 @@ digest_feed(struct digest *d, const char *buf, size_t len)
 			if (c == ':' || c == '\n' || d->namelen == NAME_MAX_LEN) {
 				name_done(d);
 				d->state = H_VALUE;
+				if (c == ':') {
+					/* The colon is no part of the value. */
+					if (!d->is_volatile)
+						content(d, p, 1);
+					p++;
+				}
 				break;
 			}
 			d->name[d->namelen++] = c;

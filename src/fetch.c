@@ -38,13 +38,14 @@ open_delivery(struct run *r)
 {
 	char *err = NULL;
 
-	r->d.ops = deliver_ops_for(r->ro->mode == MODE_CHECK ?
+	/* Only a fetch delivers; the others need a method's name at most. */
+	r->d.ops = deliver_ops_for(r->ro->mode != MODE_FETCH ?
 	    DELIVER_STDOUT : r->a->dkind);
 	r->d.target = r->a->dtarget;
 	r->d.state_dir = r->a->state_dir;
 	r->d.account = r->a->state_dir;
 	r->d.timeout_ms = r->a->timeout_ms;
-	if (r->ro->mode == MODE_CHECK)
+	if (r->ro->mode != MODE_FETCH)
 		return 0;
 	if (r->d.ops->open(&r->d, &err) != DELIVER_OK) {
 		result_fail(r->res, FAIL_LOCAL, "%s", err);

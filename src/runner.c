@@ -31,7 +31,7 @@ run_one(const struct runopts *ro, struct account *a, struct outcome *o)
 	int64_t t0 = now_ms();
 
 	result_init(&o->res);
-	if (ro->import_uids != NULL) {
+	if (ro->mode == MODE_IMPORT) {
 		fetch_import(ro, a, &o->res);
 		o->seconds = (double)(now_ms() - t0) / 1000.0;
 		log_set_account(NULL);
