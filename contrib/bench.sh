@@ -4,7 +4,7 @@
 #
 # usage: contrib/bench.sh [--pairs N] [--quick] [--cases LIST] [--peers LIST]
 #                         [--no-counts] [--no-callgrind] [--prep-cap S]
-#                         [--out FILE]
+#                         [--counts-dir D] [--out FILE]
 #
 #   --pairs N       paired runs per client and case (default 5)
 #   --quick         small mailboxes, one pair and mpop as the only peer
@@ -20,6 +20,8 @@
 #   --prep-cap S    leave a client out of a nothing-new case when its
 #                   preparing full run would take longer than S seconds,
 #                   judged by its speed in an earlier case (default 600)
+#   --counts-dir D  keep the strace -c summaries and callgrind files of the
+#                   counts in D (for callgrind_annotate)
 #   --out FILE      also write the report (Markdown) to FILE
 #   POPFETCH=PATH   (environment) the popfetch binary to measure (default:
 #                   src/popfetch of this tree)
@@ -114,11 +116,12 @@ PEERS_SET=
 COUNTS=yes
 CALLGRIND=yes
 OUT=
+COUNTS_DIR=
 PREP_CAP=600
 CAP=900		# seconds, per run
 
 usage() {
-	sed -n '5,26s/^# \{0,1\}//p' "$0"
+	sed -n '5,28s/^# \{0,1\}//p' "$0"
 }
 
 die() {
@@ -139,7 +142,7 @@ in_list() {
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--pairs | --cases | --peers | --out | --prep-cap)
+	--pairs | --cases | --peers | --out | --prep-cap | --counts-dir)
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case $1 in
 		--pairs) PAIRS=$2; PAIRS_SET=yes ;;
@@ -147,9 +150,10 @@ while [ $# -gt 0 ]; do
 		--peers) PEERS=$(printf '%s' "$2" | tr ',' ' '); PEERS_SET=yes ;;
 		--out) OUT=$2 ;;
 		--prep-cap) PREP_CAP=$2 ;;
+		--counts-dir) COUNTS_DIR=$2 ;;
 		esac
 		shift 2 ;;
-	--pairs=* | --cases=* | --peers=* | --out=* | --prep-cap=*)
+	--pairs=* | --cases=* | --peers=* | --out=* | --prep-cap=* | --counts-dir=*)
 		v=${1#*=}
 		case $1 in
 		--pairs=*) PAIRS=$v; PAIRS_SET=yes ;;
@@ -157,6 +161,7 @@ while [ $# -gt 0 ]; do
 		--peers=*) PEERS=$(printf '%s' "$v" | tr ',' ' '); PEERS_SET=yes ;;
 		--out=*) OUT=$v ;;
 		--prep-cap=*) PREP_CAP=$v ;;
+		--counts-dir=*) COUNTS_DIR=$v ;;
 		esac
 		shift ;;
 	--quick) QUICK=yes; shift ;;
@@ -179,6 +184,9 @@ done
 for p in $PEERS; do
 	in_list "$p" "$ALL_PEERS" || die "unknown peer '$p' (peers: $ALL_PEERS, or none)"
 done
+if [ -n "$COUNTS_DIR" ]; then
+	mkdir -p "$COUNTS_DIR" || die "cannot make $COUNTS_DIR"
+fi
 if [ -n "$OUT" ]; then
 	# Fail now rather than after the long run.
 	: >>"$OUT" || die "cannot write $OUT"
@@ -1047,6 +1055,10 @@ syscall_row() {
 			sort -rn | head -n 8 | awk -v n="$MSGS" '{ printf "%s%s %.2f", (NR > 1 ? ", " : ""), $2, $1 / n }')
 "
 	fi
+	if [ -n "$COUNTS_DIR" ]; then
+		cp "$WORK/strace.out" "$COUNTS_DIR/$CASE.strace" 2>/dev/null
+		cp "$_d/callgrind.out" "$COUNTS_DIR/$CASE.callgrind" 2>/dev/null
+	fi
 	[ -n "$SEEN" ] || rm -rf "$_d"
 }
 
@@ -1074,6 +1086,7 @@ fail_note() {
 
 # run_case CASE
 run_case() {
+	CASE=$1
 	case_setup "$1"
 	printf '%s: case %s: %s\n' "$me" "$1" "$TITLE" >&2
 	L=$WORK/limit
@@ -1210,6 +1223,7 @@ run_case() {
 
 # report: the Markdown report of the cases done so far.
 report() {
+	_took=$(( $(date +%s) - T_START ))
 	printf '# popfetch benchmark\n\n'
 	printf 'popfetch %s (%s) against ' "$(version_popfetch)" "$POPFETCH"
 	_first=yes
@@ -1226,7 +1240,7 @@ report() {
 	printf '%s, %s cores, load average %s at the start, %s at the end; %s; %d pair%s per client and case; took %d min.\n\n' \
 		"$(uname -sr)" "$(nproc 2>/dev/null || echo '?')" "$LOAD0" \
 		"$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-		"$PAIRS" "$([ "$PAIRS" -eq 1 ] || echo s)" $(((T_END - T_START + 30) / 60))
+		"$PAIRS" "$([ "$PAIRS" -eq 1 ] || echo s)" $(((_took + 30) / 60))
 	printf 'Each cell: median wall time, median of the ratios to the limit run paired with each run, median peak RSS.\n\n'
 	printf '| case | limit |'
 	for c in $CLIENTS; do printf ' %s |' "$c"; done
