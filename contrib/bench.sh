@@ -74,7 +74,12 @@
 # openat, rename family, getpid, all), and one under callgrind gives
 # user-space instructions per message ("perf stat -e instructions" is used
 # instead when this machine's perf counts instructions; it says which).
-# For the nothing-new cases "per message" is per message listed.
+# For the nothing-new cases "per message" is per message listed.  Under
+# valgrind, OpenSSL may not find the CPU's SHA or AVX-512 extensions
+# (valgrind's CPU does not offer them all) and take slower code, so
+# callgrind can overstate what its digests and ciphers cost on the real
+# CPU; the program's own code is counted as it runs.
+# --counts-dir keeps the files for callgrind_annotate.
 #
 # Fairness: all clients log in with USER/PASS to 127.0.0.1, run as the
 # unprivileged user popfetch-test when this runs as root (dovecot.sh makes
@@ -84,9 +89,14 @@
 # limit's command file), never on a command line.  Each mailbox is warmed
 # (dovecot's index, cache and sizes, the page cache) by an untimed
 # pipelined session of STAT, LIST, UIDL and every RETR before any
-# measurement.  Wall time is taken with
-# date +%s%N around "timeout /usr/bin/time CLIENT", the same few ms of
-# wrapper for every client and the limit.
+# measurement.  Wall time is taken with date +%s%N around "timeout
+# /usr/bin/time CLIENT", the same few ms of wrapper for every client and
+# the limit.
+#
+# Known peer trouble: getmail6 6.18 forks a delivery child per message and
+# waits for its SIGCHLD on a condition variable; when the signal comes
+# before the wait, it waits out its timeout and fails with "waiting child
+# pid N timed out" (seen in long runs on a loaded machine).
 #
 # Requires: dovecot-core + dovecot-pop3d, socat, openssl, GNU time
 # (package time), strace and valgrind for the counts, setpriv (util-linux)
