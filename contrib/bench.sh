@@ -1163,6 +1163,7 @@ run_case() {
 				continue
 			fi
 			_lim=$M_WALL
+			echo "$_lim" >>"$WORK/t-limit"
 			if [ -n "$SEEN" ]; then d=$WORK/prep-$c; else d=$WORK/run-$c; client_dir "$d" "$c"; fi
 			"run_$c" "$d"
 			_why=
@@ -1182,7 +1183,6 @@ run_case() {
 				fail_note "$TITLE: $c, pair $p: $_why" "$d/log"
 				eval "ERR_$c=\"\$_why\""
 			else
-				echo "$_lim" >>"$WORK/t-limit"
 				echo "$M_WALL" >>"$WORK/t-$c"
 				echo "$M_RSS" >>"$WORK/m-$c"
 				awk -v a="$M_WALL" -v b="$_lim" 'BEGIN { printf "%.6f\n", a / b }' >>"$WORK/r-$c"
@@ -1192,11 +1192,14 @@ run_case() {
 		p=$((p + 1))
 	done
 
-	_row="| $TITLE | $(median "$WORK/t-limit" | awk '{ printf "%.2f s", $1 }') |"
+	_row="| $TITLE | $(median "$WORK/t-limit" | awk '$1 != "" { printf "%.2f s", $1 }') |"
 	for c in $CLIENTS; do
 		eval "_e=\${ERR_$c:-}"
 		if [ -n "$_e" ]; then
-			_row="$_row failed: $_e |"
+			case $_e in
+			"left out"*) _row="$_row $_e |" ;;
+			*) _row="$_row failed: $_e |" ;;
+			esac
 		else
 			_row="$_row $(printf '%s %s %s' "$(median "$WORK/t-$c")" "$(median "$WORK/r-$c")" "$(median "$WORK/m-$c")" |
 				awk '{ printf "%.2f s, %.2f×, %.1f MiB", $1, $2, $3 / 1024 }') |"
@@ -1205,7 +1208,7 @@ run_case() {
 				CHECKS="$CHECKS- $TITLE, $c: the preparing run's delivery $_k; each timed run delivered nothing.
 "
 			else
-				CHECKS="$CHECKS- $TITLE, $c: $_k in each of the $PAIRS runs.
+				CHECKS="$CHECKS- $TITLE, $c: $_k ($PAIRS of $PAIRS runs).
 "
 			fi
 			# Its best speed so far, to judge a preparing run by.
