@@ -1,71 +1,110 @@
 #!/bin/sh
-# contrib/bench.sh -- time popfetch against other POP3 fetchers.
+# contrib/bench.sh -- the performance benchmark: popfetch and other POP3
+# fetchers against the fastest possible session, on a private dovecot.
 #
-# usage: contrib/bench.sh [--messages N] [--size BYTES] [--big N]
-#                         [--reps N] [--out FILE]
+# usage: contrib/bench.sh [--pairs N] [--quick] [--cases LIST] [--peers LIST]
+#                         [--no-counts] [--no-callgrind] [--prep-cap S]
+#                         [--counts-dir D] [--out FILE]
 #
-# One private dovecot (tests/dovecot.sh) on 127.0.0.1 serves one generated
-# mailbox to every client in turn: popfetch, fetchmail, mpop, getmail6, fdm.
-# Each client, from a fresh temp dir each time, fetches every message in
-# keep mode (nothing is deleted, so all clients see the same mailbox) into a
-# local Maildir, with its UID tracking on, and is then run a second time,
-# which must fetch nothing.  Per client it reports the median over --reps
-# successful repetitions (default 3; a failed one is counted, reported and
-# replaced, up to twice --reps runs in all) of:
-#   first fetch s   wall time of the full fetch
-#   second run s    wall time of the run that finds nothing new
-#   max RSS KB      the larger of the two runs' max RSS, from GNU time's %M
-#                   (the largest single process, children included: fdm's
-#                   helper processes and fetchmail's MDA count)
-#   delivered       files in the local Maildir (new/ and cur/)
-#   identical       "yes" when the delivered files are byte-identical to
-#                   the source messages (same multiset of SHA-256 sums);
-#                   "modified (+Received, ...)" when each file is its source
-#                   plus header fields the tool added; otherwise "no (...)".
+#   --pairs N       paired runs per client and case (default 5)
+#   --quick         small mailboxes, one pair and mpop as the only peer
+#                   (unless --peers): a smoke test of about a minute
+#   --cases LIST    comma-separated, from: maildir mbox big seen10k seen100k
+#                   tls (default: all)
+#   --peers LIST    comma-separated, from: mpop fetchmail getmail6 fdm
+#                   (default: all that are installed, mpop for --quick);
+#                   "none" for popfetch alone
+#   --no-counts     skip the system-call and instruction counts of popfetch
+#   --no-callgrind  count system calls but not instructions (callgrind is
+#                   the slow part of the counts)
+#   --prep-cap S    leave a client out of a nothing-new case when its
+#                   preparing full run would take longer than S seconds,
+#                   judged by its speed in an earlier case (default 600)
+#   --counts-dir D  keep the strace -c summaries and callgrind files of the
+#                   counts in D (for callgrind_annotate)
+#   --out FILE      also write the report (Markdown) to FILE
+#   POPFETCH=PATH   (environment) the popfetch binary to measure (default:
+#                   src/popfetch of this tree)
 #
-# The mailbox is generated here, deterministically and without network:
-# --messages (2000) messages of about --size (10240) bytes each with
-# realistic headers (folded Received and DKIM-Signature fields, threading,
-# lists, MIME), bodies with lines that start with "." (a lone ".", "..",
-# ".hidden") to exercise POP3 dot-stuffing, lines that start with "From ",
-# some base64 attachments, and --big (5) messages of 5 MiB.
+# The cases (--quick counts in brackets):
+#   maildir   10,000 [100] messages of ~4 KB into a Maildir
+#   mbox      the same into an mbox
+#   big       200 [4] messages of 1 MiB into a Maildir
+#   seen10k   nothing new: the 10,000 [100] messages, all seen before
+#   seen100k  nothing new: 100,000 [500] messages of ~1 KB, all seen before
+#   tls       2,000 [100] messages of ~4 KB into a Maildir over implicit TLS
+#             (pop3s)
+# Mail stays on the server (no client deletes), so every run sees the same
+# mailbox.  A fetch case starts each run from an empty target and empty
+# state; a nothing-new case from the state left by one full, untimed,
+# checked run of the same client (its delivered mail removed), so each
+# timed run must deliver nothing.
 #
-# Fairness, per client (see also the notes printed under the table):
-#  - All log in with USER/PASS over plaintext POP3 to 127.0.0.1, leave the
-#    mail on the server and write into a Maildir on the same file system.
-#    Passwords never go on a command line: popfetch reads a 0600 file, the
-#    others read their 0600 rc files.
-#  - Each tool runs with its defaults otherwise: where a tool adds a
-#    Received: header (fetchmail, mpop, getmail6, fdm) or Delivered-To:/
-#    Return-Path: (getmail6) by default, that is what its users get, and the
-#    table says "modified".  The notes under the table name the settings
-#    that turn this off.
-#  - fetchmail has no Maildir delivery of its own: it hands each message to
-#    an MDA.  It gets procmail with a Maildir rc: one exec per message that
-#    writes the Maildir correctly (tmp/, fsync, link into new/), the usual
-#    and the cheapest real MDA, so fetchmail pays for its design (a process
-#    per message) and nothing more.  Without procmail, a small shell MDA
-#    does the same with three processes.  Every client fsyncs each message.
-#  - Run as root, the clients run as the unprivileged user popfetch-test
-#    (which dovecot.sh makes): getmail6 refuses to deliver as root, and
-#    nobody fetches mail as root.
-#  - HOME is the run's temp dir, so no tool reads the user's own rc files,
-#    ~/.netrc or state.
-#  - The clients run one after the other, never two at once; nothing else
-#    of this script runs while one is measured.
-#  - Before the measurements, one untimed fetch warms dovecot's index and
-#    cache files and the page cache, so the first client measured does not
-#    pay for dovecot's first look at the mailbox.
-#  - Wall time is taken with date +%s%N around "timeout 600 /usr/bin/time
-#    CLIENT", so it includes about a millisecond for starting those two,
-#    the same for every client; GNU time's own %e has only 10 ms steps.
+# The limit.  A raw pipelined POP3 session: the commands of a whole fetch
+# (USER, PASS, RETR 1..N, QUIT; for nothing-new USER, PASS, UIDL, QUIT)
+# written at once by socat, the replies read and thrown away (/dev/null),
+# over TCP or, for tls, socat's OPENSSL address.  No client can move the
+# mailbox faster than the server sends it, so it is the floor, and the
+# unit: every client time is a ratio against a limit run.
 #
-# Requires: dovecot (dovecot-core, dovecot-pop3d), GNU time (package time),
-# coreutils, awk, setpriv (util-linux) when run as root.  It installs
-# nothing: a missing peer is reported and skipped.  Run as root, dovecot's
-# processes run as the user popfetch-test (see tests/dovecot.sh).  Exits 0
-# when every run of every installed client succeeded, 1 if any failed (the
-# table still shows it), 2 on a usage or setup error.
+# Pairing.  Each client run is preceded by its own limit run (L A L B L C
+# ...), and the ratio is taken within that pair, so a slow moment of a
+# shared machine slows both and cancels.  A table cell shows the client's
+# median time, the median of its paired ratios, and the median of its peak
+# RSS (GNU time's %M, the largest process, children included: fetchmail's
+# procmail, getmail6's and fdm's helpers).
+#
+# Checks.  Every run's delivery is checked against the generated messages:
+# the Maildir files (or the messages split out of the mbox, with its From_
+# lines removed and mboxrd/mboxo ">From " quoting undone) must be the same
+# multiset of SHA-256 sums as the sources.  Peers are set up not to add a
+# Received:/Delivered-To: header (mpop received_header off, fdm no-received,
+# getmail6 received/delivered_to false, fetchmail invisible), so they are
+# held to the same byte-for-byte check; should one add a trace field
+# anyway (Received, Return-Path, Delivered-To, X-Original-To) the check
+# removes the added fields, compares the rest byte for byte and calls the
+# result "modified", which passes for a peer and fails for popfetch; so
+# does one empty line added at the end of each message (fdm's mbox).  A
+# nothing-new run must deliver nothing.  The limit session is checked once
+# per case (every RETR answered, all bytes received).
+#
+# Counts (popfetch only; they do not depend on machine noise): one more run
+# per case under "strace -f -c" gives system calls per message (fsync
+# family: fsync, fdatasync, syncfs, sync_file_range; read, write, poll,
+# openat, rename family, getpid, all), and one under callgrind gives
+# user-space instructions per message ("perf stat -e instructions" is used
+# instead when this machine's perf counts instructions; it says which).
+# For the nothing-new cases "per message" is per message listed.  Under
+# valgrind, OpenSSL may not find the CPU's SHA or AVX-512 extensions
+# (valgrind's CPU does not offer them all) and take slower code, so
+# callgrind can overstate what its digests and ciphers cost on the real
+# CPU; the program's own code is counted as it runs.
+# --counts-dir keeps the files for callgrind_annotate.
+#
+# Fairness: all clients log in with USER/PASS to 127.0.0.1, run as the
+# unprivileged user popfetch-test when this runs as root (dovecot.sh makes
+# it; getmail6 refuses to deliver as root), with HOME set to a private temp
+# dir so that no rc file of the user's is read, one at a time.  Passwords
+# live in 0600 files (popfetch's --password-file, the peers' rc files, the
+# limit's command file), never on a command line.  Each mailbox is warmed
+# (dovecot's index, cache and sizes, the page cache) by an untimed
+# pipelined session of STAT, LIST, UIDL and every RETR before any
+# measurement.  Wall time is taken with date +%s%N around "timeout
+# /usr/bin/time CLIENT", the same few ms of wrapper for every client and
+# the limit.
+#
+# Known peer trouble: getmail6 6.18 forks a delivery child per message and
+# waits for its SIGCHLD on a condition variable; when the signal comes
+# before the wait, it waits out its timeout and fails with "waiting child
+# pid N timed out" (seen in long runs on a loaded machine).
+#
+# Requires: dovecot-core + dovecot-pop3d, socat, openssl, GNU time
+# (package time), strace and valgrind for the counts, setpriv (util-linux)
+# when run as root; peers from Debian: mpop, fetchmail (+ procmail), getmail6,
+# fdm.  It installs nothing: a missing peer is reported and skipped.
+# Exit status: 0 when every run of every client succeeded and passed its
+# check, 1 if any failed (the report still shows the rest), 2 on a usage or
+# setup error.
 
 set -u
 # Byte semantics for awk, sort and the generated text.
@@ -77,23 +116,22 @@ here=$(cd "$(dirname "$0")" && pwd -P) || exit 1
 top=$(dirname "$here")
 POPFETCH=${POPFETCH:-$top/src/popfetch}
 
-MESSAGES=2000
-SIZE=10240
-BIG=5
-BIG_SIZE=$((5 * 1024 * 1024))
-REPS=3
+PAIRS=5
+QUICK=
+ALL_CASES="maildir mbox big seen10k seen100k tls"
+ALL_PEERS="mpop fetchmail getmail6 fdm"
+CASES=$ALL_CASES
+PEERS=
+PEERS_SET=
+COUNTS=yes
+CALLGRIND=yes
 OUT=
-CAP=600		# seconds, per client run
+COUNTS_DIR=
+PREP_CAP=600
+CAP=900		# seconds, per run
 
 usage() {
-	cat <<EOF
-usage: $me [--messages N] [--size BYTES] [--big N] [--reps N] [--out FILE]
-  --messages N   ordinary messages in the mailbox (default $MESSAGES)
-  --size BYTES   their mean size (default $SIZE; each is 0.5x..1.5x)
-  --big N        extra messages of 5 MiB each (default $BIG)
-  --reps N       repetitions per client, the median is reported (default $REPS)
-  --out FILE     also write the results table to FILE
-EOF
+	sed -n '5,28s/^# \{0,1\}//p' "$0"
 }
 
 die() {
@@ -106,57 +144,120 @@ is_count() {
 	return 0
 }
 
+# in_list WORD LIST: true if WORD is one of the words of LIST.
+in_list() {
+	case " $2 " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 while [ $# -gt 0 ]; do
 	case $1 in
-	--messages | --size | --big | --reps | --out)
+	--pairs | --cases | --peers | --out | --prep-cap | --counts-dir)
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case $1 in
-		--messages) MESSAGES=$2 ;;
-		--size) SIZE=$2 ;;
-		--big) BIG=$2 ;;
-		--reps) REPS=$2 ;;
+		--pairs) PAIRS=$2; PAIRS_SET=yes ;;
+		--cases) CASES=$(printf '%s' "$2" | tr ',' ' ') ;;
+		--peers) PEERS=$(printf '%s' "$2" | tr ',' ' '); PEERS_SET=yes ;;
 		--out) OUT=$2 ;;
+		--prep-cap) PREP_CAP=$2 ;;
+		--counts-dir) COUNTS_DIR=$2 ;;
 		esac
 		shift 2 ;;
+	--pairs=* | --cases=* | --peers=* | --out=* | --prep-cap=* | --counts-dir=*)
+		v=${1#*=}
+		case $1 in
+		--pairs=*) PAIRS=$v; PAIRS_SET=yes ;;
+		--cases=*) CASES=$(printf '%s' "$v" | tr ',' ' ') ;;
+		--peers=*) PEERS=$(printf '%s' "$v" | tr ',' ' '); PEERS_SET=yes ;;
+		--out=*) OUT=$v ;;
+		--prep-cap=*) PREP_CAP=$v ;;
+		--counts-dir=*) COUNTS_DIR=$v ;;
+		esac
+		shift ;;
+	--quick) QUICK=yes; shift ;;
+	--no-counts) COUNTS=; shift ;;
+	--no-callgrind) CALLGRIND=; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
-is_count "$MESSAGES" || die "--messages wants a number"
-if ! is_count "$SIZE" || [ "$SIZE" -lt 512 ]; then
-	die "--size wants a number of bytes, at least 512"
+if ! is_count "$PAIRS" || [ "$PAIRS" -lt 1 ]; then
+	die "--pairs wants a number, at least 1"
 fi
-is_count "$BIG" || die "--big wants a number"
-if ! is_count "$REPS" || [ "$REPS" -lt 1 ]; then
-	die "--reps wants a number, at least 1"
+[ -n "$QUICK" ] && [ -z "${PAIRS_SET:-}" ] && PAIRS=1
+is_count "$PREP_CAP" || die "--prep-cap wants a number of seconds"
+for c in $CASES; do
+	in_list "$c" "$ALL_CASES" || die "unknown case '$c' (cases: $ALL_CASES)"
+done
+[ -n "$CASES" ] || die "--cases is empty"
+[ "$PEERS" = none ] && PEERS=
+for p in $PEERS; do
+	in_list "$p" "$ALL_PEERS" || die "unknown peer '$p' (peers: $ALL_PEERS, or none)"
+done
+if [ -n "$COUNTS_DIR" ]; then
+	mkdir -p "$COUNTS_DIR" || die "cannot make $COUNTS_DIR"
 fi
-[ $((MESSAGES + BIG)) -ge 1 ] || die "the mailbox would be empty"
 if [ -n "$OUT" ]; then
 	# Fail now rather than after the long run.
 	: >>"$OUT" || die "cannot write $OUT"
 fi
 
+# The mailboxes.
+if [ -n "$QUICK" ]; then
+	N_SMALL=100 N_BIG=4 N_MANY=500 N_TLS=100
+else
+	N_SMALL=10000 N_BIG=200 N_MANY=100000 N_TLS=2000
+fi
+SIZE_SMALL=4096
+SIZE_BIG=1048576
+SIZE_MANY=1024
+
 # ---- Prerequisites ----------------------------------------------------
 
 [ -x "$POPFETCH" ] || die "$POPFETCH is not built: run make in $top"
+case $POPFETCH in /*) ;; *) POPFETCH=$(pwd -P)/$POPFETCH ;; esac
 # GNU time: BusyBox's and the shell keyword know no -f/-o.
 if [ ! -x /usr/bin/time ] || ! /usr/bin/time -f '%M' -o /dev/null true 2>/dev/null; then
 	die "GNU time is missing: apt-get install -y time"
 fi
-command -v timeout >/dev/null 2>&1 || die "timeout (coreutils) is missing"
-command -v sha256sum >/dev/null 2>&1 || die "sha256sum (coreutils) is missing"
+for t in socat timeout sha256sum awk; do
+	command -v "$t" >/dev/null 2>&1 || die "$t is missing (Debian: socat, coreutils, mawk)"
+done
+if in_list tls "$CASES"; then
+	command -v openssl >/dev/null 2>&1 || die "openssl is missing (Debian: openssl)"
+fi
+if [ -n "$COUNTS" ]; then
+	command -v strace >/dev/null 2>&1 || die "strace is missing (apt-get install -y strace), or use --no-counts"
+	# perf when it counts instructions here (in many VMs it cannot), else
+	# callgrind.
+	INSTR=
+	if [ -n "$CALLGRIND" ]; then
+		if command -v perf >/dev/null 2>&1 &&
+		   perf stat -x, -e instructions:u true 2>&1 >/dev/null | grep -q '^[0-9]'; then
+			INSTR=perf
+		elif command -v valgrind >/dev/null 2>&1; then
+			INSTR=callgrind
+		else
+			die "neither perf (counting instructions) nor valgrind is here: apt-get install -y valgrind, or use --no-callgrind"
+		fi
+	fi
+fi
 
-# The peers, in table order after popfetch.  "name:command".
-PEERS="fetchmail:fetchmail mpop:mpop getmail6:getmail fdm:fdm"
+# The peers, in table order after popfetch.
+if [ -z "$PEERS_SET" ]; then
+	# The others take seconds for even the small mailboxes.
+	if [ -n "$QUICK" ]; then PEERS=mpop; else PEERS=$ALL_PEERS; fi
+fi
 CLIENTS=popfetch
 MISSING=
 for p in $PEERS; do
-	if command -v "${p#*:}" >/dev/null 2>&1; then
-		CLIENTS="$CLIENTS ${p%%:*}"
+	case $p in getmail6) cmd=getmail ;; *) cmd=$p ;; esac
+	if command -v "$cmd" >/dev/null 2>&1; then
+		CLIENTS="$CLIENTS $p"
 	else
-		MISSING="$MISSING ${p%%:*}"
+		MISSING="$MISSING $p"
 		printf '%s: %s is not installed (Debian package %s); skipping it\n' \
-			"$me" "${p#*:}" "${p%%:*}" >&2
+			"$me" "$cmd" "$p" >&2
 	fi
 done
 
@@ -176,6 +277,8 @@ cleanup() {
 }
 # shellcheck source=SCRIPTDIR/../tests/dovecot.sh
 . "$here/../tests/dovecot.sh"
+# shellcheck source=SCRIPTDIR/../tests/certs.sh
+. "$here/../tests/certs.sh"
 trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
@@ -184,21 +287,38 @@ trap 'exit 143' TERM
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/popfetch-bench.XXXXXX") || exit 1
 # Run as root, dovecot's unprivileged user must reach its dir below here.
 chmod 0711 "$WORK"
-SRC=$WORK/src		# the generated messages, the reference
-mkdir "$SRC"
+SRC=$WORK/src		# the generated messages of the current mailbox
+
+# Who runs the clients.  As root: the unprivileged user that dovecot.sh
+# makes (popfetch-test), through setpriv, which execs and so adds no
+# process.
+BENCH_USER=$(id -un)
+RUNAS=
+if [ "$(id -u)" -eq 0 ]; then
+	command -v setpriv >/dev/null 2>&1 || die "setpriv (util-linux) is missing"
+	BENCH_USER=$DOVECOT_TEST_SYSUSER
+	if ! id "$BENCH_USER" >/dev/null 2>&1; then
+		useradd --system --no-create-home --shell /usr/sbin/nologin \
+			"$BENCH_USER" >/dev/null 2>&1 || die "cannot create user $BENCH_USER"
+	fi
+	RUNAS="setpriv --reuid=$(id -u "$BENCH_USER") --regid=$(id -g "$BENCH_USER") --clear-groups"
+fi
 
 # ---- The mailbox ------------------------------------------------------
 
-# Writes $SRC/msg-NNNNNN and $SRC.index ("Message-ID<TAB>path" per line).
-# A Park-Miller generator with a fixed seed, not awk's rand(), so that mawk
+# generate N SIZE BIGN BIGSIZE: writes $SRC/msg-NNNNNN (N messages of about
+# SIZE bytes, then BIGN of BIGSIZE) and $SRC.index ("Message-ID<TAB>path"
+# per line), in one awk process: 100,000 messages take seconds.  A
+# Park-Miller generator with a fixed seed, not awk's rand(), so that mawk
 # and gawk make the same mailbox.
 generate() {
-	awk -v n="$MESSAGES" -v size="$SIZE" -v big="$BIG" -v bigsize="$BIG_SIZE" \
+	rm -rf "$SRC" "$SRC.index" && mkdir "$SRC" || return 1
+	awk -v n="$1" -v size="$2" -v big="$3" -v bigsize="$4" \
 	    -v dir="$SRC" -v index_file="$SRC.index" '
 	function rnd(k) { seed = (seed * 16807) % 2147483647; return seed % k }
 	function pick(a, k) { return a[1 + rnd(k)] }
-	function hex(k,   s) { s = ""; while (k-- > 0) s = s substr("0123456789ABCDEF", 1 + rnd(16), 1); return s }
-	function b64(k,   s) { s = ""; while (k-- > 0) s = s substr(B64, 1 + rnd(64), 1); return s }
+	function hex(k) { return substr(RHEX, 1 + rnd(65536 - k), k) }
+	function b64(k) { return substr(RB64, 1 + rnd(65536 - k), k) }
 	# RFC 5322 date of Unix time t, in UTC (civil-from-days).
 	function date822(t,   days, secs, z, era, doe, yoe, y, doy, mp, d, m) {
 		days = int(t / 86400); secs = t - days * 86400
@@ -222,7 +342,9 @@ generate() {
 	}
 	# A body line; now and then one that POP3 must dot-stuff, or an mbox
 	# "From " line, or a quote.
-	function body_line(   r) {
+	# Drawn from a pool of 8192 such lines, made once.
+	function body_line() { return BPOOL[1 + rnd(8192)] }
+	function make_body_line(   r) {
 		r = rnd(60)
 		if (r == 0) return "."
 		if (r == 1) return ".."
@@ -313,6 +435,17 @@ generate() {
 	BEGIN {
 		seed = 20240229
 		B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+		# Random text to cut pieces from: a character at a time for each
+		# message would make 100,000 messages slow.
+		RHEX = ""; RB64 = ""
+		for (k = 0; k < 1024; k++) {
+			s64 = ""; s16 = ""
+			for (j = 0; j < 64; j++) {
+				s64 = s64 substr(B64, 1 + rnd(64), 1)
+				s16 = s16 substr("0123456789ABCDEF", 1 + rnd(16), 1)
+			}
+			RB64 = RB64 s64; RHEX = RHEX s16
+		}
 		split("Thu Fri Sat Sun Mon Tue Wed", WD, " ")
 		split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", MON, " ")
 		nw = split("the of and to a in is it that for on with as was be by this are " \
@@ -333,6 +466,7 @@ generate() {
 			"holiday schedule|budget 2023|customer feedback|timeout in the mail queue", SUBJ, "|")
 		nm = split("Mozilla Thunderbird 115.3|Evolution 3.46|Mutt 2.2.9|Claws Mail 4.1.1|Apple Mail (2.3731)", MUA, "|")
 		for (k = 1; k <= 4096; k++) POOL[k] = b64(76)
+		for (k = 1; k <= 8192; k++) BPOOL[k] = make_body_line()
 		t = 1678000000
 		for (i = 1; i <= n; i++) {
 			t += 60 + rnd(1200)
@@ -354,19 +488,21 @@ ns_to_s() {
 	printf '%d.%03d' $(($1 / 1000000000)) $(($1 / 1000000 % 1000))
 }
 
-# measure DIR COMMAND...: runs COMMAND as $BENCH_USER, capped at $CAP
-# seconds, with HOME=DIR and its output in DIR/log; sets M_RC, M_WALL (s)
-# and M_RSS (KB).  Run in the background and waited for, so that a signal
-# to this script is handled at once (cleanup ends the client) rather than
-# after the client finishes.
+# measure DIR IN OUT COMMAND...: runs COMMAND as $BENCH_USER, capped at $CAP
+# seconds, with HOME=DIR, standard input from IN, standard output to OUT,
+# standard error appended to DIR/log; sets M_RC, M_WALL (s) and M_RSS (KB).
+# Run in the background and waited for, so that a signal to this script is
+# handled at once (cleanup ends the client) rather than after the client
+# finishes.
 measure() {
-	_m_dir=$1
-	shift
+	_m_dir=$1 _m_in=$2 _m_out=$3
+	shift 3
+	rm -f "$_m_dir/time.out"
 	_m_t0=$(date +%s%N)
 	# shellcheck disable=SC2086 # $RUNAS is a command and its arguments
 	HOME=$_m_dir FETCHMAILHOME=$_m_dir $RUNAS \
 		timeout -k 10 "$CAP" /usr/bin/time -o "$_m_dir/time.out" -f '%e %M' \
-		"$@" </dev/null >>"$_m_dir/log" 2>&1 &
+		"$@" <"$_m_in" >>"$_m_out" 2>>"$_m_dir/log" &
 	CHILD=$!
 	wait "$CHILD"
 	M_RC=$?
@@ -375,12 +511,20 @@ measure() {
 	M_WALL=$(ns_to_s $((_m_t1 - _m_t0)))
 	# GNU time writes "Command exited with non-zero status N" first then.
 	M_RSS=$(awk 'END { print $2 + 0 }' "$_m_dir/time.out" 2>/dev/null)
+	[ -n "$M_RSS" ] || M_RSS=0
 	[ "$M_RC" -eq 124 ] && echo "timed out after $CAP s" >>"$_m_dir/log"
+	return 0
 }
 
-# count_delivered MAILDIR: messages in new/ and cur/.
+# count_delivered DIR: messages delivered into DIR (its Maildir's new/ and
+# cur/, or the From_ lines of its mbox).
 count_delivered() {
-	find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l | tr -d ' '
+	if [ "$KIND" = mbox ]; then
+		[ -s "$1/mbox" ] || { echo 0; return; }
+		grep -c '^From ' "$1/mbox"
+	else
+		find "$1/Maildir/new" "$1/Maildir/cur" -type f 2>/dev/null | wc -l | tr -d ' '
+	fi
 }
 
 # sums DIR...: the sorted SHA-256 sums of the regular files under DIR.
@@ -388,19 +532,67 @@ sums() {
 	find "$@" -type f -exec sha256sum {} + | awk '{ print $1 }' | sort
 }
 
-# identity MAILDIR: prints "yes", "modified (+Field, ...)" or "no (...)".
-# "yes" needs the delivered files to be exactly the source messages, as a
-# multiset.  Otherwise each delivered file is matched to its source by
-# Message-ID: a file that is its source plus added header fields (or a
-# From_ line) counts as modified, anything else as differing.
-identity() {
-	find "$1/new" "$1/cur" -type f >"$WORK/delivered.list" 2>/dev/null
-	sums "$1/new" "$1/cur" 2>/dev/null >"$WORK/delivered.sums"
-	if cmp -s "$WORK/delivered.sums" "$WORK/src.sums"; then
-		echo yes
-		return
+# split_mbox MBOX DIR: one file per message of MBOX in DIR, as it was
+# before it went into the mbox: without its From_ line and the blank line
+# that ends it, with one ">" taken off each ">From " line (mboxrd and
+# mboxo quoting; the generated messages have no ">From " line of their own).
+split_mbox() {
+	mkdir "$2" || return 1
+	awk -v dir="$2" '
+	function flush(   k) {
+		# All but the last of the blank lines before a From_ line (or
+		# the end) belong to the message.
+		for (k = 1; k < blanks; k++) print "" > f
+		blanks = 0
+		close(f)
+	}
+	/^From / { if (f != "") flush(); n++; f = sprintf("%s/m%06d", dir, n); next }
+	f == "" { junk++; next }
+	$0 == "" { blanks++; next }
+	{
+		while (blanks > 0) { print "" > f; blanks-- }
+		line = $0
+		if (line ~ /^>+From /) line = substr(line, 2)
+		print line > f
+	}
+	END { if (f != "") flush(); exit junk > 0 }' "$1"
+}
+
+# check DIR CLIENT: checks the delivery in DIR against the sources in $SRC;
+# sets CHECK to "identical", "modified (+Field, ...)" or "no (why)" and
+# returns 0 if that passes for CLIENT (popfetch: identical only).
+check() {
+	set -- "$1" "$2" "$1/Maildir/new" "$1/Maildir/cur"
+	if [ "$KIND" = mbox ]; then
+		rm -rf "$1/split"
+		if ! split_mbox "$1/mbox" "$1/split"; then
+			CHECK="no (text before the first From_ line)"
+			return 1
+		fi
+		set -- "$1" "$2" "$1/split"
 	fi
-	awk -v total="$((MESSAGES + BIG))" -v index_file="$SRC.index" '
+	_c_client=$2
+	shift 2
+	find "$@" -type f >"$WORK/delivered.list" 2>/dev/null
+	xargs -r sha256sum <"$WORK/delivered.list" | awk '{ print $1 }' | sort >"$WORK/delivered.sums"
+	if cmp -s "$WORK/delivered.sums" "$WORK/src.sums"; then
+		CHECK=identical
+		return 0
+	fi
+	CHECK=$(classify)
+	case $CHECK in
+	"modified ("*)
+		[ "$_c_client" != popfetch ] && return 0 ;;
+	esac
+	return 1
+}
+
+# classify: reads $WORK/delivered.list, matches each file to its source by
+# Message-ID; a file that is its source plus added header fields (or a
+# From_ line) is "modified" if the added fields are trace fields only.
+# Prints "modified (+Field, ...)" or "no (why)".
+classify() {
+	awk -v total="$MSGS" -v index_file="$SRC.index" '
 	# Reads FILE into A[1..], returns the number of lines.
 	function slurp(file, A,   k, line) {
 		k = 0
@@ -418,8 +610,6 @@ identity() {
 		BODY = k
 		return nf
 	}
-	# Counts FILE as the same as its source, modified (the names of the
-	# added fields go into added[]) or differing.
 	function classify(file,   nd, ns, nfd, nfs, k, j, mid, from, db, sb, cnt, kept, nk, name, extra) {
 		delete D; delete S; delete DF; delete SF; delete cnt; delete kept; delete extra
 		nd = slurp(file, D)
@@ -436,8 +626,6 @@ identity() {
 		ns = slurp(SRCOF[mid], S)
 		nfs = fields(S, ns, 1, SF); sb = BODY
 		for (k = 1; k <= nfs; k++) cnt[SF[k]]++
-		# Keep the fields the source has (as many times as it has them);
-		# the rest were added by the tool.
 		nk = 0
 		for (k = 1; k <= nfd; k++)
 			if (cnt[DF[k]] > 0) { cnt[DF[k]]--; kept[++nk] = DF[k] }
@@ -445,11 +633,16 @@ identity() {
 				name = DF[k]; sub(/:.*/, "", name); sub(/\n.*/, "", name)
 				extra[name ~ /^[!-9;-~]+$/ ? name : "?"]++
 			}
+		# A blank line added at the end (fdm does so in an mbox).
+		if (nd - db == ns - sb + 1 && D[nd] == "") { nd--; extra["empty line at the end"]++ }
 		if (nk != nfs || nd - db != ns - sb) { differ++; return }
 		for (k = 1; k <= nk; k++) if (kept[k] != SF[k]) { differ++; return }
 		for (j = 0; db + j <= nd; j++) if (D[db + j] != S[sb + j]) { differ++; return }
-		# Only now, so that a file that differs anyway (say, CRLF line
-		# ends: no blank line ends its header) names no fields.
+		for (name in extra) {
+			if (tolower(name) !~ /^(received|return-path|delivered-to|x-original-to|from_ line|empty line at the end)$/) {
+				other[name]++; differ++; return
+			}
+		}
 		for (name in extra) added[name]++
 	}
 	BEGIN {
@@ -462,361 +655,701 @@ identity() {
 		if (unknown) s = s ", " unknown " unknown"
 		if (dup) s = s ", " dup " duplicates"
 		if (files - dup - unknown < total) s = s ", " (total - (files - dup - unknown)) " missing"
+		for (name in other) s = s ", +" name
 		a = ""
-		for (name in added) a = a ", +" name
-		# for-in order is unspecified: sort the few names.
+		for (name in added) a = a ", +" name (name ~ / / ? "" : ":")
 		na = split(substr(a, 3), AL, ", ")
 		for (i = 1; i <= na; i++) for (j = i + 1; j <= na; j++)
 			if (AL[j] < AL[i]) { tmp = AL[i]; AL[i] = AL[j]; AL[j] = tmp }
 		a = ""
 		for (i = 1; i <= na; i++) a = a (i > 1 ? ", " : "") AL[i]
-		# Same lines, other bytes: awk does not see a missing final newline.
+		# Same lines, other bytes (awk does not see a missing final
+		# newline, a CR is part of a line though).
 		if (s == "" && a == "") print "no (bytes differ)"
 		else if (s == "") print "modified (" a ")"
 		else print "no (" substr(s, 3) (a != "" ? "; " a : "") ")"
 	}' <"$WORK/delivered.list"
 }
 
-# median FILE FORMAT: the median of the numbers in FILE, one per line,
-# printed with the printf FORMAT.
+# median FILE: the median of the numbers in FILE, one per line.
 median() {
-	sort -n "$1" | awk -v fmt="$2\n" '{ v[NR] = $1 }
-		END { printf fmt, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	sort -n "$1" | awk '{ v[NR] = $1 }
+		END { if (NR == 0) print ""; else print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# ---- The limit -------------------------------------------------------
+
+# limit_cmds FILE: the whole session's commands, CRLF, in FILE (0600: it
+# holds the password).
+limit_cmds() {
+	(umask 077 && awk -v n="$MSGS" -v seen="$SEEN" -v pass="$DOVECOT_PASSWORD" -v user="$DOVECOT_USER" 'BEGIN {
+		printf "USER %s\r\nPASS %s\r\n", user, pass
+		if (seen) printf "UIDL\r\n"
+		else for (i = 1; i <= n; i++) printf "RETR %d\r\n", i
+		printf "QUIT\r\n"
+	}' >"$1")
+}
+
+# The socat address of the server.
+limit_addr() {
+	if [ -n "$TLS" ]; then
+		echo "OPENSSL:127.0.0.1:$PORT,cafile=$CERTS/ca.pem,verify=1"
+	else
+		echo "TCP:127.0.0.1:$PORT"
+	fi
+}
+# The commands' end of file is ignored (ignoreeof): TLS has no half-close
+# (socat would end the session with a close_notify), so socat keeps the
+# connection open until dovecot closes it after QUIT, and then ends at once
+# (-t 0).
+run_limit() {
+	measure "$1" "$1/cmds" "${2:-/dev/null}" socat -t 0 -b 65536 -,ignoreeof "$(limit_addr)"
+}
+
+# limit_check DIR: one untimed limit session into a file: every command
+# answered, and for RETR at least the mailbox's bytes received.
+limit_check() {
+	: >"$1/reply"
+	run_limit "$1" "$1/reply"
+	[ "$M_RC" -eq 0 ] || { LIMIT_ERR="socat exited $M_RC: $(tail -n 1 "$1/log")"; return 1; }
+	if [ -n "$SEEN" ]; then
+		# The greeting, USER, PASS, UIDL and QUIT, and a line per message.
+		_got=$(awk '/^[0-9]+ [^ ]+\r$/ { n++ } END { print n + 0 }' "$1/reply")
+		_ok=$(grep -c '^+OK' "$1/reply")
+		if [ "$_got" -ne "$MSGS" ] || [ "$_ok" -ne 5 ]; then
+			LIMIT_ERR="UIDL listed $_got of $MSGS, $_ok +OK replies (want 5)"
+			return 1
+		fi
+	else
+		_ok=$(grep -c '^+OK' "$1/reply")
+		_bytes=$(wc -c <"$1/reply")
+		if [ "$_ok" -ne $((MSGS + 4)) ] || [ "$_bytes" -lt "$SRC_BYTES" ]; then
+			LIMIT_ERR="$_ok +OK replies (want $((MSGS + 4))), $_bytes bytes (want more than $SRC_BYTES)"
+			return 1
+		fi
+	fi
+	rm -f "$1/reply"
+	return 0
 }
 
 # ---- The clients ------------------------------------------------------
 #
-# setup_X DIR writes X's config into DIR (which holds an empty Maildir/);
-# run_X DIR runs X once through measure; ok_X RC says whether exit status
-# RC is success; version_X prints X's version; note_X how X is set up.
+# setup_X DIR writes X's config into DIR (which holds an empty Maildir/ or
+# mbox); run_X DIR runs X once through measure; ok_X RC says whether exit
+# status RC is success; version_X prints X's version; note_X how X is set
+# up.  KIND (maildir or mbox), TLS (empty or yes), PORT and CERTS say what
+# the current case wants.  WRAP (popfetch only) is a command that goes
+# before the client: strace or valgrind for the counts.
+WRAP=
 
 setup_popfetch() {
-	printf '%s\n' "$DOVECOT_PASSWORD" >"$1/password"
-	chmod 600 "$1/password"
+	(umask 077 && printf '%s\n' "$DOVECOT_PASSWORD" >"$1/password")
 }
 run_popfetch() {
-	measure "$1" "$POPFETCH" --no-tls -q -P "$DOVECOT_PORT" -u "$DOVECOT_USER" \
-		--password-file "$1/password" --state-dir "$1/state" \
-		--maildir "$1/Maildir" 127.0.0.1
+	_p_dir=$1
+	if [ "$KIND" = mbox ]; then
+		set -- --mbox "$_p_dir/mbox"
+	else
+		set -- --maildir "$_p_dir/Maildir"
+	fi
+	if [ -n "$TLS" ]; then
+		set -- "$@" --tls=implicit --tls-trust-file "$CERTS/ca.pem"
+	else
+		set -- "$@" --no-tls
+	fi
+	# shellcheck disable=SC2086 # $WRAP is a command and its arguments
+	measure "$_p_dir" /dev/null "$_p_dir/log" $WRAP "$POPFETCH" -q -P "$PORT" \
+		-u "$DOVECOT_USER" --password-file "$_p_dir/password" \
+		--state-dir "$_p_dir/state" "$@" 127.0.0.1
 }
 ok_popfetch() { [ "$1" -eq 0 ]; }
 note_popfetch() {
-	echo "--maildir; UIDs in --state-dir; default --batch 64; fsyncs each message, and tmp/ and new/ per batch."
+	echo "--maildir or --mbox, UIDs in --state-dir, the default --batch; --tls=implicit --tls-trust-file for tls, else --no-tls."
 }
 version_popfetch() { "$POPFETCH" --version | awk '{ print $2; exit }'; }
 
-# fetchmail: keep, uidl (its UID tracking for POP3, in the idfile), and an
-# MDA, since fetchmail cannot write a Maildir itself.  The MDA is procmail
-# with a one-line rc that delivers into the Maildir: one process per
-# message, which writes in tmp/, fsyncs, and links into new/, as a Maildir
-# wants.  Without procmail, a shell script does the same with three
-# processes per message (sh, dd, mv).  sslproto '' turns off the STARTTLS
-# attempt that fetchmail 6.4 makes by default (and that fails on this
-# plaintext server).  "is USER here" is required syntax; with an MDA the
-# local name only names the process owner.
-FETCHMAIL_MDA=shell
-command -v procmail >/dev/null 2>&1 && FETCHMAIL_MDA=procmail
-setup_fetchmail() {
-	if [ "$FETCHMAIL_MDA" = procmail ]; then
-		# A trailing slash makes DEFAULT a Maildir.
-		printf 'DEFAULT=%s/Maildir/\n' "$1" >"$1/procmailrc"
-		chmod 600 "$1/procmailrc"
-		_mda="$(command -v procmail) -m $1/procmailrc"
-	else
-		cat >"$1/mda" <<'EOF'
-#!/bin/sh
-# The benchmark's MDA for fetchmail: one message on stdin into Maildir $1,
-# written in tmp/ and fsynced (as the other clients do), then renamed into
-# new/.  dd rather than cat: the same one process, plus the fsync.  The
-# name is this process's pid, unique among the MDAs of one run; excl and
-# mv -n guard against reuse.  75 (EX_TEMPFAIL) keeps the message unseen.
-umask 077
-n=fetchmail.$$.bench
-dd of="$1/tmp/$n" bs=65536 conv=excl,fsync status=none || exit 75
-mv -n "$1/tmp/$n" "$1/new/$n" || exit 75
-if [ -e "$1/tmp/$n" ]; then rm -f "$1/tmp/$n"; exit 75; fi
-EOF
-		chmod 755 "$1/mda"
-		_mda="$1/mda $1/Maildir"
-	fi
-	cat >"$1/fetchmailrc" <<EOF
-set no syslog
-set idfile "$1/fetchids"
-poll 127.0.0.1 protocol pop3 port $DOVECOT_PORT uidl auth password
-  user "$DOVECOT_USER" there with password "$DOVECOT_PASSWORD" is "$BENCH_USER" here
-  keep
-  sslproto ''
-  mda "$_mda"
-EOF
-	chmod 600 "$1/fetchmailrc"
-}
-run_fetchmail() {
-	measure "$1" fetchmail -f "$1/fetchmailrc" --pidfile "$1/fetchmail.pid" 127.0.0.1
-}
-# 1 is "no new mail", the second run's answer.
-ok_fetchmail() { [ "$1" -eq 0 ] || [ "$1" -eq 1 ]; }
-note_fetchmail() {
-	if [ "$FETCHMAIL_MDA" = procmail ]; then
-		printf '%s' "uidl + idfile, keep, sslproto ''; mda 'procmail -m RC' with DEFAULT=Maildir/ (fsyncs each message), a process per message"
-	else
-		printf '%s' "uidl + idfile, keep, sslproto ''; mda: a shell script (dd conv=fsync into tmp/, mv into new/; procmail is not installed), 3 processes per message"
-	fi
-	echo "; adds Received: unless 'invisible'."
-}
-version_fetchmail() {
-	fetchmail -V -f /dev/null 2>/dev/null |
-		awk '/release/ { v = $NF; sub(/\+.*/, "", v); sub(/\.$/, "", v); print v; exit }'
-}
-
-# mpop: keep on, only_new (UIDs in uidls_file), its own maildir delivery.
-# "auth user" is USER/PASS, as popfetch does.
+# mpop: keep on, only_new (UIDs in uidls_file), its own maildir or mbox
+# delivery, no Received: header; "auth user" is USER/PASS, as popfetch
+# does.
 setup_mpop() {
-	cat >"$1/mpoprc" <<EOF
+	if [ "$KIND" = mbox ]; then _d="mbox $1/mbox"; else _d="maildir $1/Maildir"; fi
+	if [ -n "$TLS" ]; then
+		_t="tls on
+tls_starttls off
+tls_trust_file $CERTS/ca.pem"
+	else
+		_t="tls off"
+	fi
+	(umask 077 && cat >"$1/mpoprc" <<EOF
 account bench
 host 127.0.0.1
-port $DOVECOT_PORT
-tls off
+port $PORT
+$_t
 auth user
 user $DOVECOT_USER
 password "$DOVECOT_PASSWORD"
 keep on
 only_new on
 uidls_file $1/uidls
-delivery maildir $1/Maildir
+received_header off
+delivery $_d
 EOF
-	chmod 600 "$1/mpoprc"
+	)
 }
-run_mpop() { measure "$1" mpop -q -C "$1/mpoprc" bench; }
+run_mpop() { measure "$1" /dev/null "$1/log" mpop -q -C "$1/mpoprc" bench; }
 ok_mpop() { [ "$1" -eq 0 ]; }
 note_mpop() {
-	echo "delivery maildir, only_new + uidls_file, keep on, auth user; adds Received: unless 'received_header off'."
+	echo "delivery maildir/mbox, only_new + uidls_file, keep on, auth user, received_header off; tls on + tls_starttls off + tls_trust_file for tls."
 }
 version_mpop() { mpop --version | awk '{ print $3; exit }'; }
 
-# getmail6: SimplePOP3Retriever (USER/PASS), read_all = false (its UID
-# tracking, in the oldmail file under --getmaildir; the default true would
-# fetch everything every time), delete = false, Maildir destination.
+# fetchmail: keep, uidl (its UID tracking, in the idfile), invisible (no
+# Received: header), and an MDA, since fetchmail cannot write a Maildir or
+# an mbox itself: procmail with a one-line rc (a trailing slash makes
+# DEFAULT a Maildir), a process per message.  sslproto '' turns off the
+# STARTTLS attempt on the plaintext port.
+setup_fetchmail() {
+	# In -m mode procmail writes no From_ line of its own; -f- makes one
+	# (needed for an mbox).
+	if [ "$KIND" = mbox ]; then
+		printf 'DEFAULT=%s/mbox\n' "$1" >"$1/procmailrc"
+		_f=-f-
+	else
+		printf 'DEFAULT=%s/Maildir/\n' "$1" >"$1/procmailrc"
+		_f=
+	fi
+	chmod 600 "$1/procmailrc"
+	if [ -n "$TLS" ]; then
+		# fetchmail matches the name it connects to against the
+		# certificate's common name only, not its IP address entry.
+		_t="ssl sslcertck sslcertfile \"$CERTS/ca.pem\" sslcommonname localhost"
+	else
+		_t="sslproto ''"
+	fi
+	(umask 077 && cat >"$1/fetchmailrc" <<EOF
+set no syslog
+set invisible
+set idfile "$1/fetchids"
+poll 127.0.0.1 protocol pop3 port $PORT uidl auth password
+  user "$DOVECOT_USER" there with password "$DOVECOT_PASSWORD" is "$BENCH_USER" here
+  keep
+  $_t
+  mda "$(command -v procmail) $_f -m $1/procmailrc"
+EOF
+	)
+}
+run_fetchmail() {
+	measure "$1" /dev/null "$1/log" fetchmail -f "$1/fetchmailrc" --pidfile "$1/fetchmail.pid" 127.0.0.1
+}
+# 1 is "no new mail", the nothing-new answer.
+ok_fetchmail() { [ "$1" -eq 0 ] || [ "$1" -eq 1 ]; }
+note_fetchmail() {
+	echo "uidl + idfile, keep, invisible; mda 'procmail -m RC' with DEFAULT=Maildir/ (for the mbox 'procmail -f- -m RC', DEFAULT=the mbox), a process per message; sslproto '' for plaintext, ssl + sslcertck + sslcertfile + sslcommonname localhost for tls (it does not match IP addresses)."
+}
+version_fetchmail() {
+	fetchmail -V -f /dev/null 2>/dev/null |
+		awk '/release/ { v = $NF; sub(/\+.*/, "", v); sub(/\.$/, "", v); print v; exit }'
+}
+
+# getmail6: SimplePOP3Retriever (USER/PASS; SimplePOP3SSLRetriever for
+# tls), read_all = false (its UID tracking, in the oldmail file under
+# --getmaildir), delete = false, Maildir or Mboxrd destination, no added
+# header fields.
 setup_getmail6() {
 	mkdir "$1/getmail"
-	cat >"$1/getmailrc" <<EOF
+	if [ "$KIND" = mbox ]; then
+		: >"$1/mbox"
+		_d="type = Mboxrd
+path = $1/mbox"
+	else
+		_d="type = Maildir
+path = $1/Maildir/"
+	fi
+	if [ -n "$TLS" ]; then
+		_r="type = SimplePOP3SSLRetriever
+ca_certs = $CERTS/ca.pem"
+	else
+		_r="type = SimplePOP3Retriever"
+	fi
+	(umask 077 && cat >"$1/getmailrc" <<EOF
 [retriever]
-type = SimplePOP3Retriever
+$_r
 server = 127.0.0.1
-port = $DOVECOT_PORT
+port = $PORT
 username = $DOVECOT_USER
 password = $DOVECOT_PASSWORD
 
 [destination]
-type = Maildir
-path = $1/Maildir/
+$_d
 
 [options]
 verbose = 0
 read_all = false
 delete = false
+received = false
+delivered_to = false
 EOF
-	chmod 600 "$1/getmailrc"
+	)
 }
 run_getmail6() {
-	measure "$1" getmail --rcfile="$1/getmailrc" --getmaildir="$1/getmail" --quiet
+	measure "$1" /dev/null "$1/log" getmail --rcfile="$1/getmailrc" --getmaildir="$1/getmail" --quiet
 }
 ok_getmail6() { [ "$1" -eq 0 ]; }
 note_getmail6() {
-	echo "SimplePOP3Retriever, Maildir destination, read_all = false, delete = false; a delivery process per message; adds Delivered-To: and Received: unless 'delivered_to = false', 'received = false'."
+	echo "SimplePOP3Retriever (SimplePOP3SSLRetriever + ca_certs for tls), Maildir or Mboxrd destination, read_all = false, delete = false, received = false, delivered_to = false."
 }
 version_getmail6() { getmail --version | awk '{ print $2; exit }'; }
 
-# fdm: a pop3 account with keep and "new-only cache" (its UID tracking), a
-# maildir action.  Its lock file is kept out of /var/db and $HOME.
+# fdm: a pop3 (pop3s) account with keep and "new-only cache" (its UID
+# tracking), a maildir or mbox action, no Received: header.  Its lock file
+# is kept out of /var/db and $HOME.  For tls it verifies the certificate
+# (verify-certificates) against the bench's CA, which it finds through
+# OpenSSL's SSL_CERT_FILE.
 setup_fdm() {
-	cat >"$1/fdm.conf" <<EOF
+	if [ "$KIND" = mbox ]; then _a="mbox \"$1/mbox\""; else _a="maildir \"$1/Maildir\""; fi
+	if [ -n "$TLS" ]; then _p=pop3s _v="set verify-certificates"; else _p=pop3 _v=; fi
+	(umask 077 && cat >"$1/fdm.conf" <<EOF
 set lock-file "$1/fdm.lock"
-account "bench" pop3 server "127.0.0.1" port $DOVECOT_PORT
+set no-received
+$_v
+account "bench" $_p server "127.0.0.1" port $PORT
 	user "$DOVECOT_USER" pass "$DOVECOT_PASSWORD"
 	new-only cache "$1/fdm.cache" keep
-action "inbox" maildir "$1/Maildir"
+action "inbox" $_a
 match all action "inbox"
 EOF
-	chmod 600 "$1/fdm.conf"
+	)
 }
-run_fdm() { measure "$1" fdm -q -f "$1/fdm.conf" fetch; }
+run_fdm() {
+	SSL_CERT_FILE=$CERTS/ca.pem measure "$1" /dev/null "$1/log" fdm -q -f "$1/fdm.conf" fetch
+}
 ok_fdm() { [ "$1" -eq 0 ]; }
 note_fdm() {
-	echo "pop3 account with keep and new-only cache, maildir action; a delivery process per message; adds Received: unless 'set no-received'."
+	echo "pop3 (pop3s + verify-certificates for tls) account with keep and new-only cache, maildir or mbox action, no-received."
 }
 version_fdm() {
 	fdm -vvv -n -f /dev/null 2>&1 | awk '/^version is:/ { v = $4; sub(/,$/, "", v); print v; exit }'
 }
 
 # client_dir DIR CLIENT: a fresh private dir with an empty Maildir and
-# CLIENT's config, owned by $BENCH_USER.  Private modes, as the tools
-# expect (fdm warns about a Maildir that others can read).
+# CLIENT's config, owned by $BENCH_USER.
 client_dir() {
+	rm -rf "$1"
 	if ! mkdir -m 700 "$1" "$1/Maildir" "$1/Maildir/new" "$1/Maildir/cur" "$1/Maildir/tmp" ||
 	   ! "setup_$2" "$1" || ! chown -R "$BENCH_USER:" "$1"; then
 		die "cannot set up $1 for $2"
 	fi
 }
 
-# ---- Main -------------------------------------------------------------
-
-LOAD0=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
-printf '%s: generating %d messages of ~%d bytes and %d of %d bytes\n' \
-	"$me" "$MESSAGES" "$SIZE" "$BIG" "$BIG_SIZE" >&2
-generate || die "generating the mailbox failed"
-sums "$SRC" >"$WORK/src.sums"
-TOTAL=$((MESSAGES + BIG))
-MBYTES=$(du -sk "$SRC" | awk '{ printf "%.1f", $1 / 1024 }')
-
-# The same plain server for everyone: none of dovecot.sh's optional
-# settings (TLS, other auth mechanisms, extra config) from the caller's
-# environment.  DOVECOT, the binary, may stay.
-unset DOVECOT_EXTRA_CONF DOVECOT_SSL_CERT DOVECOT_SSL_KEY DOVECOT_POP3S DOVECOT_AUTH_MECHANISMS
-dovecot_start "$WORK/dovecot" || die "dovecot did not start: ${DOVECOT_ERROR:-see above}"
-
-# Who runs the clients.  As root: the unprivileged user that dovecot_start
-# has just made sure exists (popfetch-test), through setpriv, which execs
-# and so adds no process.  Root would not be a fair or usual setting:
-# getmail6 refuses to deliver as root, fdm and fetchmail change behaviour.
-BENCH_USER=$(id -un)
-RUNAS=
-if [ "$(id -u)" -eq 0 ]; then
-	command -v setpriv >/dev/null 2>&1 || die "setpriv (util-linux) is missing"
-	BENCH_USER=popfetch-test
-	RUNAS="setpriv --reuid=$(id -u "$BENCH_USER") --regid=$(id -g "$BENCH_USER") --clear-groups"
-fi
-# Straight into new/, all at once: dovecot_add_msg forks five processes per
-# message, which adds up for thousands.  Nothing reads the Maildir before
-# the first session, so there is no reader to see half-written files.  The
-# files get the Maildir's owner and mode 0600, as dovecot_add_msg does.
-if ! cp -R "$SRC/." "$DOVECOT_MAILDIR/new/" ||
-   ! chmod -R u=rwX,go= "$DOVECOT_MAILDIR/new" ||
-   ! chown -R --reference="$DOVECOT_MAILDIR" "$DOVECOT_MAILDIR/new"; then
-	die "filling dovecot's Maildir failed"
-fi
-
-# An untimed fetch: dovecot builds its index and cache (and the message
-# sizes POP3 reports) on its first session; the page cache fills too.
-w=$WORK/warmup
-client_dir "$w" popfetch
-run_popfetch "$w"
-if [ "$M_RC" -ne 0 ] || [ "$(count_delivered "$w/Maildir")" -ne "$TOTAL" ]; then
-	sed 's/^/| /' "$w/log" >&2
-	die "the warm-up fetch with popfetch failed (exit $M_RC)"
-fi
-rm -rf "$w"
-
-# one_rep DIR CLIENT: the first and the second run in DIR and the checks.
-# Appends the numbers to the $WORK files, or sets REP_ERR to why not.
-one_rep() {
-	REP_ERR=
-	"run_$2" "$1"
-	if ! "ok_$2" "$M_RC"; then
-		REP_ERR="first run exited $M_RC"
-		return
+# empty_target DIR: removes what was delivered into DIR, keeps the state.
+empty_target() {
+	[ -d "$1" ] || return 1
+	find "$1/Maildir/new" "$1/Maildir/cur" "$1/Maildir/tmp" -type f -exec rm -f {} + 2>/dev/null
+	rm -rf "$1/split"
+	if [ -e "$1/mbox" ]; then
+		: >"$1/mbox"
 	fi
-	_first=$M_WALL
-	_rss=$M_RSS
-	_n1=$(count_delivered "$1/Maildir")
-
-	"run_$2" "$1"
-	if ! "ok_$2" "$M_RC"; then
-		REP_ERR="second run exited $M_RC"
-		return
-	fi
-	[ "$M_RSS" -gt "$_rss" ] && _rss=$M_RSS
-	_n2=$(count_delivered "$1/Maildir")
-	if [ "$_n2" -ne "$_n1" ]; then
-		REP_ERR="second run delivered $((_n2 - _n1)) more"
-		return
-	fi
-
-	echo "$_first" >>"$WORK/first"
-	echo "$M_WALL" >>"$WORK/second"
-	echo "$_rss" >>"$WORK/rss"
-	echo "$_n1" >>"$WORK/count"
-	# The same for every repetition unless something is wrong; keep the
-	# first answer that is not "yes".
-	_i=$(identity "$1/Maildir")
-	if [ -z "$IDENT" ] || [ "$IDENT" = yes ]; then
-		IDENT=$_i
-	fi
+	: >"$1/log"
 }
+
+# ---- The cases --------------------------------------------------------
+
+# case_setup CASE: sets TITLE, KIND, TLS, SEEN, MSGS and GROUP (the mailbox
+# it needs) for CASE.
+case_setup() {
+	KIND=maildir TLS='' SEEN=''
+	case $1 in
+	maildir) GROUP=small MSGS=$N_SMALL; TITLE="$(fmt_n "$MSGS") × 4 KB → Maildir" ;;
+	mbox) GROUP=small MSGS=$N_SMALL KIND=mbox; TITLE="$(fmt_n "$MSGS") × 4 KB → mbox" ;;
+	seen10k) GROUP=small MSGS=$N_SMALL SEEN=yes; TITLE="nothing new, $(fmt_n "$MSGS") seen" ;;
+	big) GROUP=big MSGS=$N_BIG; TITLE="$(fmt_n "$MSGS") × 1 MB → Maildir" ;;
+	seen100k) GROUP=many MSGS=$N_MANY SEEN=yes; TITLE="nothing new, $(fmt_n "$MSGS") seen" ;;
+	tls) GROUP=tls MSGS=$N_TLS TLS=yes; TITLE="$(fmt_n "$MSGS") × 4 KB → Maildir, implicit TLS" ;;
+	esac
+}
+
+# fmt_n N: N with thousands separators.
+fmt_n() {
+	awk -v n="$1" 'BEGIN { s = ""; while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) } print n s }'
+}
+
+# group_start GROUP: generates the group's mailbox, starts a dovecot that
+# serves it (with pop3s for tls), and warms it up.
+group_start() {
+	case $1 in
+	small) generate "$N_SMALL" "$SIZE_SMALL" 0 0 ;;
+	big) generate 0 0 "$N_BIG" "$SIZE_BIG" ;;
+	many) generate "$N_MANY" "$SIZE_MANY" 0 0 ;;
+	tls) generate "$N_TLS" "$SIZE_SMALL" 0 0 ;;
+	esac || die "generating the $1 mailbox failed"
+	sums "$SRC" >"$WORK/src.sums"
+	SRC_BYTES=$(find "$SRC" -type f -exec cat {} + | wc -c)
+	unset DOVECOT_EXTRA_CONF DOVECOT_SSL_CERT DOVECOT_SSL_KEY DOVECOT_POP3S DOVECOT_AUTH_MECHANISMS
+	if [ "$1" = tls ]; then
+		DOVECOT_SSL_CERT=$CERTS/server.pem DOVECOT_SSL_KEY=$CERTS/server.key DOVECOT_POP3S=yes
+	fi
+	rm -rf "$WORK/dovecot"
+	dovecot_start "$WORK/dovecot" || die "dovecot did not start: ${DOVECOT_ERROR:-see above}"
+	unset DOVECOT_SSL_CERT DOVECOT_SSL_KEY DOVECOT_POP3S
+	PORT=$DOVECOT_PORT
+	[ "$1" = tls ] && PORT=$DOVECOT_POP3S_PORT
+	# Straight into new/, as hard links (a copy of 100,000 files is slow
+	# and big); dovecot only ever renames them.  Nothing reads the Maildir
+	# before the first session.
+	if ! cp -al "$SRC/." "$DOVECOT_MAILDIR/new/" ||
+	   ! chmod -R u=rwX,go= "$DOVECOT_MAILDIR/new" ||
+	   ! chown -R --reference="$DOVECOT_MAILDIR" "$DOVECOT_MAILDIR/new"; then
+		die "filling dovecot's Maildir failed"
+	fi
+	# The source files are now the mail user's; we read them as root, or
+	# as that user.
+}
+
+# ---- Counting system calls and instructions --------------------------
+
+# syscall_row CASE: one run of popfetch under strace -f -c, one under
+# callgrind (or perf); appends a row to SYSROWS.
+syscall_row() {
+	_d=$WORK/count
+	if [ -n "$SEEN" ]; then _d=$WORK/prep-popfetch; empty_target "$_d"; else client_dir "$_d" popfetch; fi
+	rm -f "$WORK/strace.out"
+	: >"$WORK/strace.out" && chown "$BENCH_USER:" "$WORK/strace.out"
+	WRAP="strace -f -c -o $WORK/strace.out"
+	run_popfetch "$_d"
+	WRAP=
+	_sys=
+	if ! ok_popfetch "$M_RC"; then
+		_sys="strace run failed (exit $M_RC)"
+	elif [ -z "$SEEN" ] && [ "$(count_delivered "$_d")" -ne "$MSGS" ]; then
+		_sys="strace run delivered $(count_delivered "$_d") of $MSGS"
+	fi
+	_instr=
+	if [ -n "$CALLGRIND" ] && [ -z "$_sys" ]; then
+		if [ -n "$SEEN" ]; then empty_target "$_d"; else client_dir "$_d" popfetch; fi
+		case $INSTR in
+		callgrind)
+			WRAP="valgrind --tool=callgrind --callgrind-out-file=$_d/callgrind.out --log-file=$_d/valgrind.log"
+			run_popfetch "$_d"
+			WRAP=
+			_instr=$(awk '/^(summary|totals):/ { v = $2 } END { print v }' "$_d/callgrind.out" 2>/dev/null) ;;
+		perf)
+			WRAP="perf stat -x, -o $_d/perf.out -e instructions:u"
+			run_popfetch "$_d"
+			WRAP=
+			_instr=$(awk -F, '$3 ~ /^instructions/ { print $1 }' "$_d/perf.out" 2>/dev/null) ;;
+		esac
+		ok_popfetch "$M_RC" || _instr=
+	fi
+	if [ -n "$_sys" ]; then
+		SYSROWS="$SYSROWS| $TITLE | $_sys | | | | | | | | | |
+"
+	else
+		SYSROWS="$SYSROWS$(awk -v n="$MSGS" -v title="$TITLE" -v instr="$_instr" '
+		# strace -c: "% time seconds usecs/call calls [errors] syscall";
+		# the calls are the fourth field either way.
+		NF >= 5 && $4 ~ /^[0-9]+$/ && $NF != "total" { c[$NF] += $4 }
+		$NF == "total" { total = $4 }
+		function per(x) { return sprintf("%.2f", x / n) }
+		END {
+			fs = c["fsync"] + c["fdatasync"] + c["syncfs"] + c["sync_file_range"]
+			rn = c["rename"] + c["renameat"] + c["renameat2"]
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", title, n,
+				per(fs), per(c["read"]), per(c["write"]), per(c["poll"] + c["ppoll"]),
+				per(c["openat"] + c["open"]), per(rn), per(c["getpid"]), per(total),
+				instr == "" ? "–" : sprintf("%.0f", instr / n)
+		}' "$WORK/strace.out")
+"
+		# The other calls that matter, for the notes.
+		SYSTOP="$SYSTOP- $TITLE: $(awk -v n="$MSGS" '
+			NF >= 5 && $4 ~ /^[0-9]+$/ && $NF != "total" { print $4, $NF }' "$WORK/strace.out" |
+			sort -rn | head -n 8 | awk -v n="$MSGS" '{ printf "%s%s %.2f", (NR > 1 ? ", " : ""), $2, $1 / n }')
+"
+	fi
+	if [ -n "$COUNTS_DIR" ]; then
+		cp "$WORK/strace.out" "$COUNTS_DIR/$CASE.strace" 2>/dev/null
+		cp "$_d/callgrind.out" "$COUNTS_DIR/$CASE.callgrind" 2>/dev/null
+	fi
+	[ -n "$SEEN" ] || rm -rf "$_d"
+}
+
+# ---- Running a case ---------------------------------------------------
 
 FAILED=
 FAILURES=
 ROWS=
-for c in $CLIENTS; do
-	v=$("version_$c" 2>/dev/null)
-	[ -n "$v" ] || v=unknown
-	: >"$WORK/first" && : >"$WORK/second" && : >"$WORK/rss" && : >"$WORK/count"
-	IDENT=
-	nok=0
-	nfail=0
-	r=1
-	# A failed run is reported, not hidden (the row counts them, the notes
-	# say how they failed), and another is tried in its place, so that a
-	# tool that fails now and then still gets --reps measured runs; at
-	# most 2 x --reps runs in all.
-	while [ "$nok" -lt "$REPS" ] && [ "$r" -le $((2 * REPS)) ]; do
-		printf '%s: %s, run %d (%d of %d done)\n' "$me" "$c" "$r" "$nok" "$REPS" >&2
-		# Fresh local state every time: config, UID store, Maildir.
-		d=$WORK/run-$c-$r
-		client_dir "$d" "$c"
-		one_rep "$d" "$c"
-		if [ -n "$REP_ERR" ]; then
-			nfail=$((nfail + 1))
-			printf '%s: %s, run %d: %s; its output:\n' "$me" "$c" "$r" "$REP_ERR" >&2
-			tail -n 20 "$d/log" | sed 's/^/| /' >&2
-			FAILURES="$FAILURES- $c, run $r: $REP_ERR: $(grep -v 'WARNING: Running as root' "$d/log" | tail -n 1)
-"
-		else
-			nok=$((nok + 1))
-		fi
-		rm -rf "$d"
-		r=$((r + 1))
-	done
-	name=$c
-	if [ "$nfail" -gt 0 ]; then
-		FAILED="$FAILED $c"
-		name="$c ($nfail of $((r - 1)) runs failed)"
-	fi
-	if [ "$nok" -eq 0 ]; then
-		ROWS="$ROWS| $name | $v | failed | failed | | | |
-"
-	else
-		ROWS="$ROWS| $name | $v | $(median "$WORK/first" %.3f) | $(median "$WORK/second" %.3f) | $(median "$WORK/rss" %.0f) | $(median "$WORK/count" %.0f) | $IDENT |
-"
-	fi
-done
+SYSROWS=
+SYSTOP=
+CHECKS=
+SKIPS=
 
-{
-	printf 'Mailbox: %d messages (%d of ~%d bytes, %d of %d bytes), %s MiB; ' \
-		"$TOTAL" "$MESSAGES" "$SIZE" "$BIG" "$BIG_SIZE" "$MBYTES"
-	printf 'dovecot %s on 127.0.0.1, plaintext POP3, keep mode.\n' \
+# fail_note TEXT [LOG]: records a failure; shows the end of LOG.
+fail_note() {
+	FAILED=yes
+	if [ $# -ge 2 ] && [ -s "$2" ]; then
+		tail -n 15 "$2" | sed 's/^/| /' >&2
+	fi
+	set -- "$1"
+	FAILURES="$FAILURES- $*
+"
+	printf '%s: FAIL: %s\n' "$me" "$*" >&2
+}
+
+# run_case CASE
+run_case() {
+	CASE=$1
+	case_setup "$1"
+	printf '%s: case %s: %s\n' "$me" "$1" "$TITLE" >&2
+	L=$WORK/limit
+	rm -rf "$L" && mkdir -m 700 "$L" && limit_cmds "$L/cmds" && chown -R "$BENCH_USER:" "$L" ||
+		die "cannot set up the limit's dir"
+	if ! limit_check "$L"; then
+		fail_note "$TITLE: the limit session: $LIMIT_ERR"
+		ROWS="$ROWS| $TITLE | failed |$(for c in $CLIENTS; do printf ' |'; done)
+"
+		return
+	fi
+	: >"$L/log"
+
+	_ok_clients=
+	for c in $CLIENTS; do
+		: >"$WORK/t-$c" && : >"$WORK/r-$c" && : >"$WORK/m-$c"
+		eval "ERR_$c="
+		eval "CHK_$c="
+		if [ -n "$SEEN" ]; then
+			# One full run makes the state; its delivery is checked,
+			# then removed.
+			d=$WORK/prep-$c
+			# A client that takes tens of ms a message (a process per
+			# message) would take hours to prepare 100,000.  Never
+			# popfetch: the case is about it.
+			eval "_rate=\${RATE_$c:-}"
+			if [ "$c" != popfetch ] && [ -n "$_rate" ] && awk -v r="$_rate" -v n="$MSGS" -v cap="$PREP_CAP" 'BEGIN { exit !(r * n > cap) }'; then
+				_why=$(awk -v r="$_rate" -v n="$MSGS" 'BEGIN { printf "left out: its preparing run would take about %.0f min (%.1f ms a message)", r * n / 60, r * 1000 }')
+				eval "ERR_$c=\"\$_why\""
+				SKIPS="$SKIPS- $TITLE, $c: $_why; see --prep-cap.
+"
+				printf '%s: %s: %s %s\n' "$me" "$TITLE" "$c" "$_why" >&2
+				continue
+			fi
+			client_dir "$d" "$c"
+			printf '%s: %s: preparing %s\n' "$me" "$TITLE" "$c" >&2
+			"run_$c" "$d"
+			if ! "ok_$c" "$M_RC"; then
+				eval "ERR_$c=\"preparing run exited $M_RC\""
+				fail_note "$TITLE: $c: the preparing run exited $M_RC: $(tail -n 1 "$d/log")" "$d/log"
+				continue
+			fi
+			if ! check "$d" "$c"; then
+				eval "ERR_$c=\"preparing run: $CHECK\""
+				fail_note "$TITLE: $c: the preparing run's delivery: $CHECK"
+				continue
+			fi
+			eval "CHK_$c=\"\$CHECK\""
+			empty_target "$d"
+		fi
+		_ok_clients="$_ok_clients $c"
+	done
+	: >"$WORK/t-limit"
+
+	p=1
+	while [ "$p" -le "$PAIRS" ]; do
+		for c in $_ok_clients; do
+			eval "_e=\$ERR_$c"
+			[ -z "$_e" ] || continue
+			printf '%s: %s: pair %d of %d, %s\n' "$me" "$TITLE" "$p" "$PAIRS" "$c" >&2
+			run_limit "$L"
+			if [ "$M_RC" -ne 0 ]; then
+				fail_note "$TITLE: the limit run before $c, pair $p, exited $M_RC: $(tail -n 1 "$L/log")"
+				continue
+			fi
+			_lim=$M_WALL
+			echo "$_lim" >>"$WORK/t-limit"
+			if [ -n "$SEEN" ]; then d=$WORK/prep-$c; else d=$WORK/run-$c; client_dir "$d" "$c"; fi
+			"run_$c" "$d"
+			_why=
+			if ! "ok_$c" "$M_RC"; then
+				_why="exited $M_RC: $(grep -v 'WARNING: Running as root' "$d/log" | tail -n 1)"
+			elif [ -n "$SEEN" ]; then
+				_n=$(count_delivered "$d")
+				[ "$_n" -eq 0 ] || _why="delivered $_n, want none"
+			elif ! check "$d" "$c"; then
+				_why="delivery: $CHECK"
+			else
+				eval "_prev=\$CHK_$c"
+				# Keep the first answer that is not "identical".
+				[ -z "$_prev" ] || [ "$_prev" = identical ] && eval "CHK_$c=\"\$CHECK\""
+			fi
+			if [ -n "$_why" ]; then
+				fail_note "$TITLE: $c, pair $p: $_why" "$d/log"
+				eval "ERR_$c=\"\$_why\""
+			else
+				echo "$M_WALL" >>"$WORK/t-$c"
+				echo "$M_RSS" >>"$WORK/m-$c"
+				awk -v a="$M_WALL" -v b="$_lim" 'BEGIN { printf "%.6f\n", a / b }' >>"$WORK/r-$c"
+			fi
+			if [ -z "$SEEN" ]; then rm -rf "$d"; else empty_target "$d"; fi
+		done
+		p=$((p + 1))
+	done
+
+	_row="| $TITLE | $(median "$WORK/t-limit" | awk '$1 != "" { printf "%.2f s", $1 }') |"
+	for c in $CLIENTS; do
+		eval "_e=\${ERR_$c:-}"
+		if [ -n "$_e" ]; then
+			case $_e in
+			"left out"*) _row="$_row $_e |" ;;
+			*) _row="$_row failed: $_e |" ;;
+			esac
+		else
+			_row="$_row $(printf '%s %s %s' "$(median "$WORK/t-$c")" "$(median "$WORK/r-$c")" "$(median "$WORK/m-$c")" |
+				awk '{ printf "%.2f s, %.2f×, %.1f MiB", $1, $2, $3 / 1024 }') |"
+			eval "_k=\${CHK_$c:-}"
+			if [ -n "$SEEN" ]; then
+				CHECKS="$CHECKS- $TITLE, $c: the preparing run's delivery $_k; each timed run delivered nothing.
+"
+			else
+				CHECKS="$CHECKS- $TITLE, $c: $_k ($PAIRS of $PAIRS runs).
+"
+			fi
+			# Its best speed so far, to judge a preparing run by.
+			if [ -z "$SEEN" ]; then
+				eval "_rate=\${RATE_$c:-}"
+				eval "RATE_$c=\$(median \"\$WORK/t-\$c\" | awk -v n=\"\$MSGS\" -v r=\"\$_rate\" '{ v = \$1 / n; print (r != \"\" && r < v) ? r : v }')"
+			fi
+			# The spread of the ratios, for the details.
+			DETAILS="$DETAILS| $TITLE | $c | $(sort -n "$WORK/t-$c" | tr '\n' ' ')| $(sort -n "$WORK/r-$c" | awk '{ printf "%.2f ", $1 }')|
+"
+		fi
+	done
+	ROWS="$ROWS$_row
+"
+	if [ -n "$COUNTS" ] && { [ -z "$SEEN" ] || [ -d "$WORK/prep-popfetch" ]; }; then
+		printf '%s: %s: counting popfetch system calls%s\n' "$me" "$TITLE" \
+			"${CALLGRIND:+ and instructions}" >&2
+		syscall_row
+	fi
+	# The prepared state of a nothing-new case is not needed any more.
+	for c in $CLIENTS; do rm -rf "$WORK/prep-$c"; done
+}
+
+# ---- The report ------------------------------------------------------
+
+# report: the Markdown report of the cases done so far.
+report() {
+	_took=$(( $(date +%s) - T_START ))
+	printf '# popfetch benchmark\n\n'
+	printf 'popfetch %s (%s) against ' "$(version_popfetch)" "$POPFETCH"
+	_first=yes
+	for c in $CLIENTS; do
+		[ "$c" = popfetch ] && continue
+		v=$("version_$c" 2>/dev/null)
+		printf '%s%s %s' "$([ -n "$_first" ] || echo ', ')" "$c" "${v:-unknown}"
+		_first=
+	done
+	[ -n "$_first" ] && printf 'no peer'
+	printf '; dovecot %s on 127.0.0.1, mail kept on the server.\n' \
 		"$("${DOVECOT:-$(command -v dovecot || echo /usr/sbin/dovecot)}" --version 2>/dev/null |
 			awk '{ print $1; exit }')"
-	# The load average tells a reader whether something else competed
-	# for the CPUs while this ran.
-	printf 'Median of %d successful runs each; %s, %s cores, load average %s at the start, %s at the end; %s.\n\n' \
-		"$REPS" "$(uname -sr)" "$(nproc 2>/dev/null || echo '?')" "$LOAD0" \
-		"$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" "$(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo '| client | version | first fetch s | second run s | max RSS KB | delivered | identical |'
-	echo '|---|---|---:|---:|---:|---:|---|'
-	printf '%s' "$ROWS"
-	printf '\nEach client: USER/PASS in plaintext, keep mode, its UID tracking on, a fresh Maildir\n'
-	printf 'in %s, run as %s.\n' "${TMPDIR:-/tmp}" "$BENCH_USER"
+	printf '%s, %s cores, load average %s at the start, %s at the end; %s; %d pair%s per client and case; took %d min.\n\n' \
+		"$(uname -sr)" "$(nproc 2>/dev/null || echo '?')" "$LOAD0" \
+		"$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+		"$PAIRS" "$([ "$PAIRS" -eq 1 ] || echo s)" $(((_took + 30) / 60))
+	printf 'Each cell: median wall time, median of the ratios to the limit run paired with each run, median peak RSS.\n\n'
+	printf '| case | limit |'
+	for c in $CLIENTS; do printf ' %s |' "$c"; done
+	printf '\n|---|---:|'
+	for c in $CLIENTS; do printf -- '---:|'; done
+	printf '\n%s' "$ROWS"
+	if [ -n "$SYSROWS" ]; then
+		printf '\nPer message, popfetch (one run under strace -f -c; instructions: user space, %s):\n\n' \
+			"${INSTR:-not counted}"
+		printf '| case | messages | fsync family | read | write | poll | openat | rename | getpid | all syscalls | instructions |\n'
+		printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+		printf '%s' "$SYSROWS"
+		printf '\nThe most frequent system calls per message:\n%s' "$SYSTOP"
+	fi
+	printf '\nThe limit: socat writing USER, PASS, RETR 1..N (or UIDL), QUIT at once, replies to /dev/null.\n'
+	printf 'Clients run as %s with HOME in a private temp dir:\n' "$BENCH_USER"
 	for c in $CLIENTS; do
 		printf -- '- %s: %s\n' "$c" "$("note_$c")"
 	done
+	printf '\nChecks (against the generated messages, byte for byte):\n%s' "$CHECKS"
+	if [ -n "$DETAILS" ]; then
+		printf '\nEvery run (times in s, ratios to the paired limit run), sorted:\n\n| case | client | times | ratios |\n|---|---|---|---|\n%s' "$DETAILS"
+	fi
+	if [ -n "$SKIPS" ]; then
+		printf '\nLeft out:\n%s' "$SKIPS"
+	fi
 	if [ -n "$FAILURES" ]; then
-		printf '\nFailed runs (the medians above are of the runs that succeeded):\n%s' "$FAILURES"
+		printf '\nFailures:\n%s' "$FAILURES"
 	fi
 	if [ -n "$MISSING" ]; then
 		printf '\nNot installed, skipped:%s\n' "$MISSING"
 	fi
-} >"$WORK/table"
+}
 
-cat "$WORK/table"
-[ -n "$OUT" ] && cp "$WORK/table" "$OUT"
+# save_report [partial]: writes the report to $WORK/report and to --out;
+# after each case, so that a run cut short leaves what it measured.
+save_report() {
+	{
+		report
+		[ -z "${1:-}" ] || printf '\n(Partial: the run is not finished.)\n'
+	} >"$WORK/report.new" && mv "$WORK/report.new" "$WORK/report"
+	[ -z "$OUT" ] || cp "$WORK/report" "$OUT"
+}
+
+# ---- Main -------------------------------------------------------------
+
+LOAD0=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
+T_START=$(date +%s)
+DETAILS=
+CERTS=$WORK/certs
+if in_list tls "$CASES"; then
+	make_certs "$CERTS" >/dev/null || die "making the test certificates failed"
+	# Readable by the clients and dovecot's unprivileged processes.
+	chmod 0755 "$CERTS"
+	chmod 0644 "$CERTS/server.key"
+fi
+
+for g in small big many tls; do
+	_cs=
+	for c in $ALL_CASES; do
+		in_list "$c" "$CASES" || continue
+		case_setup "$c"
+		[ "$GROUP" = "$g" ] && _cs="$_cs $c"
+	done
+	[ -n "$_cs" ] || continue
+	case_setup "${_cs# }"
+	KIND=maildir SEEN=
+	printf '%s: mailbox %s: generating\n' "$me" "$g" >&2
+	group_start "$g"
+	MSGS=$(find "$SRC" -type f | wc -l | tr -d ' ')
+	# Warm-up, untimed: dovecot builds its index and cache (and the sizes
+	# it reports) on the first session, and moves new/ to cur/; the page
+	# cache fills too.  One pipelined session with every command the
+	# clients use.
+	w=$WORK/warmup
+	rm -rf "$w" && mkdir -m 700 "$w" || die "cannot make $w"
+	(umask 077 && awk -v n="$MSGS" -v pass="$DOVECOT_PASSWORD" -v user="$DOVECOT_USER" 'BEGIN {
+		printf "USER %s\r\nPASS %s\r\nSTAT\r\nLIST\r\nUIDL\r\n", user, pass
+		for (i = 1; i <= n; i++) printf "RETR %d\r\n", i
+		printf "QUIT\r\n"
+	}' >"$w/cmds") && chown -R "$BENCH_USER:" "$w" || die "cannot write $w/cmds"
+	: >"$w/reply"
+	run_limit "$w" "$w/reply"
+	if [ "$M_RC" -ne 0 ] || [ "$(grep -c '^+OK' "$w/reply")" -ne $((MSGS + 7)) ]; then
+		tail -n 5 "$w/log" "$w/reply" | sed 's/^/| /' >&2
+		die "the warm-up session failed (exit $M_RC)"
+	fi
+	rm -rf "$w"
+	for c in $_cs; do
+		run_case "$c"
+		save_report partial
+	done
+	dovecot_stop || die "could not stop dovecot"
+	rm -rf "$SRC" "$SRC.index" "$WORK/dovecot"
+done
+save_report
+
+cat "$WORK/report"
 [ -z "$FAILED" ]
