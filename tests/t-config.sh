@@ -241,6 +241,12 @@ pf --maildir "$TESTDIR/md-v" -v --all
 check "-v: a line per message with its size, From and Subject" \
 	grep -q 'message 1, [0-9]* octets, from a@example.org, "imported 1": maildir' "$TESTDIR/err"
 
+# The shipped example config parses (every account, every keyword).
+ex=$srcdir/contrib/popfetch.conf.example
+first=$(sed -n 's/^account  *\([^ ]*\).*/\1/p' "$ex" | head -n 1)
+run -C "$ex" --state-dir "$TESTDIR/ex-state" --list-seen "$first"
+check "contrib/popfetch.conf.example parses with the real reader" test "$RC" -eq 0
+
 # --- a friendlier command line ---
 run --bogus
 check "a usage error: one line and how to get help" \
