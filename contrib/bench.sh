@@ -758,13 +758,13 @@ run_popfetch() {
 		set -- "$@" --no-tls
 	fi
 	# shellcheck disable=SC2086 # $WRAP is a command and its arguments
-	measure "$_p_dir" /dev/null "$_p_dir/log" $WRAP "$POPFETCH" -q -P "$PORT" \
+	measure "$_p_dir" /dev/null "$_p_dir/log" $WRAP "$POPFETCH" -q --no-received -P "$PORT" \
 		-u "$DOVECOT_USER" --password-file "$_p_dir/password" \
 		--state-dir "$_p_dir/state" "$@" 127.0.0.1
 }
 ok_popfetch() { [ "$1" -eq 0 ]; }
 note_popfetch() {
-	echo "--maildir or --mbox, UIDs in --state-dir, the default --batch; --tls=implicit --tls-trust-file for tls, else --no-tls."
+	echo "--maildir or --mbox, UIDs in --state-dir, the default --batch, --no-received (as the peers are set up); --tls=implicit --tls-trust-file for tls, else --no-tls."
 }
 version_popfetch() { "$POPFETCH" --version | awk '{ print $2; exit }'; }
 
