@@ -30,9 +30,11 @@ function shq(s,   out, i) {
 	}
 	return q out s q
 }
-function flush(   i) {
+# A block ended by %end is exact; one ended by the next directive loses
+# its trailing blank lines (the space before that directive).
+function flush(exact,   i) {
 	if (blk == "") return
-	while (n > 0 && lines[n] == "") n--
+	while (!exact && n > 0 && lines[n] == "") n--
 	for (i = 1; i <= n; i++) print lines[i]
 	if (blk != "sh") print "@@CASE_END@@"
 	blk = ""; n = 0
@@ -41,7 +43,7 @@ BEGIN {
 	q = "\047"
 	split("drop sh session stdout stderr mbox", b, " ")
 	for (i in b) block[b[i]] = 1
-	split("msg server tls reset step run fetch rc session-has session-lacks " \
+	split("msg server tls reset step crash run fetch rc session-has session-lacks " \
 	    "session-count log-has log-lacks log-count stdout-has stderr-has " \
 	    "stderr-lacks count same subset copy grep-files exists absent seen " \
 	    "rss-max check", w, " ")
@@ -53,8 +55,13 @@ BEGIN {
 	    "log-count 1 grep-files 2", v, " ")
 	for (i = 1; i < 22; i += 2) verbatim[v[i]] = v[i + 1]
 }
+/^%end[ \t]*$/ {
+	if (blk == "") die("%end outside a data block")
+	flush(1)
+	next
+}
 /^%[a-z]/ {
-	flush()
+	flush(0)
 	name = substr($1, 2)
 	rest = substr($0, length($1) + 2)
 	fn = name; gsub(/-/, "_", fn)
@@ -81,7 +88,7 @@ BEGIN {
 blk != "" { if (substr($0, 1, 2) == "%%") $0 = substr($0, 2); lines[++n] = $0; next }
 /^#/ || /^[ \t]*$/ { next }
 { die("text outside a data block") }
-END { if (!bad) flush() }
+END { if (!bad) flush(0) }
 '
 
 # ---- the directives ----
@@ -90,6 +97,7 @@ LINE=0
 RUN=0
 STEP=
 NEXT_STEP=
+NEXT_CRASH=
 MBOX=
 MDA=
 ORIG=
@@ -133,6 +141,9 @@ d_reset() {
 	mkdir -p "$MDA"
 }
 d_step() { NEXT_STEP=$*; }
+# The next run is killed at this crash point (POPFETCH_CRASH_AT, the
+# test-only hook of src/).
+d_crash() { NEXT_CRASH=$1; }
 d_run() {
 	RUN=$((RUN + 1))
 	STEP=$NEXT_STEP
@@ -140,7 +151,15 @@ d_run() {
 	if [ ! -d "$ORIG" ]; then
 		cp -r "$DROP" "$ORIG"
 	fi
-	pf "$@"
+	if [ -n "$NEXT_CRASH" ]; then
+		POPFETCH_CRASH_AT=$NEXT_CRASH
+		export POPFETCH_CRASH_AT
+		pf "$@"
+		unset POPFETCH_CRASH_AT
+		NEXT_CRASH=
+	else
+		pf "$@"
+	fi
 }
 d_fetch() { d_run --maildir "$MD" "$@"; }
 
@@ -228,11 +247,11 @@ d_grep_files() {
 }
 d_exists() {
 	[ -e "$(place "$1")" ]
-	verdict $? "$1 exists"
+	verdict $? "${1#"$TESTDIR"/} exists"
 }
 d_absent() {
 	[ ! -e "$(place "$1")" ]
-	verdict $? "$1 does not exist"
+	verdict $? "${1#"$TESTDIR"/} does not exist"
 }
 d_seen() {
 	_n=$(seen_count)
@@ -256,14 +275,16 @@ case_end() {
 	[ "$RUN" -gt 0 ] || bail "$ME: a case without a run"
 }
 
-# ---- one case ----
+# ---- some cases, each in a subshell of this process ----
 
-if [ "${1:-}" = --one ]; then
-	CASE=$2
+# run_case FILE: one case, in this (sub)shell: translated into shell, which
+# is then run here.
+run_case() {
+	CASE=$1
 	ME=${CASE##*/}
 	ME=${ME%.case}
-	# The whole case runs under timeout(1) (below): no second one per run.
-	PF_TIMEOUT=
+	# The whole batch runs under timeout(1) (below): no second one per run.
+	PF_WATCHDOG=
 	# shellcheck source=tests/lib.sh
 	. "$srcdir/tests/lib.sh"
 	MBOX=$TESTDIR/mbox
@@ -276,11 +297,22 @@ if [ "${1:-}" = --one ]; then
 	. "$TESTDIR/case.sh"
 	case_end
 	finish
+}
+
+if [ "${1:-}" = --some ]; then
+	OUT=$2
+	shift 2
+	for c in "$@"; do
+		(run_case "$c") > "$OUT/${c##*/}.out" 2>&1
+	done
+	exit 0
 fi
 
 # ---- all of them ----
 
-ME=cases
+# CASES_NAME: the name on the totals line (for a script that generates
+# cases and runs them here).
+ME=${CASES_NAME:-cases}
 if [ $# -eq 0 ]; then
 	set -- "$CASEDIR"/*.case
 fi
@@ -305,17 +337,18 @@ if [ -n "$(tr '\n' '\0' < "$OUT/list" | xargs -0 grep -l '^%tls' 2>/dev/null)" ]
 	. "$srcdir/tests/certs.sh"
 	if ! make_certs "$CERTS" > "$OUT/certs.log" 2>&1; then
 		cat "$OUT/certs.log"
-		echo "FAIL: cases: cannot make the test certificates"
-		echo "cases: 0 passed, 1 failed"
+		echo "FAIL: $ME: cannot make the test certificates"
+		echo "$ME: 0 passed, 1 failed"
 		exit 1
 	fi
 fi
 
 # Each case's output goes to its own file; all are shown in order after.
+# Batches of four cases, JOBS batches at a time, each batch one process
+# (cases are subshells of it) under a time limit.
 export srcdir POPFETCH TESTPOP3D
 tr '\n' '\0' < "$OUT/list" |
-	xargs -0 -n 1 -P "$JOBS" sh -c \
-		'timeout 300 sh "$srcdir/tests/cases.sh" --one "$1" > "$0/${1##*/}.out" 2>&1' "$OUT"
+	xargs -0 -n 4 -P "$JOBS" timeout 600 sh "$srcdir/tests/cases.sh" --some "$OUT"
 
 # A case's last line holds its totals; shown here as a comment, so that
 # only the sum below reads as totals.
@@ -337,10 +370,10 @@ while IFS= read -r c; do
 		;;
 	*)
 		echo "$last"
-		echo "FAIL: ${c##*/}: ended without its totals (killed after 300 s?)"
+		echo "FAIL: ${c##*/}: ended without its totals (killed after 600 s?)"
 		failed=$((failed + 1))
 		;;
 	esac
 done < "$OUT/list"
-echo "cases: $passed passed, $failed failed"
+echo "$ME: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

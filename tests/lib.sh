@@ -35,7 +35,7 @@ STATE=$TESTDIR/state
 SLOG=$TESTDIR/server.log
 # A run that hangs fails instead of stopping the suite; empty where a
 # whole test has its own time limit (tests/cases.sh).
-PF_TIMEOUT=${PF_TIMEOUT-timeout 60}
+PF_WATCHDOG=${PF_WATCHDOG-timeout 60}
 SERVE_ARGS=
 SERVE_TLS=
 PF_TLS=
@@ -146,9 +146,9 @@ serve() {
 	done
 }
 
-# The --tunnel command for the --stdio server.
+# The --tunnel command for the --stdio server (exec: no shell waits for it).
 tunnel_cmd() {
-	printf '%s --stdio --log %s --count-file %s%s%s %s' "$(shq "$TESTPOP3D")" \
+	printf 'exec %s --stdio --log %s --count-file %s%s%s %s' "$(shq "$TESTPOP3D")" \
 		"$(shq "$SLOG")" "$(shq "$TESTDIR/sessions")" "$SERVE_TLS" \
 		"$SERVE_ARGS" "$(shq "$DROP")"
 }
@@ -187,7 +187,7 @@ pf() {
 		set -- --no-tls "$@"
 	fi
 	# shellcheck disable=SC2086 # lists of options
-	$PF_TIMEOUT "$POPFETCH" $PF_TLS -u test \
+	$PF_WATCHDOG "$POPFETCH" $PF_TLS -u test \
 		--state-dir "$STATE" --timeout 5 "$@" 127.0.0.1 \
 		> "$TESTDIR/out" 2> "$TESTDIR/err" < /dev/null || RC=$?
 }
