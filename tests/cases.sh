@@ -21,6 +21,21 @@ CASEDIR=$srcdir/tests/cases
 # stays shell. Errors name the file and line.
 CASE2SH='
 function die(m) { printf "%s:%d: %s\n", FILENAME, FNR, m > "/dev/stderr"; bad = 1; exit 1 }
+function emit(line) { buf[++nb] = line }
+# The translation of the case just read: to a file in the directory out (a
+# variable), else to stdout. NEED_ORIG says whether the case looks at the
+# maildrop as it was before its first run ("orig"), which is then saved.
+function endfile(fname,   dst, i) {
+	flush(0)
+	dst = fname
+	sub(/.*\//, "", dst)
+	sub(/\.case$/, "", dst)
+	dst = out == "" ? "/dev/stdout" : out "/" dst ".sh"
+	print "NEED_ORIG=" need_orig > dst
+	for (i = 1; i <= nb; i++) print buf[i] > dst
+	close(dst)
+	nb = 0; need_orig = 0
+}
 # s as one shell word, in single quotes.
 function shq(s,   out, i) {
 	out = ""
@@ -35,8 +50,8 @@ function shq(s,   out, i) {
 function flush(exact,   i) {
 	if (blk == "") return
 	while (!exact && n > 0 && lines[n] == "") n--
-	for (i = 1; i <= n; i++) print lines[i]
-	if (blk != "sh") print "@@CASE_END@@"
+	for (i = 1; i <= n; i++) emit(lines[i])
+	if (blk != "sh") emit("@@CASE_END@@")
 	blk = ""; n = 0
 }
 BEGIN {
@@ -55,6 +70,9 @@ BEGIN {
 	    "log-count 1 grep-files 2", v, " ")
 	for (i = 1; i < 22; i += 2) verbatim[v[i]] = v[i + 1]
 }
+FNR == 1 && NR > 1 { endfile(prev) }
+{ prev = FILENAME }
+/orig/ { need_orig = 1 }
 /^%end[ \t]*$/ {
 	if (blk == "") die("%end outside a data block")
 	flush(1)
@@ -66,8 +84,8 @@ BEGIN {
 	rest = substr($0, length($1) + 2)
 	fn = name; gsub(/-/, "_", fn)
 	if (name in block) {
-		if (name == "sh") print "d_line " FNR
-		else print "d_line " FNR "; d_" fn " " rest " <<" q "@@CASE_END@@" q
+		if (name == "sh") emit("d_line " FNR " sh")
+		else emit("d_line " FNR "; d_" fn " " rest " <<" q "@@CASE_END@@" q)
 		blk = name
 	} else if (name in word) {
 		if (name in verbatim) {
@@ -80,7 +98,7 @@ BEGIN {
 			}
 			rest = head shq(rest)
 		}
-		print "d_line " FNR "; d_" fn " " rest
+		emit("d_line " FNR "; d_" fn " " rest)
 	} else
 		die("unknown directive %" name)
 	next
@@ -88,7 +106,7 @@ BEGIN {
 blk != "" { if (substr($0, 1, 2) == "%%") $0 = substr($0, 2); lines[++n] = $0; next }
 /^#/ || /^[ \t]*$/ { next }
 { die("text outside a data block") }
-END { if (!bad) flush(0) }
+END { if (!bad && NR > 0) endfile(prev) }
 '
 
 # ---- the directives ----
@@ -98,38 +116,51 @@ RUN=0
 STEP=
 NEXT_STEP=
 NEXT_CRASH=
+SESSION_OF=
+NEED_ORIG=0
 MBOX=
 MDA=
 ORIG=
 
-d_line() { LINE=$1; }
+# d_line N [sh]: the case file's line N comes next; a %sh block may change
+# the server log, so the last session is read again after one.
+d_line() {
+	LINE=$1
+	[ $# -eq 1 ] || SESSION_OF=
+}
 
-# The name of the check: the case, the run it is about, what it checks.
-what() {
-	printf '%s #%s%s: %s' "$ME" "$RUN" "${STEP:+ ($STEP)}" "$*"
-}
-pass() { ok "$(what "$@")"; }
-flunk() {
-	fail "$(what "$@") [line $LINE]"
-}
+# The name of a check: the case, the run it is about, what it checks.
+# (Variables and builtins only, here and below: a fork is not free on a
+# busy machine, and there are hundreds of checks.)
+pass() { ok "$ME #$RUN${STEP:+ ($STEP)}: $*"; }
+flunk() { fail "$ME #$RUN${STEP:+ ($STEP)}: $* [line $LINE]"; }
 verdict() {  # verdict STATUS WHAT: pass or flunk by STATUS.
 	if [ "$1" -eq 0 ]; then pass "$2"; else flunk "$2"; fi
 }
 
-# place WORD: new, tmp, cur (of $MD), drop, orig (the maildrop before the
-# first run), mda, mbox, optionally followed by /NAME; else WORD itself.
+# place WORD: sets P to the path WORD names: new, tmp, cur (of $MD), drop,
+# orig (the maildrop before the first run), mda, mbox, optionally followed
+# by /NAME; else WORD itself.
 place() {
 	case $1 in
-	new | new/* | tmp | tmp/* | cur | cur/*) printf '%s/%s' "$MD" "$1" ;;
-	drop) printf '%s' "$DROP" ;;
-	drop/*) printf '%s/%s' "$DROP" "${1#drop/}" ;;
-	orig) printf '%s' "$ORIG" ;;
-	orig/*) printf '%s/%s' "$ORIG" "${1#orig/}" ;;
-	mda) printf '%s' "$MDA" ;;
-	mda/*) printf '%s/%s' "$MDA" "${1#mda/}" ;;
-	mbox) printf '%s' "$MBOX" ;;
-	*) printf '%s' "$1" ;;
+	new | new/* | tmp | tmp/* | cur | cur/*) P=$MD/$1 ;;
+	drop) P=$DROP ;;
+	drop/*) P=$DROP/${1#drop/} ;;
+	orig) P=$ORIG ;;
+	orig/*) P=$ORIG/${1#orig/} ;;
+	mda) P=$MDA ;;
+	mda/*) P=$MDA/${1#mda/} ;;
+	mbox) P=$MBOX ;;
+	*) P=$1 ;;
 	esac
+}
+
+# files_in DIR: sets N to the number of files in DIR (as count_files).
+files_in() {
+	N=0
+	for _f in "$1"/*; do
+		[ -f "$_f" ] && N=$((N + 1))
+	done
 }
 
 d_msg() { msg "$@"; }
@@ -148,9 +179,11 @@ d_run() {
 	RUN=$((RUN + 1))
 	STEP=$NEXT_STEP
 	NEXT_STEP=
-	if [ ! -d "$ORIG" ]; then
+	# The maildrop as it was before the first run, for cases that name it.
+	if [ "$RUN" -eq 1 ] && [ "$NEED_ORIG" = 1 ]; then
 		cp -r "$DROP" "$ORIG"
 	fi
+	SESSION_OF=
 	if [ -n "$NEXT_CRASH" ]; then
 		POPFETCH_CRASH_AT=$NEXT_CRASH
 		export POPFETCH_CRASH_AT
@@ -183,12 +216,30 @@ same_text() {
 		diff "$TESTDIR/want" "$2" 2>&1 | head -n 20 | sed 's/^/#   /'
 	fi
 }
+# The commands of the last run's session, in $TESTDIR/session (read once
+# per run).
+session() {
+	if [ "$SESSION_OF" != "$RUN" ]; then
+		last_session > "$TESTDIR/session"
+		SESSION_OF=$RUN
+	fi
+}
 d_session() {
-	last_session > "$TESTDIR/got"
-	same_text "exactly these commands" "$TESTDIR/got"
+	session
+	same_text "exactly these commands" "$TESTDIR/session"
 }
 # matches WHAT MIN MAX ERE FILE: MIN to MAX lines of FILE match ERE.
 matches() {
+	if [ "$2" = 1 ] && [ "$3" = any ]; then
+		grep -qaE -- "$4" "$5" 2>/dev/null
+		verdict $? "$1"
+		return
+	fi
+	if [ "$2" = 0 ] && [ "$3" = 0 ]; then
+		! grep -qaE -- "$4" "$5" 2>/dev/null
+		verdict $? "$1"
+		return
+	fi
 	_n=$(grep -acE -- "$4" "$5" 2>/dev/null)
 	if [ "$_n" -ge "$2" ] && { [ "$3" = any ] || [ "$_n" -le "$3" ]; }; then
 		pass "$1"
@@ -196,9 +247,9 @@ matches() {
 		flunk "$1 ($_n lines)"
 	fi
 }
-d_session_has() { last_session > "$TESTDIR/got"; matches "the session has /$1/" 1 any "$1" "$TESTDIR/got"; }
-d_session_lacks() { last_session > "$TESTDIR/got"; matches "the session lacks /$1/" 0 0 "$1" "$TESTDIR/got"; }
-d_session_count() { last_session > "$TESTDIR/got"; matches "$1 session lines match /$2/" "$1" "$1" "$2" "$TESTDIR/got"; }
+d_session_has() { session; matches "the session has /$1/" 1 any "$1" "$TESTDIR/session"; }
+d_session_lacks() { session; matches "the session lacks /$1/" 0 0 "$1" "$TESTDIR/session"; }
+d_session_count() { session; matches "$1 session lines match /$2/" "$1" "$1" "$2" "$TESTDIR/session"; }
 d_log_has() { matches "the server log has /$1/" 1 any "$1" "$SLOG"; }
 d_log_lacks() { matches "the server log lacks /$1/" 0 0 "$1" "$SLOG"; }
 d_log_count() { matches "$1 server log lines match /$2/" "$1" "$1" "$2" "$SLOG"; }
@@ -215,42 +266,56 @@ d_stderr() { same_text "exactly this on stderr" "$TESTDIR/err"; }
 d_mbox() { undated "$MBOX" > "$TESTDIR/got"; same_text "the mbox holds exactly this" "$TESTDIR/got"; }
 
 d_count() {
-	_n=$(count_files "$(place "$1")")
-	[ "$_n" -eq "$2" ]
-	verdict $? "$2 files in $1 (found $_n)"
+	place "$1"
+	files_in "$P"
+	[ "$N" -eq "$2" ]
+	verdict $? "$2 files in $1 (found $N)"
 }
 d_same() {
-	same_contents "$(place "$1")" "$(place "$2")"
+	place "$1"
+	_a=$P
+	place "$2"
+	same_contents "$_a" "$P"
 	verdict $? "$1 and $2 hold the same contents, byte for byte"
 }
 d_subset() {
+	place "$2"
+	_b=$P
+	place "$1"
 	_missing=0
-	for _f in "$(place "$1")"/*; do
+	for _f in "$P"/*; do
 		[ -e "$_f" ] || continue
-		has_copy "$_f" "$(place "$2")" || _missing=$((_missing + 1))
+		has_copy "$_f" "$_b" || _missing=$((_missing + 1))
 	done
 	[ "$_missing" -eq 0 ]
 	verdict $? "every file in $1 is byte-identical to one in $2 ($_missing not)"
 }
 d_copy() {
-	has_copy "$(place "$1")" "$(place "$2")"
+	place "$2"
+	_b=$P
+	place "$1"
+	has_copy "$P" "$_b"
 	verdict $? "$2 holds a byte-identical copy of $1"
 }
 d_grep_files() {
+	place "$1"
+	# One grep for all files: those that have a matching line.
 	_n=0
-	for _f in "$(place "$1")"/*; do
-		[ -f "$_f" ] || continue
-		grep -qaE -- "$3" "$_f" && _n=$((_n + 1))
-	done
+	if [ -d "$P" ]; then
+		_n=$(grep -laE -- "$3" "$P"/* 2>/dev/null | wc -l)
+		_n=$((_n))
+	fi
 	[ "$_n" -eq "$2" ]
 	verdict $? "$2 files in $1 match /$3/ (found $_n)"
 }
 d_exists() {
-	[ -e "$(place "$1")" ]
+	place "$1"
+	[ -e "$P" ]
 	verdict $? "${1#"$TESTDIR"/} exists"
 }
 d_absent() {
-	[ ! -e "$(place "$1")" ]
+	place "$1"
+	[ ! -e "$P" ]
 	verdict $? "${1#"$TESTDIR"/} does not exist"
 }
 d_seen() {
@@ -285,16 +350,15 @@ run_case() {
 	ME=${ME%.case}
 	# The whole batch runs under timeout(1) (below): no second one per run.
 	PF_WATCHDOG=
+	TESTDIR_MODE=
 	# shellcheck source=tests/lib.sh
 	. "$srcdir/tests/lib.sh"
 	MBOX=$TESTDIR/mbox
 	MDA=$TESTDIR/mda
 	ORIG=$TESTDIR/orig
-	mkdir -p "$MDA"
-	awk "$CASE2SH" "$CASE" > "$TESTDIR/case.sh" ||
-		bail "$ME: the case file does not translate"
-	# shellcheck disable=SC1091 # generated
-	. "$TESTDIR/case.sh"
+	[ -f "$OUT/sh/$ME.sh" ] || bail "$ME: the case file does not translate"
+	# shellcheck disable=SC1090 # the translation, made below
+	. "$OUT/sh/$ME.sh"
 	case_end
 	finish
 }
@@ -343,6 +407,14 @@ if [ -n "$(tr '\n' '\0' < "$OUT/list" | xargs -0 grep -l '^%tls' 2>/dev/null)" ]
 	fi
 fi
 
+# Every case translated at once: $OUT/sh/NAME.sh.
+mkdir "$OUT/sh"
+untranslated=0
+tr '\n' '\0' < "$OUT/list" | xargs -0 awk -v out="$OUT/sh" "$CASE2SH" || {
+	echo "FAIL: $ME: a case file does not translate"
+	untranslated=1
+}
+
 # Each case's output goes to its own file; all are shown in order after.
 # Batches of four cases, JOBS batches at a time, each batch one process
 # (cases are subshells of it) under a time limit.
@@ -352,28 +424,31 @@ tr '\n' '\0' < "$OUT/list" |
 
 # A case's last line holds its totals; shown here as a comment, so that
 # only the sum below reads as totals.
-passed=0
-failed=0
 while IFS= read -r c; do
 	o=$OUT/${c##*/}.out
-	last=$(tail -n 1 "$o" 2>/dev/null)
-	sed '$d' "$o" 2>/dev/null
-	case $last in
-	*": "*" passed, "*" failed")
-		p=${last##*: }
-		p=${p%% passed*}
-		f=${last##*passed, }
-		f=${f%% failed}
-		passed=$((passed + p))
-		failed=$((failed + f))
-		echo "# $last"
-		;;
-	*)
-		echo "$last"
-		echo "FAIL: ${c##*/}: ended without its totals (killed after 600 s?)"
-		failed=$((failed + 1))
-		;;
-	esac
-done < "$OUT/list"
-echo "$ME: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+	[ -s "$o" ] || echo "(no output)" > "$o"
+	printf '%s\n' "$o"
+done < "$OUT/list" > "$OUT/outs"
+tr '\n' '\0' < "$OUT/outs" | xargs -0 awk -v me="$ME" -v failed="$untranslated" '
+function done_file(   i) {
+	for (i = 1; i < n; i++) print l[i]
+	if (l[n] ~ /^[^ ]*: [0-9]+ passed, [0-9]+ failed$/) {
+		split(l[n], w, " ")
+		passed += w[2]
+		failed += w[4]
+		print "# " l[n]
+	} else {
+		print l[n]
+		print "FAIL: " name ": ended without its totals (killed after 600 s?)"
+		failed++
+	}
+	n = 0
+}
+FNR == 1 && NR > 1 { done_file() }
+FNR == 1 { name = FILENAME; sub(/.*\//, "", name); sub(/\.out$/, "", name) }
+{ l[++n] = $0 }
+END {
+	if (n > 0) done_file()
+	printf "%s: %d passed, %d failed\n", me, passed, failed
+	exit failed > 0
+}'

@@ -23,7 +23,10 @@ POPFETCH=${POPFETCH:-./src/popfetch}
 TESTPOP3D=${TESTPOP3D:-./tests/testpop3d}
 ME=${ME:-${0##*/}}
 TESTDIR=$(mktemp -d "${TMPDIR:-/tmp}/popfetch-test.XXXXXX") || exit 1
-chmod 755 "$TESTDIR"
+# Reachable by the unprivileged users of dovecot and the permission tests;
+# TESTDIR_MODE= (empty) keeps mktemp's 0700 and saves a chmod.
+: "${TESTDIR_MODE=755}"
+[ -z "$TESTDIR_MODE" ] || chmod "$TESTDIR_MODE" "$TESTDIR"
 # shellcheck source=tests/server.sh
 . "$srcdir/tests/server.sh"
 
@@ -40,7 +43,7 @@ SERVE_ARGS=
 SERVE_TLS=
 PF_TLS=
 _lib_hooks=
-mkdir -p "$DROP"
+mkdir -p "$DROP" "$TESTDIR/mda"
 (umask 077 && printf 'secret\n' > "$TESTDIR/pw")
 
 # on_exit COMMAND: run COMMAND (a shell command line) on exit, before the
@@ -114,13 +117,16 @@ note_file() {
 	fi
 }
 
-# shq WORD: WORD quoted for the shell (as it is when that is safe).
+# shq WORD: sets SHQ to WORD quoted for the shell (as it is when that is
+# safe). A variable, not output: a test builds a command line per run, and
+# every $(...) is a fork.
 shq() {
 	case $1 in
 	'' | *[!A-Za-z0-9_./:=+,@%-]*)
-		printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+		SHQ=$(printf '%s' "$1" | sed "s/'/'\\\\''/g")
+		SHQ="'$SHQ'" ;;
 	*)
-		printf '%s' "$1" ;;
+		SHQ=$1 ;;
 	esac
 }
 
@@ -142,15 +148,27 @@ msg() {
 serve() {
 	SERVE_ARGS=
 	for _a in "$@"; do
-		SERVE_ARGS="$SERVE_ARGS $(shq "$_a")"
+		shq "$_a"
+		SERVE_ARGS="$SERVE_ARGS $SHQ"
 	done
+	make_tunnel
 }
 
-# The --tunnel command for the --stdio server (exec: no shell waits for it).
+# make_tunnel: TUNNEL, the --tunnel command for the --stdio server (exec:
+# no shell waits for it); tunnel_cmd prints it.
+make_tunnel() {
+	shq "$TESTPOP3D"
+	TUNNEL="exec $SHQ --stdio"
+	shq "$SLOG"
+	TUNNEL="$TUNNEL --log $SHQ"
+	shq "$TESTDIR/sessions"
+	TUNNEL="$TUNNEL --count-file $SHQ$SERVE_TLS$SERVE_ARGS"
+	shq "$DROP"
+	TUNNEL="$TUNNEL $SHQ"
+}
 tunnel_cmd() {
-	printf 'exec %s --stdio --log %s --count-file %s%s%s %s' "$(shq "$TESTPOP3D")" \
-		"$(shq "$SLOG")" "$(shq "$TESTDIR/sessions")" "$SERVE_TLS" \
-		"$SERVE_ARGS" "$(shq "$DROP")"
+	make_tunnel
+	printf '%s' "$TUNNEL"
 }
 
 # use_tls: from now on the --stdio server has the test certificate and pf
@@ -164,8 +182,12 @@ use_tls() {
 		make_certs "$CERTS" > "$TESTDIR/certs.log" 2>&1 ||
 			{ note_file make_certs "$TESTDIR/certs.log"; bail "cannot make the test certificates"; }
 	fi
-	SERVE_TLS=" --tls-cert $(shq "$CERTS/server.pem") --tls-key $(shq "$CERTS/server.key")"
+	shq "$CERTS/server.pem"
+	SERVE_TLS=" --tls-cert $SHQ"
+	shq "$CERTS/server.key"
+	SERVE_TLS="$SERVE_TLS --tls-key $SHQ"
 	PF_TLS="--tls-trust-file $CERTS/ca.pem"
+	make_tunnel
 }
 
 # pf [options...]: runs popfetch against the test server with the usual
@@ -181,7 +203,7 @@ pf() {
 	if [ -n "${SERVER_PID:-}" ]; then
 		set -- -P "$PORT" "$@"
 	else
-		set -- --tunnel "$(tunnel_cmd)" "$@"
+		set -- --tunnel "$TUNNEL" "$@"
 	fi
 	if [ -z "$PF_TLS" ]; then
 		set -- --no-tls "$@"
@@ -255,3 +277,5 @@ seen_count() {
 		--list-seen 127.0.0.1 2>/dev/null | wc -l)
 	echo $((_n))
 }
+
+make_tunnel

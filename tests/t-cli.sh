@@ -45,7 +45,6 @@ expect_rc 69 "connection refused: EX_UNAVAILABLE"
 check "connection refused: the error names host and port" grep -q "cannot connect to 127.0.0.1 port 1" "$TESTDIR/err"
 
 msg 001 one
-TUNNEL=$(tunnel_cmd)
 
 # No password source and no terminal: a configuration error, no connect.
 HOME=$TESTDIR/nohome NETRC= run --no-tls --tunnel "$TUNNEL" -u test --state-dir "$STATE" --maildir "$MD" 127.0.0.1
