@@ -26,8 +26,8 @@ server_start() {
 		echo "server_start: TESTDIR must name an existing directory" >&2
 		return 1
 	fi
-	rm -f "$TESTDIR/server.fifo"
-	mkfifo "$TESTDIR/server.fifo" || return 1
+	# One FIFO for every start: no server writes to it once stopped.
+	[ -p "$TESTDIR/server.fifo" ] || mkfifo "$TESTDIR/server.fifo" || return 1
 	# --exit-with-parent: the server goes away by itself if this shell is
 	# killed before its EXIT trap can run server_stop. Without --port-file
 	# it prints its port on standard output once it listens.
@@ -38,7 +38,6 @@ server_start() {
 	# Ends with the port, or with nothing if the server exits first.
 	_srv_port=
 	read -r _srv_port < "$TESTDIR/server.fifo" || :
-	rm -f "$TESTDIR/server.fifo"
 	if [ -z "$_srv_port" ]; then
 		_srv_rc=0
 		wait "$SERVER_PID" || _srv_rc=$?

@@ -358,9 +358,26 @@ fi
 finish
 fi
 
+# ================================================================ the servers
+# Five dovecots, one per certificate case, each a section below. They are
+# independent: each section runs in a subshell of its own, all at once,
+# and its output is shown in turn afterwards.
+
+# "localhost" may resolve to more than 127.0.0.1: then the cases that
+# connect by that name are skipped.
+if [ "$(getent ahosts localhost 2>/dev/null | awk '{print $1}' | sort -u | tr '\n' ' ')" = '127.0.0.1 ' ]; then
+	LOCALHOST_OK=yes
+else
+	LOCALHOST_OK=
+	printf '# localhost does not resolve to 127.0.0.1 only: host-name cases by name skipped\n'
+fi
+FP_SERVER=$(fingerprint "$CERTS/server.pem")
+FP_SELF=$(fingerprint "$CERTS/selfsigned.pem")
+
 # ================================================================ 1: main server
 # CA-signed certificate for localhost and 127.0.0.1.
 
+section_main() {
 start_dc main server
 
 # ---- STLS, default method
@@ -454,19 +471,14 @@ refused other-ca 'not trusted.*(local issuer|unable to get)' stls 127.0.0.1 \
 	-P "$DOVECOT_PORT" --tls-trust-file "$CERTS/client-ca.pem"
 
 # ---- the host name is checked: "localhost" is in the certificate
-if [ "$(getent ahosts localhost 2>/dev/null | awk '{print $1}' | sort -u | tr '\n' ' ')" = '127.0.0.1 ' ]; then
-	LOCALHOST_OK=yes
+if [ -n "$LOCALHOST_OK" ]; then
 	log_mark
 	pf stls-localhost localhost -P "$DOVECOT_PORT" --password-file "$PW" --tls-trust-file "$CA"
 	ok_run "stls-localhost: server name localhost (DNS name in the certificate)"
 	delivered stls-localhost
-else
-	LOCALHOST_OK=
-	printf '# localhost does not resolve to 127.0.0.1 only: host-name cases by name skipped\n'
 fi
 
 # ---- pinning replaces CA verification
-FP_SERVER=$(fingerprint "$CERTS/server.pem")
 log_mark
 pf pin-right 127.0.0.1 -P "$DOVECOT_PORT" --password-file "$PW" --tls-fingerprint "sha256:$FP_SERVER"
 ok_run "pin-right: --tls-fingerprint sha256:$FP_SERVER, no trust file"
@@ -577,17 +589,20 @@ else
 	fail "wrong-password: dovecot logged $(log_since | grep -c 'Password mismatch') password mismatches, expected 1"
 fi
 nothing_delivered wrong-password
-
+}
 
 # ================================================================ 2: expired
 
+section_expired() {
 start_dc expired expired
 refused expired-stls 'expired' stls 127.0.0.1 -P "$DOVECOT_PORT" --tls-trust-file "$CA"
 refused expired-implicit 'expired' implicit 127.0.0.1 --tls=implicit \
 	-P "$DOVECOT_POP3S_PORT" --tls-trust-file "$CA"
+}
 
 # ================================================================ 3: wrong host
 
+section_wronghost() {
 start_dc wronghost wronghost
 refused wronghost-ip 'IP address mismatch' stls 127.0.0.1 -P "$DOVECOT_PORT" --tls-trust-file "$CA"
 if [ -n "$LOCALHOST_OK" ]; then
@@ -595,13 +610,14 @@ if [ -n "$LOCALHOST_OK" ]; then
 	refused wronghost-name-implicit 'host ?name mismatch' implicit localhost --tls=implicit \
 		-P "$DOVECOT_POP3S_PORT" --tls-trust-file "$CA"
 fi
+}
 
 # ================================================================ 4: self-signed
 
+section_selfsigned() {
 start_dc selfsigned selfsigned
 refused selfsigned-no-trust 'self.signed' stls 127.0.0.1 -P "$DOVECOT_PORT"
 refused selfsigned-ca 'self.signed' stls 127.0.0.1 -P "$DOVECOT_PORT" --tls-trust-file "$CA"
-FP_SELF=$(fingerprint "$CERTS/selfsigned.pem")
 log_mark
 pf selfsigned-pinned 127.0.0.1 -P "$DOVECOT_PORT" --password-file "$PW" --tls-fingerprint "sha256:$FP_SELF"
 ok_run "selfsigned-pinned: a self-signed certificate pinned by fingerprint"
@@ -620,9 +636,11 @@ if [ "$RC" -eq 77 ]; then
 else
 	fail "wrong-password-user: exit $RC, expected 77"
 fi
+}
 
 # ================================================================ 5: client certificate
 
+section_clientcert() {
 start_dc clientcert server "ssl_verify_client_cert = yes
 ssl_ca = <$CERTS/client-ca.pem
 ssl_require_crl = no
@@ -665,8 +683,42 @@ else
 	fail "clientcert-other-ca: exit $RC, expected 77"
 fi
 nothing_delivered clientcert-other-ca
+}
 
-dovecot_stop || fail "cannot stop dovecot: ${DOVECOT_ERROR:-}"
+# ================================================================ two at a time
+
+# run_section NAME: the section in a subshell that stops its dovecot on
+# every exit path, with its own $TESTDIR/err (what fail() shows) and
+# dovecot dirs; its output in $TESTDIR/section-NAME.out, its status in
+# $TESTDIR/section-NAME.rc.
+run_section() {
+	(
+		trap 'rc=$?; dovecot_stop || { echo "FAIL: $1: dovecot processes were left running: ${DOVECOT_ERROR:-}"; rc=1; }; exit $rc' EXIT
+		TESTDIR=$TESTDIR/section-$1
+		mkdir "$TESTDIR" || exit 1
+		"section_$1"
+	) > "$TESTDIR/section-$1.out" 2>&1
+	echo $? > "$TESTDIR/section-$1.rc"
+}
+# The main server's cases take as long as the four others together.
+run_section main &
+lane_main=$!
+for sec in expired wronghost selfsigned clientcert; do
+	run_section "$sec"
+done
+wait "$lane_main"
+for sec in main expired wronghost selfsigned clientcert; do
+	out=$TESTDIR/section-$sec.out
+	cat "$out"
+	PASSED=$((PASSED + $(grep -c '^ok: ' "$out")))
+	nfail=$(grep -c '^FAIL: ' "$out")
+	rc=$(cat "$TESTDIR/section-$sec.rc" 2>/dev/null || echo 1)
+	if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
+		fail "$sec: the section stopped early (status $rc)"
+	fi
+	FAILED=$((FAILED + nfail))
+	RACE_HITS=$((RACE_HITS + $(grep -c 'lost the STLS session-ticket race' "$out")))
+done
 
 # ================================================================ secrets
 
