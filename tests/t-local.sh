@@ -84,12 +84,12 @@ else
 	AS=
 	OWNER=$(id -u):$(id -g)
 fi
+# pfas: pf as $AS (the watchdog is the prefix pf puts before popfetch).
 pfas() {
-	RC=0
-	# shellcheck disable=SC2086
-	timeout 60 $AS "$POPFETCH" --no-tls -P "$PORT" -u test \
-		--password-file "$TESTDIR/pw" --state-dir "$STATE" --timeout 5 \
-		"$@" 127.0.0.1 > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
+	_w=$PF_WATCHDOG
+	PF_WATCHDOG="timeout 60 $AS"
+	pf "$@"
+	PF_WATCHDOG=$_w
 }
 restore
 mkdir -p "$STATE" "$MD/tmp" "$MD/new" "$MD/cur"
