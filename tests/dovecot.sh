@@ -52,6 +52,7 @@
 # Linux only (uses /proc).  Internal names start with dovecot__ / _dc_.
 
 DOVECOT_TEST_SYSUSER=popfetch-test
+DOVECOT__UID=$(id -u)
 
 dovecot__err() {
 	printf 'dovecot.sh: %s\n' "$*" >&2
@@ -287,7 +288,7 @@ dovecot_start() {
 	fi
 
 	# Whose mail, and who dovecot's unprivileged processes run as.
-	if [ "$(id -u)" -eq 0 ]; then
+	if [ "$DOVECOT__UID" -eq 0 ]; then
 		# Root can make the unprivileged user itself, so the README's
 		# "make check" works as root on a fresh machine.
 		if ! id "$DOVECOT_TEST_SYSUSER" >/dev/null 2>&1; then
@@ -334,7 +335,7 @@ dovecot_start() {
 	# runs as the unprivileged user.
 	printf 'test:{PLAIN}secret word:%s:%s::%s::\n' "$_dc_uid" "$_dc_gid" "$_dc_dir/mail" >"$_dc_dir/passwd" || return 1
 	chmod 0644 "$_dc_dir/passwd"
-	if [ "$(id -u)" -eq 0 ]; then
+	if [ "$DOVECOT__UID" -eq 0 ]; then
 		chown -R "$_dc_uid:$_dc_gid" "$_dc_dir/mail" || return 1
 	fi
 
@@ -382,7 +383,7 @@ dovecot_start() {
 	# Wait (at most 10 s) for the pid file and the listening socket.
 	_dc_pid=
 	_dc_n=0
-	while [ "$_dc_n" -lt 100 ]; do
+	while [ "$_dc_n" -lt 200 ]; do
 		if [ -z "$_dc_pid" ] && [ -s "$_dc_dir/run/master.pid" ]; then
 			{ read -r _dc_pid <"$_dc_dir/run/master.pid"; } 2>/dev/null || _dc_pid=
 		fi
@@ -398,7 +399,7 @@ dovecot_start() {
 				break
 			fi
 		fi
-		sleep 0.1
+		sleep 0.05
 		_dc_n=$((_dc_n + 1))
 	done
 	if [ -z "$_dc_pid" ] || ! dovecot__listening "$_dc_port" ||
@@ -439,12 +440,12 @@ dovecot_start() {
 # until master PID and its SESSION (if not empty) are gone.
 dovecot__wait_gone() {
 	_dc_n=0
-	while [ "$_dc_n" -lt "$1" ]; do
+	while [ "$_dc_n" -lt $(($1 * 2)) ]; do
 		if ! dovecot__alive "$2"; then
 			[ -z "$3" ] && return 0
 			[ -z "$(dovecot__session_pids "$3")" ] && return 0
 		fi
-		sleep 0.1
+		sleep 0.05
 		_dc_n=$((_dc_n + 1))
 	done
 	return 1
@@ -540,10 +541,11 @@ dovecot_add_msg() {
 	_dc_seq=$(( ${_dc_seq:-0} + 1 ))
 	_dc_name=$(date +%s).M${_dc_seq}P$$.popfetch-test
 	# Maildir delivery: write into tmp/, then rename into new/.
-	cp "$1" "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
-	chmod 0600 "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
-	if [ "$(id -u)" -eq 0 ]; then
-		chown "$DOVECOT_MAIL_UID:$DOVECOT_MAIL_GID" "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
+	if [ "$DOVECOT__UID" -eq 0 ]; then
+		install -m 0600 -o "$DOVECOT_MAIL_UID" -g "$DOVECOT_MAIL_GID" \
+			"$1" "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
+	else
+		install -m 0600 "$1" "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
 	fi
 	mv "$DOVECOT_MAILDIR/tmp/$_dc_name" "$DOVECOT_MAILDIR/new/$_dc_name" || return 1
 	DOVECOT_LAST_MSG=$DOVECOT_MAILDIR/new/$_dc_name

@@ -81,11 +81,13 @@ ok() {
 	echo "ok: $*"
 }
 
+# fail WHAT: shows the last run's standard error too: $TESTDIR/err, or
+# the file ERR_SHOW names.
 fail() {
 	FAILED=$((FAILED + 1))
 	echo "FAIL: $*"
-	if [ -s "$TESTDIR/err" ]; then
-		sed 's/^/#   stderr: /' "$TESTDIR/err" | head -20
+	if [ -s "${ERR_SHOW:-$TESTDIR/err}" ]; then
+		sed 's/^/#   stderr: /' "${ERR_SHOW:-$TESTDIR/err}" | head -20
 	fi
 }
 

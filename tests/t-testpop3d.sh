@@ -888,7 +888,7 @@ for l in +OK TOP UIDL USER RESP-CODES PIPELINING "SASL PLAIN" STLS .; do expect 
 env printf 'STLS\r\nNOOP\r\n' >&3
 expect "+OK begin TLS"
 disconnect
-for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q '^-- TLS handshake' "$TESTDIR/log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q '^-- TLS handshake' "$TESTDIR/log" && break; sleep 0.05; done
 verify "the discarded bytes logged" grep -qx -- '-- 6 bytes after STLS discarded' "$TESTDIR/log"
 refute "NOOP after STLS was not taken as a command" grep -q '^NOOP' "$TESTDIR/log"
 
@@ -938,7 +938,7 @@ expect "+OK begin TLS"
 expect "+OK injected"
 expect_silence
 disconnect
-for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q '^-- TLS handshake' "$TESTDIR/log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q '^-- TLS handshake' "$TESTDIR/log" && break; sleep 0.05; done
 verify "a handshake failure logged" grep -q '^-- TLS handshake failed' "$TESTDIR/log"
 # s_client reads the injected line as part of the STLS reply and goes on:
 # the server itself still does the handshake.

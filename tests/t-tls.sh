@@ -135,7 +135,8 @@ ${3:-}"
 
 # The dovecot log from the last log_mark on.
 log_mark() {
-	LOGMARK=$(wc -l <"$DOVECOT_LOG" | tr -d ' ')
+	LOGMARK=$(wc -l <"$DOVECOT_LOG")
+	LOGMARK=$((LOGMARK))
 }
 log_since() {
 	tail -n "+$((LOGMARK + 1))" "$DOVECOT_LOG"
@@ -143,9 +144,9 @@ log_since() {
 # wait_log N ERE: wait (at most 5 s) until N lines since the mark match ERE.
 wait_log() {
 	_i=0
-	while [ "$_i" -lt 50 ]; do
+	while [ "$_i" -lt 100 ]; do
 		[ "$(log_since | grep -c -E "$2")" -ge "$1" ] && return 0
-		sleep 0.1
+		sleep 0.05
 		_i=$((_i + 1))
 	done
 	return 1
@@ -163,13 +164,16 @@ pfrun() {
 	_n=$1 _h=$2
 	shift 2
 	OUT=$CL/$_n.out ERR=$CL/$_n.err LMD=$CL/md-$_n
-	rm -rf "$CL/state-$_n" "$LMD"
+	# Fresh ones; there are only when this run is a rerun.
+	if [ -e "$CL/state-$_n" ] || [ -e "$LMD" ]; then
+		rm -rf "$CL/state-$_n" "$LMD"
+	fi
 	RC=0
 	# shellcheck disable=SC2086 # PF_WRAP is a command prefix, or nothing
 	timeout 60 $PF_WRAP "$POPFETCH" --timeout "$PF_TIMEOUT" -u test \
 		--state-dir "$CL/state-$_n" --maildir "$LMD" "$@" "$_h" \
 		</dev/null >"$OUT" 2>"$ERR" || RC=$?
-	cp "$ERR" "$TESTDIR/err"
+	ERR_SHOW=$ERR
 }
 
 # lost_race: the last run died of the STLS session-ticket hang.
@@ -270,7 +274,8 @@ refused() {
 	else
 		fail "$_rn: exit $RC, expected 69 (EX_UNAVAILABLE)"
 	fi
-	_nl=$(wc -l <"$ERR" | tr -d ' ')
+	_nl=$(wc -l <"$ERR")
+	_nl=$((_nl))
 	if [ "$_nl" -eq 1 ] && grep -q -i -E "$_re" "$ERR"; then
 		ok "$_rn: one-line error matching /$_re/: $(cat "$ERR")"
 	else
