@@ -2,9 +2,12 @@
 # tests/cases.sh -- runs the session test cases, tests/cases/*.case.
 #
 #   sh tests/cases.sh [CASE...]      every case, or those named (a path,
-#                                    or a name such as basic-fetch)
+#                                    or a name such as basic-fetch, or a
+#                                    generator such as crash.gen)
 #
-# A case is a small data file (the format is in tests/cases/README). Each
+# A case is a small data file (the format is in tests/cases/README); a
+# generator, NAME.gen, is a script that writes cases, one per crash point
+# or fault, into the directory it is given. Each
 # runs in its own process with its own test directory and --stdio test
 # server (tests/lib.sh), POPFETCH_JOBS of them at a time (default: the
 # number of processors); their output is printed in order, and the last
@@ -374,24 +377,35 @@ fi
 
 # ---- all of them ----
 
-# CASES_NAME: the name on the totals line (for a script that generates
-# cases and runs them here).
-ME=${CASES_NAME:-cases}
+ME=cases
 if [ $# -eq 0 ]; then
-	set -- "$CASEDIR"/*.case
+	set -- "$CASEDIR"/*.case "$CASEDIR"/*.gen
 fi
 JOBS=${POPFETCH_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/popfetch-cases.XXXXXX") || exit 1
 trap 'rm -rf "$OUT"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 
+# The list of case files; generators write theirs into $OUT/gen.
+mkdir "$OUT/gen"
 for c in "$@"; do
 	case $c in
 	*/*) ;;
+	*.gen) c=$CASEDIR/$c ;;
 	*) c=$CASEDIR/${c%.case}.case ;;
 	esac
-	printf '%s\n' "$c"
+	case $c in
+	*.gen)
+		sh "$c" "$OUT/gen" || echo "$c" >> "$OUT/broken"
+		;;
+	*)
+		printf '%s\n' "$c"
+		;;
+	esac
 done > "$OUT/list"
+for c in "$OUT"/gen/*.case; do
+	[ -f "$c" ] && printf '%s\n' "$c"
+done >> "$OUT/list"
 
 # Certificates for the TLS cases, made once for all of them.
 if [ -n "$(tr '\n' '\0' < "$OUT/list" | xargs -0 grep -l '^%tls' 2>/dev/null)" ]; then
@@ -409,10 +423,14 @@ fi
 
 # Every case translated at once: $OUT/sh/NAME.sh.
 mkdir "$OUT/sh"
-untranslated=0
+broken=0
+if [ -s "$OUT/broken" ]; then
+	echo "FAIL: $ME: a generator failed: $(cat "$OUT/broken")"
+	broken=1
+fi
 tr '\n' '\0' < "$OUT/list" | xargs -0 awk -v out="$OUT/sh" "$CASE2SH" || {
 	echo "FAIL: $ME: a case file does not translate"
-	untranslated=1
+	broken=$((broken + 1))
 }
 
 # Each case's output goes to its own file; all are shown in order after.
@@ -429,7 +447,7 @@ while IFS= read -r c; do
 	[ -s "$o" ] || echo "(no output)" > "$o"
 	printf '%s\n' "$o"
 done < "$OUT/list" > "$OUT/outs"
-tr '\n' '\0' < "$OUT/outs" | xargs -0 awk -v me="$ME" -v failed="$untranslated" '
+tr '\n' '\0' < "$OUT/outs" | xargs -0 awk -v me="$ME" -v failed="$broken" '
 function done_file(   i) {
 	for (i = 1; i < n; i++) print l[i]
 	if (l[n] ~ /^[^ ]*: [0-9]+ passed, [0-9]+ failed$/) {
