@@ -39,6 +39,11 @@ SLOG=$TESTDIR/server.log
 # A run that hangs fails instead of stopping the suite; empty where a
 # whole test has its own time limit (tests/cases.sh).
 PF_WATCHDOG=${PF_WATCHDOG-timeout 60}
+# The idle timeout (--timeout) of runs that must time out, against a
+# server that hangs: short, so that the suite is quick, but longer than
+# the server takes to start and greet. POPFETCH_HANG_TIMEOUT raises it
+# where everything is slower (sanitizers, valgrind).
+HANG=${POPFETCH_HANG_TIMEOUT:-0.2}
 SERVE_ARGS=
 SERVE_TLS=
 PF_TLS=
