@@ -7,12 +7,13 @@
 #
 # A case is a small data file (the format is in tests/cases/README); a
 # generator, NAME.gen, is a script that writes cases, one per crash point
-# or fault, into the directory it is given. Each
-# runs in its own process with its own test directory and --stdio test
-# server (tests/lib.sh), POPFETCH_JOBS of them at a time (default: the
-# number of processors); their output is printed in order, and the last
-# line counts the checks of all of them. POPFETCH_KEEP_TMP keeps the test
-# directories.
+# or fault, into the directory it is given. All are translated into shell
+# at once (awk, below); each case then runs in a subshell with its own
+# test directory and --stdio test server (tests/lib.sh), in batches of
+# four, POPFETCH_JOBS batches at a time (default: the number of
+# processors). Their output is printed in order, each case's totals as a
+# comment, and the last line counts the checks of all of them.
+# POPFETCH_KEEP_TMP keeps the test directories.
 
 set -u
 : "${srcdir:=.}"
