@@ -354,7 +354,8 @@ run_case() {
 	ME=${ME%.case}
 	# The whole batch runs under timeout(1) (below): no second one per run.
 	PF_WATCHDOG=
-	TESTDIR_MODE=
+	# A directory under $OUT, all of which goes at the end.
+	LIB_TESTDIR=$OUT/t/$ME
 	# shellcheck source=tests/lib.sh
 	. "$srcdir/tests/lib.sh"
 	MBOX=$TESTDIR/mbox
@@ -384,11 +385,17 @@ if [ $# -eq 0 ]; then
 fi
 JOBS=${POPFETCH_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/popfetch-cases.XXXXXX") || exit 1
-trap 'rm -rf "$OUT"' EXIT
+if [ -n "${POPFETCH_KEEP_TMP:-}" ]; then
+	trap 'echo "# kept the cases'"'"' directories: $OUT/t"' EXIT
+else
+	trap 'rm -rf "$OUT"' EXIT
+fi
+# Reachable by unprivileged users, as tests/lib.sh makes its directories.
+chmod 755 "$OUT"
+mkdir "$OUT/t" "$OUT/gen" "$OUT/sh" || exit 1
 trap 'exit 1' HUP INT TERM PIPE
 
 # The list of case files; generators write theirs into $OUT/gen.
-mkdir "$OUT/gen"
 for c in "$@"; do
 	case $c in
 	*/*) ;;
@@ -423,7 +430,6 @@ if [ -n "$(tr '\n' '\0' < "$OUT/list" | xargs -0 grep -l '^%tls' 2>/dev/null)" ]
 fi
 
 # Every case translated at once: $OUT/sh/NAME.sh.
-mkdir "$OUT/sh"
 broken=0
 if [ -s "$OUT/broken" ]; then
 	echo "FAIL: $ME: a generator failed: $(cat "$OUT/broken")"

@@ -22,11 +22,17 @@ set -u
 POPFETCH=${POPFETCH:-./src/popfetch}
 TESTPOP3D=${TESTPOP3D:-./tests/testpop3d}
 ME=${ME:-${0##*/}}
-TESTDIR=$(mktemp -d "${TMPDIR:-/tmp}/popfetch-test.XXXXXX") || exit 1
-# Reachable by the unprivileged users of dovecot and the permission tests;
-# TESTDIR_MODE= (empty) keeps mktemp's 0700 and saves a chmod.
-: "${TESTDIR_MODE=755}"
-[ -z "$TESTDIR_MODE" ] || chmod "$TESTDIR_MODE" "$TESTDIR"
+# LIB_TESTDIR: a directory to make and use instead, which whoever named it
+# removes (tests/cases.sh: one for all the cases of a run).
+if [ -n "${LIB_TESTDIR:-}" ]; then
+	TESTDIR=$LIB_TESTDIR
+else
+	TESTDIR=$(mktemp -d "${TMPDIR:-/tmp}/popfetch-test.XXXXXX") || exit 1
+	# Reachable by the unprivileged users of dovecot and the permission
+	# tests; TESTDIR_MODE= (empty) keeps mktemp's 0700.
+	: "${TESTDIR_MODE=755}"
+	[ -z "$TESTDIR_MODE" ] || chmod "$TESTDIR_MODE" "$TESTDIR"
+fi
 # shellcheck source=tests/server.sh
 . "$srcdir/tests/server.sh"
 
@@ -48,7 +54,7 @@ SERVE_ARGS=
 SERVE_TLS=
 PF_TLS=
 _lib_hooks=
-mkdir -p "$DROP" "$TESTDIR/mda"
+mkdir -p "$DROP" "$TESTDIR/mda" || exit 1
 (umask 077 && printf 'secret\n' > "$TESTDIR/pw")
 
 # on_exit COMMAND: run COMMAND (a shell command line) on exit, before the
@@ -67,7 +73,7 @@ _lib_exit() {
 	server_stop
 	if [ -n "${POPFETCH_KEEP_TMP:-}" ]; then
 		echo "# kept temp dir: $TESTDIR"
-	else
+	elif [ -z "${LIB_TESTDIR:-}" ]; then
 		rm -rf "$TESTDIR"
 	fi
 	if [ "$_lib_rc" -ne 0 ] && [ "$FAILED" -eq 0 ]; then
