@@ -364,9 +364,10 @@ finish
 fi
 
 # ================================================================ the servers
-# Five dovecots, one per certificate case, each a section below. They are
-# independent: each section runs in a subshell of its own, all at once,
-# and its output is shown in turn afterwards.
+# Six dovecots, each a section below: two with the main certificate, one
+# per other certificate case. They are independent: each section runs in a
+# subshell of its own, three at a time, and its output is shown in turn
+# afterwards.
 
 # "localhost" may resolve to more than 127.0.0.1: then the cases that
 # connect by that name are skipped.
@@ -379,11 +380,11 @@ fi
 FP_SERVER=$(fingerprint "$CERTS/server.pem")
 FP_SELF=$(fingerprint "$CERTS/selfsigned.pem")
 
-# ================================================================ 1: main server
-# CA-signed certificate for localhost and 127.0.0.1.
+# ================================================================ 1a: main server, logins
+# CA-signed certificate for localhost and 127.0.0.1: every way to log in.
 
-section_main() {
-start_dc main server
+section_logins() {
+start_dc logins server
 
 # ---- STLS, default method
 log_mark
@@ -465,6 +466,15 @@ if grep -q '^C: <redacted>$' "$CL/auth-login.err" && grep -q '^C: <redacted>$' "
 else
 	fail "auth-login, auth-cram-md5: no '<redacted>' AUTH response in the trace"
 fi
+
+}
+
+# ================================================================ 1b: main server, verification
+# The same certificate, another dovecot: its certificate checked, pinned,
+# shown; a wrong password.
+
+section_verify() {
+start_dc verify server
 
 # ---- no trust file: the system store does not know the test CA
 refused no-trust-stls 'not trusted.*(local issuer|unable to get)' stls 127.0.0.1 \
@@ -690,7 +700,7 @@ fi
 nothing_delivered clientcert-other-ca
 }
 
-# ================================================================ two at a time
+# ================================================================ three at a time
 
 # run_section NAME: the section in a subshell that stops its dovecot on
 # every exit path, with its own $TESTDIR/err (what fail() shows) and
@@ -705,14 +715,16 @@ run_section() {
 	) > "$TESTDIR/section-$1.out" 2>&1
 	echo $? > "$TESTDIR/section-$1.rc"
 }
-# The main server's cases take as long as the four others together.
-run_section main &
-lane_main=$!
+# Three lanes: the main server's logins, its verification, the four others.
+run_section logins &
+lane_logins=$!
+run_section verify &
+lane_verify=$!
 for sec in expired wronghost selfsigned clientcert; do
 	run_section "$sec"
 done
-wait "$lane_main"
-for sec in main expired wronghost selfsigned clientcert; do
+wait "$lane_logins" "$lane_verify"
+for sec in logins verify expired wronghost selfsigned clientcert; do
 	out=$TESTDIR/section-$sec.out
 	cat "$out"
 	PASSED=$((PASSED + $(grep -c '^ok: ' "$out")))
