@@ -36,8 +36,13 @@
 # dovecot_stop
 #     Stops the dovecot started by dovecot_start (TERM to the master, bounded
 #     wait, then KILL) and waits until the master and every process it forked
-#     are gone.  Does nothing if none is running.  Returns 1 if a process
-#     could not be ended.
+#     are gone, and so for every retired one (below).  Does nothing if none
+#     is running.  Returns 1 if a process could not be ended.
+#
+# dovecot_retire
+#     Sends TERM to the dovecot started by dovecot_start and forgets it
+#     without waiting, so that the next dovecot_start need not wait for it
+#     to shut down; dovecot_stop waits for it.
 #
 # dovecot_add_msg FILE
 #     Delivers a copy of FILE (a message with LF line endings) into the served
@@ -47,6 +52,7 @@
 # Linux only (uses /proc).  Internal names start with dovecot__ / _dc_.
 
 DOVECOT_TEST_SYSUSER=popfetch-test
+DOVECOT__UID=$(id -u)
 
 dovecot__err() {
 	printf 'dovecot.sh: %s\n' "$*" >&2
@@ -121,21 +127,23 @@ dovecot__listening() {
 		END { exit !found }' /proc/net/tcp
 }
 
-# Prints "STATE SESSION" of process $1, or nothing if it does not exist.
+# Sets _dc_state and _dc_sid to the state and session of process $1, or
+# returns 1 if it does not exist. Builtins only: it runs for every process
+# of the machine while dovecot stops, and forks are slow on a busy one.
 dovecot__proc_state() {
 	_dc_st=
-	{ read -r _dc_st <"/proc/$1/stat"; } 2>/dev/null || return 0
+	{ read -r _dc_st <"/proc/$1/stat"; } 2>/dev/null || return 1
 	# Fields after the "(comm)": state ppid pgrp session ...
 	_dc_st=${_dc_st##*) }
 	# shellcheck disable=SC2086
 	set -- $_dc_st
-	echo "$1 $4"
+	_dc_state=$1
+	_dc_sid=$4
 }
 
 # True if process $1 exists and is not a zombie.
 dovecot__alive() {
-	_dc_ps=$(dovecot__proc_state "$1")
-	[ -n "$_dc_ps" ] && [ "${_dc_ps%% *}" != Z ]
+	dovecot__proc_state "$1" && [ "$_dc_state" != Z ]
 }
 
 # Prints the pids of the live (non-zombie) processes in session $1.
@@ -144,10 +152,9 @@ dovecot__session_pids() {
 	for _dc_f in /proc/[0-9]*; do
 		_dc_p=${_dc_f#/proc/}
 		[ "$_dc_p" = "$$" ] && continue
-		_dc_ps=$(dovecot__proc_state "$_dc_p")
-		[ -n "$_dc_ps" ] || continue
-		[ "${_dc_ps%% *}" = Z ] && continue
-		[ "${_dc_ps#* }" = "$_dc_sess" ] && echo "$_dc_p"
+		dovecot__proc_state "$_dc_p" || continue
+		[ "$_dc_state" = Z ] && continue
+		[ "$_dc_sid" = "$_dc_sess" ] && echo "$_dc_p"
 	done
 	return 0
 }
@@ -281,7 +288,7 @@ dovecot_start() {
 	fi
 
 	# Whose mail, and who dovecot's unprivileged processes run as.
-	if [ "$(id -u)" -eq 0 ]; then
+	if [ "$DOVECOT__UID" -eq 0 ]; then
 		# Root can make the unprivileged user itself, so the README's
 		# "make check" works as root on a fresh machine.
 		if ! id "$DOVECOT_TEST_SYSUSER" >/dev/null 2>&1; then
@@ -328,7 +335,7 @@ dovecot_start() {
 	# runs as the unprivileged user.
 	printf 'test:{PLAIN}secret word:%s:%s::%s::\n' "$_dc_uid" "$_dc_gid" "$_dc_dir/mail" >"$_dc_dir/passwd" || return 1
 	chmod 0644 "$_dc_dir/passwd"
-	if [ "$(id -u)" -eq 0 ]; then
+	if [ "$DOVECOT__UID" -eq 0 ]; then
 		chown -R "$_dc_uid:$_dc_gid" "$_dc_dir/mail" || return 1
 	fi
 
@@ -376,7 +383,7 @@ dovecot_start() {
 	# Wait (at most 10 s) for the pid file and the listening socket.
 	_dc_pid=
 	_dc_n=0
-	while [ "$_dc_n" -lt 100 ]; do
+	while [ "$_dc_n" -lt 200 ]; do
 		if [ -z "$_dc_pid" ] && [ -s "$_dc_dir/run/master.pid" ]; then
 			{ read -r _dc_pid <"$_dc_dir/run/master.pid"; } 2>/dev/null || _dc_pid=
 		fi
@@ -392,7 +399,7 @@ dovecot_start() {
 				break
 			fi
 		fi
-		sleep 0.1
+		sleep 0.05
 		_dc_n=$((_dc_n + 1))
 	done
 	if [ -z "$_dc_pid" ] || ! dovecot__listening "$_dc_port" ||
@@ -402,14 +409,15 @@ dovecot_start() {
 		dovecot__dump "$_dc_log"
 		if [ -n "$_dc_pid" ]; then
 			DOVECOT_PID=$_dc_pid
+			DOVECOT_SESSION=
 			dovecot_stop
 		fi
 		return 1
 	fi
-	_dc_ps=$(dovecot__proc_state "$_dc_pid")
 	DOVECOT_SESSION=
 	# The master calls setsid(), so its children share its session id.
-	[ "${_dc_ps#* }" = "$_dc_pid" ] && DOVECOT_SESSION=$_dc_pid
+	dovecot__proc_state "$_dc_pid" && [ "$_dc_sid" = "$_dc_pid" ] &&
+		DOVECOT_SESSION=$_dc_pid
 
 	DOVECOT_PORT=$_dc_port
 	DOVECOT_POP3S_PORT=
@@ -428,49 +436,52 @@ dovecot_start() {
 	return 0
 }
 
-# Wait at most $1 tenths of a second until the master and its session are gone.
+# dovecot__wait_gone N PID SESSION: waits at most N tenths of a second
+# until master PID and its SESSION (if not empty) are gone.
 dovecot__wait_gone() {
 	_dc_n=0
-	while [ "$_dc_n" -lt "$1" ]; do
-		if ! dovecot__alive "$DOVECOT_PID"; then
-			[ -z "$DOVECOT_SESSION" ] && return 0
-			[ -z "$(dovecot__session_pids "$DOVECOT_SESSION")" ] && return 0
+	while [ "$_dc_n" -lt $(($1 * 2)) ]; do
+		if ! dovecot__alive "$2"; then
+			[ -z "$3" ] && return 0
+			[ -z "$(dovecot__session_pids "$3")" ] && return 0
 		fi
-		sleep 0.1
+		sleep 0.05
 		_dc_n=$((_dc_n + 1))
 	done
 	return 1
 }
 
-dovecot_stop() {
-	[ -n "${DOVECOT_PID:-}" ] || return 0
-	DOVECOT_SESSION=${DOVECOT_SESSION:-}
-	# Without a session of its own, know the master's children by parent pid.
+# dovecot__kids PID: the children of PID, for a master without a session of
+# its own (to know them once it is gone).
+dovecot__kids() {
+	_dc_parent=$1
 	_dc_kids=
-	if [ -z "$DOVECOT_SESSION" ]; then
-		for _dc_f in /proc/[0-9]*/stat; do
-			{ read -r _dc_st <"$_dc_f"; } 2>/dev/null || continue
-			_dc_st=${_dc_st##*) }
-			# shellcheck disable=SC2086
-			set -- $_dc_st
-			[ "$2" = "$DOVECOT_PID" ] && _dc_kids="$_dc_kids ${_dc_f%/stat}"
-		done
-		_dc_kids=$(echo "$_dc_kids" | sed 's|/proc/||g')
-	fi
+	for _dc_f in /proc/[0-9]*/stat; do
+		{ read -r _dc_st <"$_dc_f"; } 2>/dev/null || continue
+		_dc_st=${_dc_st##*) }
+		# shellcheck disable=SC2086
+		set -- $_dc_st
+		[ "$2" = "$_dc_parent" ] && _dc_kids="$_dc_kids ${_dc_f%/stat}"
+	done
+	echo "$_dc_kids" | sed 's|/proc/||g'
+}
 
-	kill -TERM "$DOVECOT_PID" 2>/dev/null
-	if ! dovecot__wait_gone 100; then
-		dovecot__err "dovecot (pid $DOVECOT_PID) still running 10 s after SIGTERM; sending SIGKILL"
-		kill -KILL "$DOVECOT_PID" 2>/dev/null
-		dovecot__wait_gone 20
+# dovecot__finish PID SESSION KIDS: waits until the master PID, which was
+# sent TERM, and its SESSION (or, without one, its KIDS) are gone; KILL
+# after 10 s.
+dovecot__finish() {
+	if ! dovecot__wait_gone 100 "$1" "$2"; then
+		dovecot__err "dovecot (pid $1) still running 10 s after SIGTERM; sending SIGKILL"
+		kill -KILL "$1" 2>/dev/null
+		dovecot__wait_gone 20 "$1" "$2"
 	fi
 	# Anything that outlived the master (children notice its death and exit
 	# on their own, but do not rely on it).
 	_dc_left=
-	if [ -n "$DOVECOT_SESSION" ]; then
-		_dc_left=$(dovecot__session_pids "$DOVECOT_SESSION")
+	if [ -n "$2" ]; then
+		_dc_left=$(dovecot__session_pids "$2")
 	else
-		for _dc_p in $_dc_kids; do
+		for _dc_p in $3; do
 			dovecot__alive "$_dc_p" && _dc_left="$_dc_left $_dc_p"
 		done
 	fi
@@ -482,14 +493,40 @@ dovecot_stop() {
 		for _dc_p in $_dc_left; do
 			dovecot__alive "$_dc_p" && _dc_still="$_dc_still $_dc_p"
 		done
-		if [ -n "$_dc_still" ] || dovecot__alive "$DOVECOT_PID"; then
+		if [ -n "$_dc_still" ] || dovecot__alive "$1"; then
 			dovecot__fail "could not stop dovecot processes:$_dc_still"
 			return 1
 		fi
 	fi
+	return 0
+}
+
+# Retired dovecots, as "PID:SESSION:KID,KID..." words.
+DOVECOT_RETIRED=
+
+dovecot_retire() {
+	[ -n "${DOVECOT_PID:-}" ] || return 0
+	DOVECOT_SESSION=${DOVECOT_SESSION:-}
+	_dc_kids=
+	[ -z "$DOVECOT_SESSION" ] && _dc_kids=$(dovecot__kids "$DOVECOT_PID")
+	kill -TERM "$DOVECOT_PID" 2>/dev/null
+	DOVECOT_RETIRED="$DOVECOT_RETIRED $DOVECOT_PID:$DOVECOT_SESSION:$(echo $_dc_kids | tr ' ' ,)"
 	DOVECOT_PID=
 	DOVECOT_SESSION=
 	return 0
+}
+
+dovecot_stop() {
+	dovecot_retire
+	_dc_rc=0
+	for _dc_r in $DOVECOT_RETIRED; do
+		_dc_rpid=${_dc_r%%:*}
+		_dc_r=${_dc_r#*:}
+		dovecot__finish "$_dc_rpid" "${_dc_r%%:*}" "$(echo "${_dc_r#*:}" | tr , ' ')" ||
+			_dc_rc=1
+	done
+	DOVECOT_RETIRED=
+	return $_dc_rc
 }
 
 dovecot_add_msg() {
@@ -504,10 +541,11 @@ dovecot_add_msg() {
 	_dc_seq=$(( ${_dc_seq:-0} + 1 ))
 	_dc_name=$(date +%s).M${_dc_seq}P$$.popfetch-test
 	# Maildir delivery: write into tmp/, then rename into new/.
-	cp "$1" "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
-	chmod 0600 "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
-	if [ "$(id -u)" -eq 0 ]; then
-		chown "$DOVECOT_MAIL_UID:$DOVECOT_MAIL_GID" "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
+	if [ "$DOVECOT__UID" -eq 0 ]; then
+		install -m 0600 -o "$DOVECOT_MAIL_UID" -g "$DOVECOT_MAIL_GID" \
+			"$1" "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
+	else
+		install -m 0600 "$1" "$DOVECOT_MAILDIR/tmp/$_dc_name" || return 1
 	fi
 	mv "$DOVECOT_MAILDIR/tmp/$_dc_name" "$DOVECOT_MAILDIR/new/$_dc_name" || return 1
 	DOVECOT_LAST_MSG=$DOVECOT_MAILDIR/new/$_dc_name

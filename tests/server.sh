@@ -1,4 +1,5 @@
-# Helpers to run testpop3d from a test script; source this file.
+# Helpers to run testpop3d on a port from a test script; source this file
+# (tests/lib.sh does). Most tests need no port: see serve in tests/lib.sh.
 #
 #   TESTDIR=$(mktemp -d) ...
 #   trap 'server_stop; rm -rf "$TESTDIR"' EXIT
@@ -6,7 +7,9 @@
 #   ... connect to 127.0.0.1:$PORT ...
 #   server_stop
 #
-# POSIX sh; safe under "set -e" and "set -u".
+# POSIX sh; safe under "set -e" and "set -u". No polling: the server
+# prints its port into a FIFO once it listens (its readiness), and
+# server_stop waits for the process itself.
 
 SERVER_PID=
 PORT=
@@ -23,52 +26,36 @@ server_start() {
 		echo "server_start: TESTDIR must name an existing directory" >&2
 		return 1
 	fi
-	rm -f "$TESTDIR/server.port" "$TESTDIR/server.pid"
+	# One FIFO for every start: no server writes to it once stopped.
+	[ -p "$TESTDIR/server.fifo" ] || mkfifo "$TESTDIR/server.fifo" || return 1
 	# --exit-with-parent: the server goes away by itself if this shell is
-	# killed before its EXIT trap can run server_stop.
+	# killed before its EXIT trap can run server_stop. Without --port-file
+	# it prints its port on standard output once it listens.
 	"${TESTPOP3D:-./tests/testpop3d}" --exit-with-parent ${PORT:+--port "$PORT"} \
-		--port-file "$TESTDIR/server.port" \
-		--pid-file "$TESTDIR/server.pid" "$@" &
+		"$@" > "$TESTDIR/server.fifo" &
 	SERVER_PID=$!
 	export SERVER_PID
-	_srv_tries=0
-	while [ ! -s "$TESTDIR/server.port" ]; do
-		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-			_srv_rc=0
-			wait "$SERVER_PID" || _srv_rc=$?
-			echo "server_start: testpop3d exited with status $_srv_rc before it was ready" >&2
-			SERVER_PID=
-			return 1
-		fi
-		_srv_tries=$((_srv_tries + 1))
-		if [ "$_srv_tries" -gt 50 ]; then
-			echo "server_start: testpop3d did not write its port file within 5 s" >&2
-			server_stop
-			return 1
-		fi
-		sleep 0.1 2>/dev/null || sleep 1
-	done
-	PORT=$(cat "$TESTDIR/server.port")
+	# Ends with the port, or with nothing if the server exits first.
+	_srv_port=
+	read -r _srv_port < "$TESTDIR/server.fifo" || :
+	if [ -z "$_srv_port" ]; then
+		_srv_rc=0
+		wait "$SERVER_PID" || _srv_rc=$?
+		echo "server_start: testpop3d exited with status $_srv_rc before it was ready" >&2
+		SERVER_PID=
+		return 1
+	fi
+	PORT=$_srv_port
 	export PORT
 	return 0
 }
 
 # Stops the server started by server_start; a no-op when none is running, so
-# it can be both called explicitly and installed as an EXIT trap.
+# it can be both called explicitly and installed as an EXIT trap. TERM has
+# its default action in testpop3d, whatever it is doing.
 server_stop() {
 	[ -n "${SERVER_PID:-}" ] || return 0
 	kill -TERM "$SERVER_PID" 2>/dev/null || :
-	_srv_tries=0
-	# kill -0 also succeeds for a zombie that this shell has not reaped
-	# yet, which costs at most the 2 s grace period, never correctness.
-	while kill -0 "$SERVER_PID" 2>/dev/null; do
-		_srv_tries=$((_srv_tries + 1))
-		if [ "$_srv_tries" -gt 20 ]; then
-			kill -KILL "$SERVER_PID" 2>/dev/null || :
-			break
-		fi
-		sleep 0.1 2>/dev/null || sleep 1
-	done
 	wait "$SERVER_PID" 2>/dev/null || :
 	SERVER_PID=
 	return 0

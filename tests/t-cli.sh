@@ -1,6 +1,8 @@
 #!/bin/sh
 # The command line: usage errors, configuration errors, password sources
-# (never argv), version and help, and the exit statuses they give.
+# (never argv), version and help, a server nobody runs, and the exit
+# statuses they give. The server, where one is needed, is the --stdio
+# test server behind --tunnel (tests/lib.sh).
 . "$srcdir/tests/lib.sh"
 
 run() {
@@ -36,19 +38,24 @@ check "-h prints usage on stdout" test "$RC" -eq 0 -a -n "$(grep -- '--maildir D
 check "every documented long option is in --help" sh -c \
 	"for o in user port maildir mbox mda stdout keep delete all verbose quiet state-dir timeout no-tls password-file password-fd wait-lock max-size; do grep -q -- \"--\$o\" '$TESTDIR/out' || exit 1; done"
 
+# Nobody listening (t-faults).
+run --no-tls -P 1 -u test --password-file "$TESTDIR/pw" --state-dir "$STATE" \
+	--maildir "$MD" --timeout 2 127.0.0.1
+expect_rc 69 "connection refused: EX_UNAVAILABLE"
+check "connection refused: the error names host and port" grep -q "cannot connect to 127.0.0.1 port 1" "$TESTDIR/err"
+
 msg 001 one
-server_start --log "$SLOG" "$DROP" || exit 1
 
 # No password source and no terminal: a configuration error, no connect.
-HOME=$TESTDIR/nohome NETRC= run --no-tls -P "$PORT" -u test --state-dir "$STATE" --maildir "$MD" 127.0.0.1
+HOME=$TESTDIR/nohome NETRC= run --no-tls --tunnel "$TUNNEL" -u test --state-dir "$STATE" --maildir "$MD" 127.0.0.1
 expect_rc 78 "no password source: EX_CONFIG"
 check "the error lists the password sources" grep -q "password-file" "$TESTDIR/err"
-check "no login was attempted" sh -c "! grep -q '^USER\|^PASS\|^AUTH\|^APOP' '$SLOG'"
+check "no login was attempted" sh -c "! grep -q '^USER\|^PASS\|^AUTH\|^APOP' '$SLOG' 2>/dev/null"
 
 # TLS is required by default: a server without STLS gets no password.
 : > "$SLOG"
 RC=0
-timeout 20 "$POPFETCH" -P "$PORT" -u test --password-file "$TESTDIR/pw" \
+timeout 20 "$POPFETCH" --tunnel "$TUNNEL" -u test --password-file "$TESTDIR/pw" \
 	--state-dir "$STATE" --maildir "$MD" 127.0.0.1 > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 expect_rc 69 "no STLS offered and TLS required: EX_UNAVAILABLE"
 check "the refusal says why and how to allow plaintext" grep -q "does not offer STLS.*--no-tls" "$TESTDIR/err"
@@ -58,7 +65,7 @@ check "nothing but CAPA was sent (no password, no QUIT in the clear)" test "$(gr
 mkdir -p "$TESTDIR/home"
 printf 'machine 127.0.0.1 login test password secret\n' > "$TESTDIR/home/.netrc"
 chmod 600 "$TESTDIR/home/.netrc"
-HOME=$TESTDIR/home run --no-tls -P "$PORT" -u test --state-dir "$STATE" --maildir "$MD" 127.0.0.1
+HOME=$TESTDIR/home run --no-tls --tunnel "$TUNNEL" -u test --state-dir "$STATE" --maildir "$MD" 127.0.0.1
 expect_rc 0 "the password from ~/.netrc"
 check "~/.netrc: mail fetched" test "$(count_files "$MD/new")" -eq 1
 
@@ -66,7 +73,7 @@ check "~/.netrc: mail fetched" test "$(count_files "$MD/new")" -eq 1
 msg 002 two
 rm -rf "$STATE"
 RC=0
-timeout 20 "$POPFETCH" --no-tls -P "$PORT" -u test --state-dir "$STATE" \
+timeout 20 "$POPFETCH" --no-tls --tunnel "$TUNNEL" -u test --state-dir "$STATE" \
 	--maildir "$TESTDIR/md2" --password-fd 3 127.0.0.1 3< "$TESTDIR/pw" \
 	> "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 expect_rc 0 "the password from --password-fd"

@@ -11,63 +11,11 @@
 set -u
 
 srcdir=${srcdir:-.}
-POPFETCH=${POPFETCH:-./src/popfetch}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 # shellcheck source=tests/dovecot.sh
 . "$srcdir/tests/dovecot.sh"
-
-me=t-dovecot
-passed=0
-failed=0
-dc_dir=
-cl_dir=
-
-pass() {
-	passed=$((passed + 1))
-	printf 'ok: %s\n' "$*"
-}
-
-fail() {
-	failed=$((failed + 1))
-	printf 'FAIL: %s\n' "$*"
-}
-
-# Diagnostics, not results: prefix each line with "# ".
-note_file() {
-	if [ -s "$2" ]; then
-		printf '# --- %s (%s) ---\n' "$1" "$2"
-		tail -n "${3:-40}" "$2" | sed 's/^/# /'
-	fi
-}
-
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	rc=$?
-	trap - EXIT HUP INT PIPE TERM
-	if ! dovecot_stop; then
-		fail "dovecot processes were left running: ${DOVECOT_ERROR:-}"
-		rc=1
-	fi
-	if [ -n "${POPFETCH_KEEP_TMP:-}" ]; then
-		printf '# kept temp dirs: %s %s\n' "$dc_dir" "$cl_dir"
-	else
-		[ -n "$dc_dir" ] && rm -rf "$dc_dir"
-		[ -n "$cl_dir" ] && rm -rf "$cl_dir"
-	fi
-	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-		fail "$me stopped early (status $rc)"
-	fi
-	[ "$failed" -gt 0 ] && rc=1
-	printf '%s: %d passed, %d failed\n' "$me" "$passed" "$failed"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
-
-# Stop here: later steps depend on this one.
-bail() {
-	fail "$*"
-	exit 1
-}
+on_exit 'dovecot_stop || fail "dovecot processes were left running: ${DOVECOT_ERROR:-}"'
 
 # ---------------------------------------------------------------- setup
 
@@ -76,16 +24,16 @@ if [ ! -f "$POPFETCH" ] || [ ! -x "$POPFETCH" ]; then
 fi
 
 # Separate dirs: the server's must be reachable by the unprivileged dovecot
-# user when run as root; the client's stays private (mode 0700).
-dc_dir=$(mktemp -d "${TMPDIR:-/tmp}/popfetch-dovecot.XXXXXX") || bail "mktemp -d failed"
-cl_dir=$(mktemp -d "${TMPDIR:-/tmp}/popfetch-client.XXXXXX") || bail "mktemp -d failed"
+# user when run as root (TESTDIR is 0755); the client's stays private.
+dc_dir=$TESTDIR/dovecot
+cl_dir=$TESTDIR/client
+mkdir -m 0700 "$cl_dir" || bail "cannot create $cl_dir"
 
 dovecot_start "$dc_dir" || bail "cannot start the test dovecot: ${DOVECOT_ERROR:-see above}"
-pass "dovecot started on 127.0.0.1:$DOVECOT_PORT (pid $DOVECOT_PID)"
+ok "dovecot started on 127.0.0.1:$DOVECOT_PORT (pid $DOVECOT_PID)"
 
 pwfile=$cl_dir/password
 (umask 077 && printf '%s\n' "$DOVECOT_PASSWORD" >"$pwfile") || bail "cannot write $pwfile"
-chmod 0600 "$pwfile"
 statedir=$cl_dir/state
 mkdir -m 0700 "$statedir" || bail "cannot create $statedir"
 local_md=$cl_dir/Maildir          # not created: the client must create it
@@ -181,15 +129,6 @@ list_files() {
 	find "$1" -mindepth 1 -maxdepth 1 -type f -exec basename {} \; | LC_ALL=C sort
 }
 
-count_files() {
-	n=0
-	for d in "$@"; do
-		[ -d "$d" ] || continue
-		n=$((n + $(find "$d" -mindepth 1 -maxdepth 1 -type f | wc -l)))
-	done
-	echo "$n"
-}
-
 # run_popfetch STEP [OPTION...] -- run the client, fail (and stop) unless it
 # exits 0.
 run_popfetch() {
@@ -210,7 +149,7 @@ run_popfetch() {
 		note_file "dovecot log" "$DOVECOT_LOG"
 		exit 1
 	fi
-	pass "$step: popfetch${*:+ $*} exited 0"
+	ok "$step: popfetch${*:+ $*} exited 0"
 }
 
 # check_maildir_shape STEP -- the local Maildir has tmp/ new/ cur/, and
@@ -269,7 +208,7 @@ match_set() {
 		printf '# cmp %s %s: %s\n' "${unmatched_src##*/}" "local:${unmatched_file##*/}" \
 			"$(cmp "$unmatched_src" "$unmatched_file" 2>&1 | head -n 1)"
 	fi
-	[ "$bad" -eq 0 ] && pass "$step: $(wc -l <"$3" | tr -d ' ') messages delivered byte-identical"
+	[ "$bad" -eq 0 ] && ok "$step: $(wc -l <"$3" | tr -d ' ') messages delivered byte-identical"
 }
 
 # paths FILE... -- print the given paths one a line.
@@ -280,7 +219,7 @@ paths() {
 }
 
 server_count() {
-	count_files "$DOVECOT_MAILDIR/new" "$DOVECOT_MAILDIR/cur"
+	echo $(($(count_files "$DOVECOT_MAILDIR/new") + $(count_files "$DOVECOT_MAILDIR/cur")))
 }
 
 # ---------------------------------------------------------------- 1: first fetch
@@ -295,7 +234,7 @@ run_popfetch fetch1
 check_maildir_shape fetch1
 n=$(count_files "$local_md/new")
 if [ "$n" -eq 5 ]; then
-	pass "fetch1: 5 files in the local new/"
+	ok "fetch1: 5 files in the local new/"
 else
 	fail "fetch1: $n files in the local new/, expected 5"
 fi
@@ -306,11 +245,11 @@ paths "$src/m1-leading-dots" "$src/m2-lone-dot" "$src/m3-8bit" "$src/m4-long-lin
 match_set fetch1 "$cl_dir/files1" "$cl_dir/src5"
 n=$(server_count)
 if [ "$n" -eq 5 ]; then
-	pass "fetch1: the 5 messages are still on the server (default is keep)"
+	ok "fetch1: the 5 messages are still on the server (default is keep)"
 else
 	fail "fetch1: the server holds $n messages after a fetch without --delete, expected 5"
 fi
-[ "$failed" -eq 0 ] || exit 1
+[ "$FAILED" -eq 0 ] || exit 1
 
 # ---------------------------------------------------------------- 2: nothing new
 
@@ -319,11 +258,11 @@ check_maildir_shape fetch2
 list_files "$local_md/new" >"$cl_dir/list2"
 n=$(wc -l <"$cl_dir/list2" | tr -d ' ')
 if [ "$n" -eq 5 ] && cmp -s "$cl_dir/list1" "$cl_dir/list2"; then
-	pass "fetch2: fetching again delivered nothing new"
+	ok "fetch2: fetching again delivered nothing new"
 else
 	fail "fetch2: fetching again changed the local new/ ($n files, expected the same 5)"
 fi
-[ "$failed" -eq 0 ] || exit 1
+[ "$FAILED" -eq 0 ] || exit 1
 
 # ---------------------------------------------------------------- 3: two more
 
@@ -337,7 +276,7 @@ LC_ALL=C comm -13 "$cl_dir/list1" "$cl_dir/list3" >"$cl_dir/new3"
 LC_ALL=C comm -23 "$cl_dir/list1" "$cl_dir/list3" >"$cl_dir/gone3"
 n=$(wc -l <"$cl_dir/new3" | tr -d ' ')
 if [ "$n" -eq 2 ]; then
-	pass "fetch3: exactly 2 new files in the local new/"
+	ok "fetch3: exactly 2 new files in the local new/"
 else
 	fail "fetch3: $n new files in the local new/, expected 2"
 fi
@@ -349,11 +288,11 @@ paths "$src/m6-empty-body" "$src/m7-from-line" >"$cl_dir/src2"
 match_set fetch3 "$cl_dir/files3" "$cl_dir/src2"
 n=$(server_count)
 if [ "$n" -eq 7 ]; then
-	pass "fetch3: the 7 messages are still on the server (default is keep)"
+	ok "fetch3: the 7 messages are still on the server (default is keep)"
 else
 	fail "fetch3: the server holds $n messages after a fetch without --delete, expected 7"
 fi
-[ "$failed" -eq 0 ] || exit 1
+[ "$FAILED" -eq 0 ] || exit 1
 
 # ---------------------------------------------------------------- 4: --delete
 
@@ -361,14 +300,14 @@ run_popfetch delete --delete
 check_maildir_shape delete
 n=$(server_count)
 if [ "$n" -eq 0 ]; then
-	pass "delete: the server Maildir (new/ and cur/) is empty"
+	ok "delete: the server Maildir (new/ and cur/) is empty"
 else
 	fail "delete: the server Maildir still holds $n message file(s) after --delete, expected none"
 fi
 list_files "$local_md/new" >"$cl_dir/list4"
 n=$(wc -l <"$cl_dir/list4" | tr -d ' ')
 if [ "$n" -eq 7 ] && cmp -s "$cl_dir/list3" "$cl_dir/list4"; then
-	pass "delete: the local new/ still holds the same 7 files (no duplicates)"
+	ok "delete: the local new/ still holds the same 7 files (no duplicates)"
 else
 	fail "delete: the local new/ holds $n files, expected the same 7 as before"
 fi
@@ -376,5 +315,5 @@ sed "s|^|$local_md/new/|" "$cl_dir/list4" >"$cl_dir/files4"
 cat "$cl_dir/src5" "$cl_dir/src2" >"$cl_dir/src7"
 match_set delete "$cl_dir/files4" "$cl_dir/src7"
 
-[ "$failed" -eq 0 ] || exit 1
-exit 0
+[ "$FAILED" -eq 0 ] || exit 1
+finish

@@ -4,19 +4,20 @@
 # the error names the target, and a later run with space or rights
 # succeeds. Root ignores file permissions, so the permission tests drop to
 # the unprivileged user popfetch-test (created if missing, as for dovecot).
+# The test server is a real one on a port: a --stdio one would run as the
+# client's user, under its file size limit.
 . "$srcdir/tests/lib.sh"
 
 msg 001 small-one
 awk 'BEGIN { printf "Subject: big\n\n"; for (i = 0; i < 3000; i++) printf "a line of a big message %d\n", i }' > "$DROP/002"
 msg 003 small-two
-cp -r "$DROP" "$TESTDIR/orig"
-server_start --log "$SLOG" "$DROP" || exit 1
+cp -r "$TESTDIR/drop" "$TESTDIR/orig"
+server_start --log "$SLOG" "$DROP" || bail "server_start"
 
+# The server reads the maildrop afresh for each session.
 restore() {
-	server_stop
 	rm -rf "$DROP" "$STATE" "$MD" "$TESTDIR/mbox"
 	cp -r "$TESTDIR/orig" "$DROP"
-	server_start --log "$SLOG" "$DROP" || exit 1
 }
 
 # --- a full disk: a real small filesystem when we may mount one ---
@@ -24,7 +25,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	FS=$TESTDIR/fs
 	mkdir -p "$FS"
 	if mount -t tmpfs -o size=160k,mode=0755 tmpfs "$FS"; then
-		trap 'umount "$FS" 2>/dev/null; server_stop; rm -rf "$TESTDIR"' EXIT
+		on_exit 'umount "$FS" 2>/dev/null'
 		for method in maildir mbox; do
 			restore
 			rm -rf "${FS:?}"/*
@@ -83,12 +84,12 @@ else
 	AS=
 	OWNER=$(id -u):$(id -g)
 fi
+# pfas: pf as $AS (the watchdog is the prefix pf puts before popfetch).
 pfas() {
-	RC=0
-	# shellcheck disable=SC2086
-	timeout 60 $AS "$POPFETCH" --no-tls -P "$PORT" -u test \
-		--password-file "$TESTDIR/pw" --state-dir "$STATE" --timeout 5 \
-		"$@" 127.0.0.1 > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
+	_w=$PF_WATCHDOG
+	PF_WATCHDOG="timeout 60 $AS"
+	pf "$@"
+	PF_WATCHDOG=$_w
 }
 restore
 mkdir -p "$STATE" "$MD/tmp" "$MD/new" "$MD/cur"

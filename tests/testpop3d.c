@@ -6,6 +6,9 @@
  * well-behaved server never reaches can be tested deterministically.
  * Connections are served one after another in-process: a test can then
  * reason about the maildrop and the log changing only between sessions.
+ * With --stdio it serves one session on its standard input and output
+ * instead, for a client's pipe transport (popfetch --tunnel): no port, no
+ * server to start and stop, and each session its own process.
  * Generated ("synthetic") messages cost a bit each, so that a client can
  * be tried against maildrops far larger than a test would write to disk.
  *
@@ -38,6 +41,7 @@
 #include <stdnoreturn.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -104,13 +108,13 @@ struct fault {
 
 /* Booleans are int so that getopt_long can set them by flag pointer. */
 static struct {
-	const char *maildrop, *port_file, *pid_file, *log_file;
+	const char *maildrop, *port_file, *pid_file, *log_file, *count_file;
 	const char *user, *pass, *greeting;
 	long max_sessions, session_filter, trickle_ms, port;
 	long synthetic, stat_count, list_skip;
 	int auth_fail_temp, in_use, lowercase, bare_plus, tabs, extra_text;
 	int fake_sizes, no_uidl, no_capa, no_top, bare_lf, no_greeting;
-	int uidl_extra, exit_with_parent, small_sizes;
+	int uidl_extra, exit_with_parent, small_sizes, stdio;
 	struct fault faults[MAX_FAULTS];
 	size_t nfaults;
 	/* TLS */
@@ -149,7 +153,8 @@ struct msg {
  * are made up whenever needed, so that a maildrop of millions costs a
  * bitmap rather than millions of allocations. */
 struct session {
-	int fd;
+	int rfd, wfd;      /* the same socket, or stdin and stdout */
+	bool wsock;        /* wfd is a socket: send() without SIGPIPE */
 	long number;
 	bool authed, have_user, quit;
 	bool closed;       /* the connection failed: send nothing more */
@@ -321,9 +326,9 @@ static int ssl_wait(struct session *s, int ret)
 {
 	switch (SSL_get_error(s->ssl, ret)) {
 	case SSL_ERROR_WANT_READ:
-		return wait_fd(s->fd, POLLIN, -1) < 0 ? -1 : 0;
+		return wait_fd(s->rfd, POLLIN, -1) < 0 ? -1 : 0;
 	case SSL_ERROR_WANT_WRITE:
-		return wait_fd(s->fd, POLLOUT, -1) < 0 ? -1 : 0;
+		return wait_fd(s->wfd, POLLOUT, -1) < 0 ? -1 : 0;
 	case SSL_ERROR_ZERO_RETURN:
 		return -1;
 	default:
@@ -340,9 +345,9 @@ static ssize_t io_read(struct session *s, char *p, size_t n)
 		return -1;
 	for (;;) {
 		if (!s->ssl) {
-			if (wait_readable(s->fd, -1) < 0)
+			if (wait_readable(s->rfd, -1) < 0)
 				return -1;
-			ssize_t got = read(s->fd, p, n);
+			ssize_t got = read(s->rfd, p, n);
 			if (got < 0 && errno == EINTR)
 				continue;
 			return got;
@@ -364,7 +369,10 @@ static ssize_t io_write(struct session *s, const char *p, size_t n)
 	int cap = n > INT_MAX ? INT_MAX : (int)n;
 	for (;;) {
 		if (!s->ssl) {
-			ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+			/* SIGPIPE is ignored: a pipe's write fails
+			 * with EPIPE as a socket's send does. */
+			ssize_t w = s->wsock ? send(s->wfd, p, n, MSG_NOSIGNAL)
+					     : write(s->wfd, p, n);
 			if (w < 0 && errno == EINTR)
 				continue;
 			return w;
@@ -400,9 +408,9 @@ static int send_all(struct session *s, const char *p, size_t n)
 }
 
 /* Reads and discards input until EOF, an error or, when budget_ms >= 0,
- * that many milliseconds of silence, then closes the socket. Raw reads:
- * what comes over TLS now is not worth decrypting. */
-static void drain_and_close(int fd, int budget_ms)
+ * that many milliseconds of silence. Raw reads: what comes over TLS now
+ * is not worth decrypting. */
+static void drain(int fd, int budget_ms)
 {
 	char tmp[512];
 	for (;;) {
@@ -413,17 +421,20 @@ static void drain_and_close(int fd, int budget_ms)
 		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
 			break;
 	}
-	close(fd);
 }
 
 /* The TLS server handshake on the session's socket. Returns 0 with TLS
  * up, or -1 with the reason in the log and the session to be closed. */
 static int tls_start(struct session *s)
 {
-	int fl = fcntl(s->fd, F_GETFL);
-	if (fl < 0 || fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		die("fcntl");
-	if (!(s->ssl = SSL_new(tls_ctx)) || SSL_set_fd(s->ssl, s->fd) != 1)
+	int fds[2] = { s->rfd, s->wfd };
+	for (int i = 0; i < 2; i++) {
+		int fl = fcntl(fds[i], F_GETFL);
+		if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0)
+			die("fcntl");
+	}
+	if (!(s->ssl = SSL_new(tls_ctx)) || SSL_set_rfd(s->ssl, s->rfd) != 1 ||
+	    SSL_set_wfd(s->ssl, s->wfd) != 1)
 		die_ssl("SSL_new", NULL);
 	for (;;) {
 		ERR_clear_error();
@@ -909,10 +920,11 @@ static int send_response(struct session *s, struct reply *r, bool multiline)
 		send_all(s, m.p, m.len);
 		free(m.p);
 	}
-	/* SIGTERM keeps its default action, so a hang ends with the test. */
-	while (f->kind == F_HANG) {
-		sleep(1);
-		check_parent();
+	/* A hang sends nothing more until the client gives up and hangs
+	 * up, so that the next connection is served (and --stdio ends). */
+	if (f->kind == F_HANG) {
+		drain(s->rfd, -1);
+		s->closed = true;
 	}
 	return -1;
 }
@@ -1900,12 +1912,15 @@ static int handle_command(struct session *s, const char *line, size_t len)
 	return s->quit ? -1 : rc;
 }
 
-static void run_session(int fd, long number)
+static void run_session(int rfd, int wfd, long number)
 {
 	static struct session s; /* static: its input buffer is not small */
 	struct buf b = { 0 };
+	struct stat st;
 	memset(&s, 0, sizeof s);
-	s.fd = fd;
+	s.rfd = rfd;
+	s.wfd = wfd;
+	s.wsock = fstat(wfd, &st) == 0 && S_ISSOCK(st.st_mode);
 	s.number = number;
 	buf_fmt(&b, "-- session %ld", number);
 	log_bytes(b.p, b.len);
@@ -1953,9 +1968,12 @@ static void run_session(int fd, long number)
 		ERR_clear_error();
 		SSL_shutdown(s.ssl);
 	}
-	if (!opt.no_greeting)
-		shutdown(fd, SHUT_WR);
-	drain_and_close(fd, opt.no_greeting ? -1 : 1000);
+	if (!opt.no_greeting && s.wsock)
+		shutdown(wfd, SHUT_WR);
+	if (wfd != rfd)
+		close(wfd);
+	drain(rfd, opt.no_greeting ? -1 : 1000);
+	close(rfd);
 	SSL_free(s.ssl);
 	s.ssl = NULL;
 	ERR_clear_error();
@@ -1976,6 +1994,27 @@ static void write_file_atomic(const char *path, long value)
 	if (rename(tmp.p, path) != 0)
 		die(path);
 	free(tmp.p);
+}
+
+/* --count-file: this session's number, one more than the file says (0 if
+ * it is missing or empty), written back under a lock, so that sessions of
+ * separate --stdio processes are numbered like those of one server. */
+static long next_session_number(const char *path)
+{
+	char tmp[32];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX) != 0)
+		die(path);
+	ssize_t n = pread(fd, tmp, sizeof tmp - 1, 0);
+	if (n < 0)
+		die(path);
+	tmp[n] = '\0';
+	long number = strtol(tmp, NULL, 10) + 1;
+	int len = snprintf(tmp, sizeof tmp, "%ld\n", number);
+	if (number < 1 || ftruncate(fd, 0) != 0 ||
+	    pwrite(fd, tmp, (size_t)len, 0) != len || close(fd) != 0)
+		die(path);
+	return number;
 }
 
 static long parse_long(const char *s, long min, long max, const char *what)
@@ -2020,6 +2059,12 @@ static void add_fault(enum fault_kind kind, const char *arg)
 
 static const char usage_text[] =
 	"usage: testpop3d [options] MAILDROP_DIR\n"
+	"  --stdio             serve one session on stdin/stdout, then exit (no\n"
+	"                      socket; with none of --port, --port-file, --pid-file,\n"
+	"                      --max-sessions)\n"
+	"  --count-file F      with --stdio: number the session one more than F\n"
+	"                      says and write that back (sessions of several\n"
+	"                      --stdio runs then count as those of one server)\n"
 	"  --port-file F       write the listening port to F (else to stdout)\n"
 	"  --port N            listen on port N instead of an ephemeral one\n"
 	"  --pid-file F        write the pid to F\n"
@@ -2102,6 +2147,8 @@ static const struct optdef {
 	void *target;
 	long min, max; /* bounds for T_NUM; min is the fault kind for T_FAULT */
 } optdefs[] = {
+	{ "stdio", T_FLAG, &opt.stdio, 0, 0 },
+	{ "count-file", T_STR, &opt.count_file, 0, 0 },
 	{ "port-file", T_STR, &opt.port_file, 0, 0 },
 	{ "port", T_NUM, &opt.port, 1, 65535 },
 	{ "pid-file", T_STR, &opt.pid_file, 0, 0 },
@@ -2284,6 +2331,10 @@ static void parse_options(int argc, char **argv)
 			break;
 		}
 	}
+	if (opt.stdio && (opt.port || opt.port_file || opt.pid_file || opt.max_sessions))
+		usage_error("--stdio has no port, port file, pid file or session limit", NULL);
+	if (opt.count_file && !opt.stdio)
+		usage_error("--count-file goes with --stdio", NULL);
 	if (strpbrk(opt.greeting, "\r\n"))
 		usage_error("--greeting must be one line", opt.greeting);
 	check_tls_options();
@@ -2326,6 +2377,13 @@ int main(int argc, char **argv)
 	if (opt.log_file && !(logfp = fopen(opt.log_file, "a")))
 		die(opt.log_file);
 
+	if (opt.stdio) {
+		run_session(0, 1, opt.count_file ? next_session_number(opt.count_file) : 1);
+		if (logfp && fclose(logfp) != 0)
+			die(opt.log_file);
+		return 0;
+	}
+
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	if (lfd < 0)
 		die("socket");
@@ -2359,7 +2417,7 @@ int main(int argc, char **argv)
 			die("poll");
 		int fd = accept(lfd, NULL, NULL);
 		if (fd >= 0)
-			run_session(fd, ++sessions);
+			run_session(fd, fd, ++sessions);
 		else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
 			die("accept");
 	}
