@@ -73,7 +73,7 @@ check "~/.netrc: mail fetched" test "$(count_files "$MD/new")" -eq 1
 msg 002 two
 rm -rf "$STATE"
 RC=0
-timeout 20 "$POPFETCH" --no-tls --tunnel "$TUNNEL" -u test --state-dir "$STATE" \
+timeout 20 "$POPFETCH" --no-received --no-tls --tunnel "$TUNNEL" -u test --state-dir "$STATE" \
 	--maildir "$TESTDIR/md2" --password-fd 3 127.0.0.1 3< "$TESTDIR/pw" \
 	> "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 expect_rc 0 "the password from --password-fd"

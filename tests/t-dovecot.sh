@@ -135,7 +135,7 @@ run_popfetch() {
 	step=$1
 	shift
 	out=$cl_dir/popfetch-$step.out
-	timeout 120 "$POPFETCH" --no-tls -P "$DOVECOT_PORT" -u "$DOVECOT_USER" \
+	timeout 120 "$POPFETCH" --no-received --no-tls -P "$DOVECOT_PORT" -u "$DOVECOT_USER" \
 		--password-file "$pwfile" --state-dir "$statedir" \
 		--maildir "$local_md" "$@" 127.0.0.1 </dev/null >"$out" 2>&1
 	rc=$?

@@ -55,7 +55,7 @@ n=0
 attempts=0
 add_mail 200
 server_start --log /dev/null "$DROP" || exit 1
-POPFETCH_ARGS="--no-tls -P $PORT -u test --password-file $TESTDIR/pw --state-dir $STATE --timeout 5 --delete --batch 2"
+POPFETCH_ARGS="--no-received --no-tls -P $PORT -u test --password-file $TESTDIR/pw --state-dir $STATE --timeout 5 --delete --batch 2"
 while [ $kills -lt "$KILLS" ] && [ $attempts -lt $((KILLS * 6)) ]; do
 	# shellcheck disable=SC2086
 	run_killed "$POPFETCH" $POPFETCH_ARGS --maildir "$MD" 127.0.0.1

@@ -34,7 +34,7 @@ holders() {
 
 # The first run hangs inside RETR, holding the lock, until it is killed.
 serve --hang-after RETR:1:10 --session-filter 1
-"$POPFETCH" --no-tls --tunnel "$(tunnel_cmd)" -u test --password-file "$TESTDIR/pw" \
+"$POPFETCH" --no-received --no-tls --tunnel "$(tunnel_cmd)" -u test --password-file "$TESTDIR/pw" \
 	--state-dir "$STATE" --timeout 30 --maildir "$MD" 127.0.0.1 \
 	> /dev/null 2>&1 &
 first=$!
@@ -60,7 +60,7 @@ check "and the run fetches everything" test "$(count_files "$MD/new")" -eq 2
 # --wait-lock: a second run waits for the first to end, then runs.
 rm -rf "$MD" "$STATE" "$TESTDIR/sessions"
 : > "$SLOG"
-"$POPFETCH" --no-tls --tunnel "$(tunnel_cmd)" -u test --password-file "$TESTDIR/pw" \
+"$POPFETCH" --no-received --no-tls --tunnel "$(tunnel_cmd)" -u test --password-file "$TESTDIR/pw" \
 	--state-dir "$STATE" --timeout 30 --maildir "$MD" 127.0.0.1 \
 	> /dev/null 2>&1 &
 first=$!

@@ -83,7 +83,7 @@ pcf() {
 	LD_PRELOAD=$POWERCUT_SO POWERCUT_DIR=$SHADOW \
 	POWERCUT_ROOTS=$MAILROOT:$STROOT POWERCUT_ALERTS=$ALERTS \
 	POPFETCH_CRASH_AT=$_crash \
-		timeout 60 "$POPFETCH" --no-tls -P "$PORT" -u test \
+		timeout 60 "$POPFETCH" --no-received --no-tls -P "$PORT" -u test \
 		--password-file "$TESTDIR/pw" --state-dir "$STATE" --timeout 5 \
 		"$@" 127.0.0.1 > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 }

@@ -65,7 +65,7 @@ popfetch_attempt() {
 	*) set -- --state-dir "$_st" "--$1" "$2" ;;
 	esac
 	# shellcheck disable=SC2086
-	$AS $TRACE timeout 60 "$POPFETCH" --no-tls -P "$PORT" -u test \
+	$AS $TRACE timeout 60 "$POPFETCH" --no-received --no-tls -P "$PORT" -u test \
 		--password-file "$_pw" --timeout 5 --all "$@" 127.0.0.1
 }
 

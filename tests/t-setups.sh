@@ -24,7 +24,7 @@ fi
 pfas() {
 	RC=0
 	# shellcheck disable=SC2086
-	timeout 60 $AS "$POPFETCH" --no-tls -P "$PORT" -u test \
+	timeout 60 $AS "$POPFETCH" --no-received --no-tls -P "$PORT" -u test \
 		--password-file "$TESTDIR/pw" --state-dir "$STATE" --timeout 5 \
 		"$@" 127.0.0.1 > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 }
@@ -153,7 +153,7 @@ fresh
 awk 'BEGIN { printf "Subject: m9\n\n"; for (i = 0; i < 10000; i++) printf "line %d of a big message\n", i }' > "$DROP/009"
 {
 	RC=0
-	timeout 60 "$POPFETCH" --no-tls -P "$PORT" -u test --password-file "$TESTDIR/pw" \
+	timeout 60 "$POPFETCH" --no-received --no-tls -P "$PORT" -u test --password-file "$TESTDIR/pw" \
 		--state-dir "$STATE" --stdout 127.0.0.1 2> "$TESTDIR/err" || RC=$?
 	echo "$RC" > "$TESTDIR/rc"
 } | head -c 100 > /dev/null
@@ -180,7 +180,7 @@ check "empty values: no connection was made" test ! -s "$SLOG"
 # --- 6. Closed standard descriptors do not corrupt the store ---
 fresh
 RC=0
-timeout 60 "$POPFETCH" -v --no-tls -P "$PORT" -u test --password-file "$TESTDIR/pw" \
+timeout 60 "$POPFETCH" -v --no-received --no-tls -P "$PORT" -u test --password-file "$TESTDIR/pw" \
 	--state-dir "$STATE" --maildir "$MD" 127.0.0.1 <&- >&- 2>&- || RC=$?
 expect_rc 0 "run with fds 0, 1 and 2 closed (and -v: log lines to write)"
 pfm
@@ -206,7 +206,7 @@ expect_rc 78 "--copy --delete is refused"
 fresh
 mkdir -p "$TESTDIR/mda"
 RC=0
-timeout 60 perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV or die' "$POPFETCH" --no-tls -P "$PORT" -u test \
+timeout 60 perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV or die' "$POPFETCH" --no-received --no-tls -P "$PORT" -u test \
 	--password-cmd "cat $TESTDIR/pw" --state-dir "$STATE" \
 	--mda "cat > $TESTDIR/mda/\$\$" 127.0.0.1 > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 expect_rc 0 "SIGCHLD ignored by the parent: MDA and --password-cmd work"
@@ -225,7 +225,7 @@ only_std() {
 fresh
 exec 7< "$TESTDIR/pw"
 RC=0
-timeout 60 "$POPFETCH" --no-tls -P "$PORT" -u test --password-fd 3 --state-dir "$STATE" \
+timeout 60 "$POPFETCH" --no-received --no-tls -P "$PORT" -u test --password-fd 3 --state-dir "$STATE" \
 	--mda "cat > /dev/null; ls -l /proc/\$\$/fd/ > $TESTDIR/fds.\$\$" 127.0.0.1 \
 	3< "$TESTDIR/pw" > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 exec 7<&-
@@ -234,7 +234,7 @@ cat "$TESTDIR"/fds.* > "$TESTDIR/fds"
 check "the MDA gets no descriptor but its pipe and standard output ($(cat "$TESTDIR/fds.bad" 2>/dev/null))" only_std "$TESTDIR/fds"
 fresh
 RC=0
-timeout 60 "$POPFETCH" --no-tls -P "$PORT" -u test --state-dir "$STATE" \
+timeout 60 "$POPFETCH" --no-received --no-tls -P "$PORT" -u test --state-dir "$STATE" \
 	--password-cmd "ls -l /proc/\$\$/fd/ > $TESTDIR/pwfds; cat /proc/\$PPID/limits > $TESTDIR/limits; cat $TESTDIR/pw" \
 	--maildir "$MD" 127.0.0.1 9< "$TESTDIR/pw" < /dev/null > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 expect_rc 0 "--password-cmd run with an inherited fd 9"
@@ -272,7 +272,7 @@ fresh
 RC=0
 pfh() {
 	RC=0
-	timeout 60 "$POPFETCH" --no-tls -P "$PORT" -u test --password-file "$TESTDIR/pw" \
+	timeout 60 "$POPFETCH" --no-received --no-tls -P "$PORT" -u test --password-file "$TESTDIR/pw" \
 		--state-dir "$STATE" --maildir "$MD" "$1" > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 }
 pfh localhost

@@ -170,7 +170,7 @@ pfrun() {
 	fi
 	RC=0
 	# shellcheck disable=SC2086 # PF_WRAP is a command prefix, or nothing
-	timeout 60 $PF_WRAP "$POPFETCH" --timeout "$PF_TIMEOUT" -u test \
+	timeout 60 $PF_WRAP "$POPFETCH" --no-received --timeout "$PF_TIMEOUT" -u test \
 		--state-dir "$CL/state-$_n" --maildir "$LMD" "$@" "$_h" \
 		</dev/null >"$OUT" 2>"$ERR" || RC=$?
 	ERR_SHOW=$ERR

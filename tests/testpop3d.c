@@ -115,6 +115,9 @@ static struct {
 	int auth_fail_temp, in_use, lowercase, bare_plus, tabs, extra_text;
 	int fake_sizes, no_uidl, no_capa, no_top, bare_lf, no_greeting;
 	int uidl_extra, exit_with_parent, small_sizes, stdio;
+	/* What real servers taught us (issue 9). */
+	int status_rewrite, top_then_headers, close_after_fail, apop_no_secret;
+	int big_sizes;
 	struct fault faults[MAX_FAULTS];
 	size_t nfaults;
 	/* TLS */
@@ -146,6 +149,7 @@ struct msg {
 	char *uid;
 	size_t uidlen;
 	bool deleted;
+	bool topped;	/* TOP was sent for it in this session */
 };
 
 /* Messages are numbered files first, then synthetic ones. A synthetic
@@ -554,6 +558,8 @@ static unsigned long long msg_size(const struct session *s, size_t idx)
 	 * lying server may also understate them. */
 	if (opt.small_sizes)
 		return n / 10000 + 1;
+	if (opt.big_sizes)
+		return n * 10;
 	return opt.fake_sizes ? n * 3 / 2 + 1000 : n;
 }
 
@@ -1024,6 +1030,9 @@ static void finish_login(struct session *s, bool ok, const char *denied,
 		err_line(b, "[SYS/TEMP] try later");
 	} else if (!ok) {
 		err_line(b, denied);
+		/* solid-pop3d hangs up after a refused login. */
+		if (opt.close_after_fail)
+			s->quit = true;
 	} else if (opt.in_use) {
 		err_line(b, "[IN-USE] mailbox locked");
 	} else if (load_maildrop(s) != 0) {
@@ -1624,10 +1633,48 @@ static void do_apop(struct session *s, const struct arg *a, struct buf *b)
 	buf_str(&in, opt.pass);
 	digest(EVP_md5(), in.p, in.len, md, &len);
 	hex_add(&want, md, len);
-	finish_login(s, same(a[0].p, a[0].n, opt.user) && same_buf(a[1].p, a[1].n, &want),
-		     denied_text, b);
+	/* A timestamp in the greeting, but no APOP secret for the user
+	 * (Cyrus with saslauthd, Mailutils' default, solid-pop3d). */
+	finish_login(s, !opt.apop_no_secret && same(a[0].p, a[0].n, opt.user) &&
+		     same_buf(a[1].p, a[1].n, &want), opt.apop_no_secret ?
+		     "[AUTH] authentication failed" : denied_text, b);
 	free(in.p);
 	free(want.p);
+}
+
+/* Inserts "Status: RO" and "X-UID: 1" at the end of a maildrop file's
+ * header block, once. */
+static void add_status(const char *name)
+{
+	char *path = path_join(opt.maildrop, name), *p, *end;
+	struct buf in = { 0 }, out = { 0 };
+	char chunk[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd == -1) {
+		free(path);
+		return;
+	}
+	while ((n = read(fd, chunk, sizeof chunk)) > 0)
+		buf_add(&in, chunk, (size_t)n);
+	close(fd);
+	buf_add(&in, "", 1);
+	end = strstr(in.p, "\n\n");
+	if (end != NULL && strstr(in.p, "\nStatus: ") == NULL) {
+		p = end + 1;
+		buf_add(&out, in.p, (size_t)(p - in.p));
+		buf_str(&out, "Status: RO\nX-UID: 1\n");
+		buf_add(&out, p, in.len - 1 - (size_t)(p - in.p));
+		if ((fd = open(path, O_WRONLY | O_TRUNC)) != -1) {
+			if (write(fd, out.p, out.len) != (ssize_t)out.len)
+				fprintf(stderr, "testpop3d: rewriting %s failed\n", name);
+			close(fd);
+		}
+	}
+	free(in.p);
+	free(out.p);
+	free(path);
 }
 
 static void do_quit(struct session *s, struct buf *b)
@@ -1644,6 +1691,11 @@ static void do_quit(struct session *s, struct buf *b)
 			failed++;
 		free(path);
 	}
+	/* mbox-backed servers (Mailutils) rewrite every message they kept
+	 * with status fields, so its size grows while its UID stays. */
+	for (size_t i = 0; opt.status_rewrite && s->authed && i < s->nmsgs; i++)
+		if (!s->msgs[i].deleted)
+			add_status(s->msgs[i].name);
 	/* Synthetic messages have nothing to remove: they just go. */
 	for (size_t i = s->nmsgs; s->authed && i < msg_count(s); i++)
 		removed += msg_deleted(s, i);
@@ -1841,6 +1893,13 @@ static bool dispatch(struct session *s, int cmd, const char *rest,
 			return false;
 		snprintf(text, sizeof text, "%llu octets", msg_size(s, num - 1));
 		ok_line(b, NULL, text, false);
+		/* Mailutils 3.15 answers a RETR after a TOP of the same
+		 * message with the headers alone. */
+		if (cmd == C_RETR && opt.top_then_headers && num - 1 < s->nmsgs &&
+		    s->msgs[num - 1].topped)
+			lines = 0;
+		if (cmd == C_TOP && num - 1 < s->nmsgs)
+			s->msgs[num - 1].topped = true;
 		add_message(b, s, num - 1, lines);
 		return true;
 	case C_DELE:
@@ -2077,6 +2136,12 @@ static const char usage_text[] =
 	"  --in-use            answer a correct PASS with -ERR [IN-USE]\n"
 	"  --lowercase --bare-plus --tabs --extra-text --fake-sizes --bare-lf\n"
 	"  --small-sizes       LIST and STAT say 1/10000 of each size (a lie)\n"
+	"  --big-sizes         LIST and STAT say ten times each size (a lie)\n"
+	"  --status-rewrite    at QUIT, add Status:/X-UID: to the header of every\n"
+	"                      message kept (as mbox servers do when mail is read)\n"
+	"  --top-then-headers  RETR n after TOP n in one session: the headers only\n"
+	"  --close-after-fail  hang up after a refused login\n"
+	"  --apop-no-secret    (with --apop) every APOP fails with [AUTH]\n"
 	"  --no-uidl --no-capa --no-top --no-greeting   reply quirks\n"
 	"  --trickle MS        sleep MS milliseconds after every byte sent\n"
 	"  --drop-after CMD:N:BYTES   send BYTES of the Nth CMD reply, close\n"
@@ -2177,6 +2242,11 @@ static const struct optdef {
 	{ "extra-text", T_FLAG, &opt.extra_text, 0, 0 },
 	{ "fake-sizes", T_FLAG, &opt.fake_sizes, 0, 0 },
 	{ "small-sizes", T_FLAG, &opt.small_sizes, 0, 0 },
+	{ "status-rewrite", T_FLAG, &opt.status_rewrite, 0, 0 },
+	{ "big-sizes", T_FLAG, &opt.big_sizes, 0, 0 },
+	{ "top-then-headers", T_FLAG, &opt.top_then_headers, 0, 0 },
+	{ "close-after-fail", T_FLAG, &opt.close_after_fail, 0, 0 },
+	{ "apop-no-secret", T_FLAG, &opt.apop_no_secret, 0, 0 },
 	{ "no-uidl", T_FLAG, &opt.no_uidl, 0, 0 },
 	{ "no-capa", T_FLAG, &opt.no_capa, 0, 0 },
 	{ "no-top", T_FLAG, &opt.no_top, 0, 0 },

@@ -164,7 +164,7 @@ pf() {
 	_n=$1 _s=$2
 	shift 2
 	RC=0
-	timeout 120 "$POPFETCH" --timeout 20 -u "$SRV_USER" --state-dir "$CL/st-$_s" \
+	timeout 120 "$POPFETCH" --no-received --timeout 20 -u "$SRV_USER" --state-dir "$CL/st-$_s" \
 		"$@" 127.0.0.1 </dev/null >"$CL/$_n.out" 2>"$CL/$_n.err" || RC=$?
 	cp "$CL/$_n.err" "$TESTDIR/err"
 	LAST=$_n
