@@ -5,7 +5,9 @@
  * tests can prove recovery at every step. POINT is a name or a number; the
  * points are numbered 1..CRASH_NPOINTS - 1 in the order a batch reaches
  * them, so a test can walk them all without keeping a list: a number past
- * the last is refused at start ("unknown crash point"). The environment is
+ * the last is refused at start ("unknown crash point"), and
+ * POPFETCH_CRASH_AT=list prints "NUMBER NAME" lines on stderr and exits. The
+ * environment is
  * read once, by crash_init(); unset, every crash_at() is a no-op.
  */
 #ifndef POPFETCH_CRASH_H
