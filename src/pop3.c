@@ -10,6 +10,7 @@
 #include "dotdec.h"
 #include "log.h"
 #include "pop3.h"
+#include "pop3_int.h"
 #include "pop3_parse.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -21,51 +22,7 @@
 /* A listing that streams forever never idles into a timeout: cap it. Two
  * million lines is far beyond any real maildrop. */
 #define LISTING_MAX	2000000
-/* How much of an oversized message is read and thrown away to keep the
- * session usable; past this the connection is dropped instead, so an
- * endless message cannot keep us reading forever. */
-#define DRAIN_MAX	((uint64_t)64 * 1024 * 1024)
-/* Room in front of the decoded bytes for the first bytes of a message,
- * held until it is known whether they are a status line. */
-#define HOLD_MAX	4
 
-/* A command sent (or queued) and not yet answered. */
-struct flight {
-	enum pop3_cmd	 cmd;
-	uint32_t	 msgno;
-	uint64_t	 size;		/* expected octets of the reply */
-	int		 behind;	/* sent while others were in flight */
-};
-
-struct pop3 {
-	struct conn	*conn;
-	enum pop3_state	 state;
-	unsigned	 capa;
-	enum pop3_code	 code;
-	char		 error[512];
-	char		 srvtext[512];
-	char		 greeting[512];
-	char		 sasl[512];	/* SASL mechanisms from CAPA */
-	char		 capatext[2048];
-	size_t		 listing_max;
-	uint64_t	 drain_max;	/* of an oversized message */
-	char		*body;		/* decode buffer */
-	/* The commands in flight: a ring, oldest at fl_head. */
-	struct flight	 fl[POP3_WINDOW_MAX];
-	size_t		 fl_head, fl_n;
-	uint64_t	 fl_bytes;
-	size_t		 unsent;	/* the newest this many are queued */
-	size_t		 win_cmds;
-	uint64_t	 win_bytes;
-	enum pop3_rc	 dead;		/* what closed the connection */
-	char		 deadwhy[512];	/* and its explanation */
-};
-
-static const char *cmd_names[] = {
-	[POP3_CMD_RETR] = "RETR",
-	[POP3_CMD_TOP] = "TOP",
-	[POP3_CMD_DELE] = "DELE",
-};
 
 static const char *state_names[] = {
 	[POP3_AUTHORIZATION] = "AUTHORIZATION",
@@ -144,8 +101,8 @@ pop3_set_state(struct pop3 *p, enum pop3_state s)
 
 /* The connection is unusable; rc is what the commands still in flight
  * will get, since they will never be answered. */
-static void
-close_session(struct pop3 *p, enum pop3_rc rc)
+void
+p3_close_session(struct pop3 *p, enum pop3_rc rc)
 {
 	if (p->dead == POP3_OK) {
 		p->dead = rc;
@@ -154,12 +111,12 @@ close_session(struct pop3 *p, enum pop3_rc rc)
 	pop3_set_state(p, POP3_CLOSED);
 }
 
-static enum pop3_rc
-fail(struct pop3 *p, enum pop3_rc rc, const char *fmt, ...)
+enum pop3_rc
+p3_fail(struct pop3 *p, enum pop3_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static enum pop3_rc
-fail(struct pop3 *p, enum pop3_rc rc, const char *fmt, ...)
+enum pop3_rc
+p3_fail(struct pop3 *p, enum pop3_rc rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -169,30 +126,30 @@ fail(struct pop3 *p, enum pop3_rc rc, const char *fmt, ...)
 	/* After a transport failure nothing more may be sent. */
 	if (rc == POP3_NET || rc == POP3_TIMEOUT || rc == POP3_PROTO ||
 	    rc == POP3_TLS)
-		close_session(p, rc);
+		p3_close_session(p, rc);
 	return rc;
 }
 
-static enum pop3_rc
-conn_fail(struct pop3 *p, enum conn_err e, const char *what)
+enum pop3_rc
+p3_conn_fail(struct pop3 *p, enum conn_err e, const char *what)
 {
 	if (e == CONN_TIMEOUT)
-		return fail(p, POP3_TIMEOUT, "%s: %s", what,
+		return p3_fail(p, POP3_TIMEOUT, "%s: %s", what,
 		    conn_strerror(p->conn, e));
 	if (e == CONN_TOOLONG)
-		return fail(p, POP3_PROTO, "%s: server line too long", what);
+		return p3_fail(p, POP3_PROTO, "%s: server line too long", what);
 	if (e == CONN_TLS)
-		return fail(p, POP3_TLS, "%s: %s", what,
+		return p3_fail(p, POP3_TLS, "%s: %s", what,
 		    conn_strerror(p->conn, e));
-	return fail(p, POP3_NET, "%s: %s", what, conn_strerror(p->conn, e));
+	return p3_fail(p, POP3_NET, "%s: %s", what, conn_strerror(p->conn, e));
 }
 
-static int
-check_state(struct pop3 *p, enum pop3_state want, const char *cmd)
+int
+p3_check_state(struct pop3 *p, enum pop3_state want, const char *cmd)
 {
 	if (p->state == want)
 		return 0;
-	fail(p, POP3_USAGE, "%s not allowed in state %s", cmd,
+	p3_fail(p, POP3_USAGE, "%s not allowed in state %s", cmd,
 	    state_names[p->state]);
 	return -1;
 }
@@ -220,8 +177,8 @@ arg_ok(const char *s, int spaces_ok)
  * commands in flight the bytes are expected; see read_body for the check
  * that replaces this one there.
  */
-static enum pop3_rc
-check_unsolicited(struct pop3 *p, const char *cmd)
+enum pop3_rc
+p3_check_unsolicited(struct pop3 *p, const char *cmd)
 {
 	char text[256];
 	const char *line;
@@ -232,13 +189,13 @@ check_unsolicited(struct pop3 *p, const char *cmd)
 		return POP3_OK;
 	e = conn_getline(p->conn, &line, &len, STATUS_MAX);
 	if (e == CONN_EOF)
-		return fail(p, POP3_NET, "%s: connection closed by the server",
+		return p3_fail(p, POP3_NET, "%s: connection closed by the server",
 		    cmd);
 	if (e != CONN_OK)
-		return conn_fail(p, e, cmd);
+		return p3_conn_fail(p, e, cmd);
 	log_sanitize(text, sizeof text, line, len);
 	log_sanitize(p->srvtext, sizeof p->srvtext, line, len);
-	return fail(p, POP3_PROTO, "before %s, the server sent a reply to no "
+	return p3_fail(p, POP3_PROTO, "before %s, the server sent a reply to no "
 	    "command: %s", cmd, text);
 }
 
@@ -270,9 +227,9 @@ send_cmd_traced(struct pop3 *p, const char *cmd, const char *arg,
 	size_t len;
 
 	if (p->fl_n > 0)
-		return fail(p, POP3_USAGE, "%s while %zu %s unread", cmd,
+		return p3_fail(p, POP3_USAGE, "%s while %zu %s unread", cmd,
 		    p->fl_n, p->fl_n == 1 ? "reply is" : "replies are");
-	if ((rc = check_unsolicited(p, cmd)) != POP3_OK)
+	if ((rc = p3_check_unsolicited(p, cmd)) != POP3_OK)
 		return rc;
 	if (arg != NULL)
 		line = xasprintf("%s %s\r\n", cmd, arg);
@@ -284,7 +241,7 @@ send_cmd_traced(struct pop3 *p, const char *cmd, const char *arg,
 		wipe(line, len);
 	free(line);
 	if (e != CONN_OK)
-		return conn_fail(p, e, cmd);
+		return p3_conn_fail(p, e, cmd);
 	return POP3_OK;
 }
 
@@ -307,8 +264,8 @@ classify(struct pop3 *p, const struct pop3_status *st)
 }
 
 /* Reads a status line; st points into the connection buffer. */
-static enum pop3_rc
-read_status(struct pop3 *p, const char *cmd, struct pop3_status *st)
+enum pop3_rc
+p3_read_status(struct pop3 *p, const char *cmd, struct pop3_status *st)
 {
 	const char *line;
 	enum conn_err e;
@@ -316,11 +273,11 @@ read_status(struct pop3 *p, const char *cmd, struct pop3_status *st)
 
 	e = conn_getline(p->conn, &line, &len, STATUS_MAX);
 	if (e != CONN_OK)
-		return conn_fail(p, e, cmd);
+		return p3_conn_fail(p, e, cmd);
 	pop3_parse_status(line, len, st);
 	classify(p, st);
 	if (!st->ok)
-		return fail(p, POP3_NEG, "%s failed: %s", cmd, p->srvtext);
+		return p3_fail(p, POP3_NEG, "%s failed: %s", cmd, p->srvtext);
 	return POP3_OK;
 }
 
@@ -333,7 +290,7 @@ command(struct pop3 *p, const char *cmd, const char *arg,
 
 	if ((rc = send_cmd(p, cmd, arg, 0)) != POP3_OK)
 		return rc;
-	return read_status(p, cmd, st ? st : &tmp);
+	return p3_read_status(p, cmd, st ? st : &tmp);
 }
 
 /* Reads one line of a multi-line listing: *end set on the "." line. */
@@ -345,7 +302,7 @@ list_line(struct pop3 *p, const char *cmd, const char **line, size_t *len,
 
 	e = conn_getline(p->conn, line, len, LISTLINE_MAX);
 	if (e != CONN_OK)
-		return conn_fail(p, e, cmd);
+		return p3_conn_fail(p, e, cmd);
 	*end = *len == 1 && (*line)[0] == '.';
 	if (!*end && *len > 0 && (*line)[0] == '.') {
 		(*line)++;
@@ -360,7 +317,7 @@ pop3_greeting(struct pop3 *p)
 	struct pop3_status st;
 	enum pop3_rc rc;
 
-	rc = read_status(p, "greeting", &st);
+	rc = p3_read_status(p, "greeting", &st);
 	if (rc == POP3_NEG)
 		pop3_set_state(p, POP3_CLOSED);
 	if (rc == POP3_OK)
@@ -394,7 +351,7 @@ pop3_capa(struct pop3 *p)
 		if (end)
 			break;
 		if (++n > CAPA_MAX_LINES)
-			return fail(p, POP3_PROTO, "CAPA: more than %d lines",
+			return p3_fail(p, POP3_PROTO, "CAPA: more than %d lines",
 			    CAPA_MAX_LINES);
 		bit = pop3_parse_capa(line, len);
 		p->capa |= bit;
@@ -434,12 +391,12 @@ pop3_stls(struct pop3 *p, const char *host, const struct tls_config *cfg)
 	enum pop3_rc rc;
 	char *err = NULL;
 
-	if (check_state(p, POP3_AUTHORIZATION, "STLS") == -1)
+	if (p3_check_state(p, POP3_AUTHORIZATION, "STLS") == -1)
 		return POP3_USAGE;
 	if ((rc = command(p, "STLS", NULL, NULL)) != POP3_OK)
 		return rc;
 	if (conn_starttls(p->conn, host, cfg, &err) == -1) {
-		fail(p, POP3_PROTO, "STLS: %s", err);
+		p3_fail(p, POP3_PROTO, "STLS: %s", err);
 		free(err);
 		pop3_set_state(p, POP3_CLOSED);
 		return POP3_PROTO;
@@ -462,7 +419,7 @@ pop3_auth(struct pop3 *p, struct sasl *s, enum sasl_mech mech)
 	size_t len;
 	int steps = 0;
 
-	if (check_state(p, POP3_AUTHORIZATION, "AUTH") == -1)
+	if (p3_check_state(p, POP3_AUTHORIZATION, "AUTH") == -1)
 		return POP3_USAGE;
 	resp = sasl_initial(s);
 	/* RFC 5034: an initial response only if the line fits 255 octets;
@@ -479,12 +436,12 @@ pop3_auth(struct pop3 *p, struct sasl *s, enum sasl_mech mech)
 	for (; rc == POP3_OK; ) {
 		e = conn_getline(p->conn, &line, &len, STATUS_MAX);
 		if (e != CONN_OK) {
-			rc = conn_fail(p, e, "AUTH");
+			rc = p3_conn_fail(p, e, "AUTH");
 			break;
 		}
 		if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
 			if (++steps > 10) {
-				rc = fail(p, POP3_PROTO, "AUTH %s: too many "
+				rc = p3_fail(p, POP3_PROTO, "AUTH %s: too many "
 				    "challenges", name);
 				break;
 			}
@@ -494,8 +451,8 @@ pop3_auth(struct pop3 *p, struct sasl *s, enum sasl_mech mech)
 			if (resp == NULL) {
 				/* Cancel, as RFC 5034 says, then report. */
 				send_cmd(p, "*", NULL, 0);
-				read_status(p, "AUTH", &st);
-				rc = fail(p, POP3_PROTO, "AUTH %s: %s", name, err);
+				p3_read_status(p, "AUTH", &st);
+				rc = p3_fail(p, POP3_PROTO, "AUTH %s: %s", name, err);
 				free(err);
 				break;
 			}
@@ -507,7 +464,7 @@ pop3_auth(struct pop3 *p, struct sasl *s, enum sasl_mech mech)
 			free(resp);
 			resp = NULL;
 			if (e != CONN_OK)
-				rc = conn_fail(p, e, "AUTH");
+				rc = p3_conn_fail(p, e, "AUTH");
 			continue;
 		}
 		pop3_parse_status(line, len, &st);
@@ -518,12 +475,12 @@ pop3_auth(struct pop3 *p, struct sasl *s, enum sasl_mech mech)
 
 			if (d != NULL)
 				log_sanitize(detail, sizeof detail, d, strlen(d));
-			rc = fail(p, POP3_NEG, "AUTH %s failed: %s%s%s", name,
+			rc = p3_fail(p, POP3_NEG, "AUTH %s failed: %s%s%s", name,
 			    p->srvtext, d ? ": " : "", detail);
 			break;
 		}
 		if (sasl_finish(s, &err) == -1) {
-			rc = fail(p, POP3_PROTO, "AUTH %s: %s", name, err);
+			rc = p3_fail(p, POP3_PROTO, "AUTH %s: %s", name, err);
 			free(err);
 			pop3_set_state(p, POP3_CLOSED);
 			break;
@@ -557,10 +514,10 @@ pop3_apop(struct pop3 *p, const char *user, const char *digest)
 	enum pop3_rc rc;
 	char *arg, *trace;
 
-	if (check_state(p, POP3_AUTHORIZATION, "APOP") == -1)
+	if (p3_check_state(p, POP3_AUTHORIZATION, "APOP") == -1)
 		return POP3_USAGE;
 	if (!arg_ok(user, 0))
-		return fail(p, POP3_USAGE, "the user name must be printable "
+		return p3_fail(p, POP3_USAGE, "the user name must be printable "
 		    "ASCII without spaces for APOP");
 	/* The digest allows an offline guess at the password: not traced. */
 	arg = xasprintf("%s %s", user, digest);
@@ -568,7 +525,7 @@ pop3_apop(struct pop3 *p, const char *user, const char *digest)
 	rc = send_cmd_traced(p, "APOP", arg, trace);
 	free(arg);
 	free(trace);
-	if (rc == POP3_OK && (rc = read_status(p, "APOP", &st)) == POP3_OK)
+	if (rc == POP3_OK && (rc = p3_read_status(p, "APOP", &st)) == POP3_OK)
 		pop3_set_state(p, POP3_TRANSACTION);
 	return rc;
 }
@@ -579,19 +536,19 @@ pop3_login_user(struct pop3 *p, const char *user, const char *pass)
 	struct pop3_status st;
 	enum pop3_rc rc;
 
-	if (check_state(p, POP3_AUTHORIZATION, "USER") == -1)
+	if (p3_check_state(p, POP3_AUTHORIZATION, "USER") == -1)
 		return POP3_USAGE;
 	if (!arg_ok(user, 0))
-		return fail(p, POP3_USAGE, "the user name must be printable "
+		return p3_fail(p, POP3_USAGE, "the user name must be printable "
 		    "ASCII without spaces for USER");
 	if (!arg_ok(pass, 1))
-		return fail(p, POP3_USAGE, "the password must be printable "
+		return p3_fail(p, POP3_USAGE, "the password must be printable "
 		    "ASCII for PASS");
 	if ((rc = command(p, "USER", user, &st)) != POP3_OK)
 		return rc;
 	if ((rc = send_cmd(p, "PASS", pass, 1)) != POP3_OK)
 		return rc;
-	if ((rc = read_status(p, "PASS", &st)) != POP3_OK)
+	if ((rc = p3_read_status(p, "PASS", &st)) != POP3_OK)
 		return rc;
 	pop3_set_state(p, POP3_TRANSACTION);
 	return POP3_OK;
@@ -603,12 +560,12 @@ pop3_stat(struct pop3 *p, uint64_t *count, uint64_t *size)
 	struct pop3_status st;
 	enum pop3_rc rc;
 
-	if (check_state(p, POP3_TRANSACTION, "STAT") == -1)
+	if (p3_check_state(p, POP3_TRANSACTION, "STAT") == -1)
 		return POP3_USAGE;
 	if ((rc = command(p, "STAT", NULL, &st)) != POP3_OK)
 		return rc;
 	if (pop3_parse_stat(st.text, st.textlen, count, size) == -1)
-		return fail(p, POP3_PROTO, "STAT: cannot parse reply: %s",
+		return p3_fail(p, POP3_PROTO, "STAT: cannot parse reply: %s",
 		    p->srvtext);
 	return POP3_OK;
 }
@@ -625,7 +582,7 @@ listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
 	int end, failed = 0;
 
 	*bad = 0;
-	if (check_state(p, POP3_TRANSACTION, cmd) == -1)
+	if (p3_check_state(p, POP3_TRANSACTION, cmd) == -1)
 		return POP3_USAGE;
 	if ((rc = command(p, cmd, NULL, NULL)) != POP3_OK)
 		return rc;
@@ -635,7 +592,7 @@ listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
 		if (end)
 			break;
 		if (++lines > p->listing_max)
-			return fail(p, POP3_PROTO, "%s: more than %zu lines; "
+			return p3_fail(p, POP3_PROTO, "%s: more than %zu lines; "
 			    "giving up", cmd, p->listing_max);
 		if (lcb != NULL) {
 			if (pop3_parse_list(line, len, &msgno, &size) == -1)
@@ -651,7 +608,7 @@ listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
 		}
 	}
 	if (failed)
-		return fail(p, POP3_SINK, "%s: local failure", cmd);
+		return p3_fail(p, POP3_SINK, "%s: local failure", cmd);
 	return POP3_OK;
 }
 
@@ -667,297 +624,12 @@ pop3_uidl(struct pop3 *p, pop3_uidl_cb cb, void *ctx, size_t *bad)
 	return listing(p, "UIDL", NULL, cb, ctx, bad);
 }
 
-int
-pop3_pipelining(const struct pop3 *p)
-{
-	return (p->capa & CAPA_PIPELINING) != 0;
-}
-
-void
-pop3_set_window(struct pop3 *p, size_t cmds, uint64_t bytes)
-{
-	p->win_cmds = cmds < 1 ? 1 : cmds > POP3_WINDOW_MAX ?
-	    POP3_WINDOW_MAX : cmds;
-	p->win_bytes = bytes;
-}
-
-int
-pop3_window_room(const struct pop3 *p, uint64_t size)
-{
-	if (p->state != POP3_TRANSACTION)
-		return 0;
-	if (p->fl_n == 0)
-		return 1;
-	if (!pop3_pipelining(p) || p->fl_n >= p->win_cmds)
-		return 0;
-	if (p->win_bytes != 0 && (p->fl_bytes > p->win_bytes ||
-	    size > p->win_bytes - p->fl_bytes))
-		return 0;
-	return 1;
-}
-
-size_t
-pop3_in_flight(const struct pop3 *p)
-{
-	return p->fl_n;
-}
-
-size_t
-pop3_unanswered(const struct pop3 *p, struct pop3_flight *out, size_t max)
-{
-	const struct flight *f;
-	size_t i;
-
-	for (i = 0; i < p->fl_n && i < max; i++) {
-		f = &p->fl[(p->fl_head + i) % POP3_WINDOW_MAX];
-		out[i].cmd = f->cmd;
-		out[i].msgno = f->msgno;
-	}
-	return p->fl_n;
-}
-
-/* Queues the command; it goes out with others in begin_read. */
-static enum pop3_rc
-send_flight(struct pop3 *p, enum pop3_cmd cmd, uint32_t msgno, long top,
-    uint64_t size)
-{
-	const char *name = cmd_names[cmd];
-	struct flight *f;
-	enum pop3_rc rc;
-	char line[64];
-	int n;
-
-	if (check_state(p, POP3_TRANSACTION, name) == -1)
-		return POP3_USAGE;
-	if (!pop3_window_room(p, size))
-		return fail(p, POP3_USAGE, "%s %u: %s", name, msgno,
-		    pop3_pipelining(p) ? "the pipelining window is full" :
-		    "the server does not pipeline and a reply is unread");
-	if (p->fl_n == 0 && (rc = check_unsolicited(p, name)) != POP3_OK)
-		return rc;
-	if (cmd == POP3_CMD_TOP)
-		n = snprintf(line, sizeof line, "TOP %u %ld\r\n", msgno, top);
-	else
-		n = snprintf(line, sizeof line, "%s %u\r\n", name, msgno);
-	conn_queue(p->conn, line, (size_t)n);
-	f = &p->fl[(p->fl_head + p->fl_n) % POP3_WINDOW_MAX];
-	f->cmd = cmd;
-	f->msgno = msgno;
-	f->size = size;
-	f->behind = p->fl_n > 0;
-	p->fl_n++;
-	p->fl_bytes += size;
-	p->unsent++;
-	return POP3_OK;
-}
-
-enum pop3_rc
-pop3_send_retr(struct pop3 *p, uint32_t msgno, uint64_t size)
-{
-	return send_flight(p, POP3_CMD_RETR, msgno, -1, size);
-}
-
-enum pop3_rc
-pop3_send_top(struct pop3 *p, uint32_t msgno)
-{
-	return send_flight(p, POP3_CMD_TOP, msgno, 0, 0);
-}
-
-void
-pop3_set_drain_max(struct pop3 *p, uint64_t n)
-{
-	p->drain_max = n;
-}
-
-enum pop3_rc
-pop3_send_dele(struct pop3 *p, uint32_t msgno)
-{
-	return send_flight(p, POP3_CMD_DELE, msgno, -1, 0);
-}
-
-/*
- * Takes the oldest command in flight, which must be cmd msgno, into *f.
- * Queued commands go out together once the one to be read is among them
- * or they are half of those in flight, so the server is never short of
- * work while we read. After the connection failed, the command gets the
- * error that closed it.
- */
-static enum pop3_rc
-begin_read(struct pop3 *p, enum pop3_cmd cmd, uint32_t msgno,
-    struct flight *f)
-{
-	const struct flight *h = &p->fl[p->fl_head];
-	enum conn_err e;
-
-	if (p->fl_n == 0)
-		return fail(p, POP3_USAGE, "no %s %u in flight",
-		    cmd_names[cmd], msgno);
-	if (h->cmd != cmd || h->msgno != msgno)
-		return fail(p, POP3_USAGE, "the next reply is to %s %u, not "
-		    "%s %u", cmd_names[h->cmd], h->msgno, cmd_names[cmd], msgno);
-	*f = *h;
-	p->fl_head = (p->fl_head + 1) % POP3_WINDOW_MAX;
-	p->fl_n--;
-	p->fl_bytes -= f->size;
-	if (p->state == POP3_CLOSED)
-		return fail(p, p->dead != POP3_OK ? p->dead : POP3_NET,
-		    "%s %u: never answered: %s", cmd_names[cmd], msgno,
-		    p->dead != POP3_OK ? p->deadwhy : "the connection is closed");
-	if (conn_queued(p->conn) == 0)
-		p->unsent = 0;
-	/* fl_n no longer counts the command taken. */
-	if (p->unsent > 0 && 2 * p->unsent > p->fl_n) {
-		p->unsent = 0;
-		if ((e = conn_flush(p->conn)) != CONN_OK)
-			return conn_fail(p, e, cmd_names[cmd]);
-	}
-	return POP3_OK;
-}
-
-/*
- * A reply to no command among pipelined replies shifts them: the stray
- * status line is taken for this command's, and this command's own status
- * line becomes the first line of the message. No message starts so: its
- * first line is a header field, and "+OK" or "-ERR" followed by a blank is
- * not one.
- */
-static int
-status_like(const char *b, size_t n)
-{
-	size_t k;
-
-	if (n >= 3 && strncasecmp(b, "+OK", 3) == 0)
-		k = 3;
-	else if (n >= 4 && strncasecmp(b, "-ERR", 4) == 0)
-		k = 4;
-	else
-		return 0;
-	return n == k || b[k] == ' ' || b[k] == '\t' || b[k] == '\r' ||
-	    b[k] == '\n';
-}
-
-static enum pop3_rc
-read_body(struct pop3 *p, const struct flight *f, uint64_t max_octets,
-    pop3_sink sink, void *ctx, uint64_t *octets)
-{
-	const char *cmd = cmd_names[f->cmd], *in;
-	struct pop3_status st;
-	struct dotdec d;
-	enum conn_err e;
-	enum pop3_rc rc;
-	size_t inlen, used, outlen, held = 0;
-	int toobig = 0, sinkfail = 0, checking = f->behind;
-	char *out;
-
-	if ((rc = read_status(p, cmd, &st)) != POP3_OK)
-		return rc;
-	dotdec_init(&d);
-	/* One buffer for the session, not one per message. */
-	if (p->body == NULL)
-		p->body = xmalloc(HOLD_MAX + CONN_MAXPEEK + 1);
-	out = p->body;
-	while (!d.done) {
-		if ((e = conn_peek(p->conn, &in, &inlen)) != CONN_OK)
-			return conn_fail(p, e, cmd);
-		used = dotdec_run(&d, in, inlen, out + held, &outlen);
-		conn_consume(p->conn, used);
-		*octets += outlen;
-		outlen += held;
-		held = 0;
-		if (checking) {
-			if (outlen <= HOLD_MAX && !d.done) {
-				held = outlen;
-				continue;
-			}
-			checking = 0;
-			if (status_like(out, outlen))
-				return fail(p, POP3_PROTO, "%s %u: the message "
-				    "starts with a status line: the server sent "
-				    "a reply to no command before it", cmd,
-				    f->msgno);
-		}
-		if (max_octets != 0 && *octets > max_octets)
-			toobig = 1;
-		if (toobig && *octets - max_octets > p->drain_max) {
-			fail(p, POP3_TOOBIG, "%s %u: message larger than %llu "
-			    "octets; connection dropped rather than reading it "
-			    "all", cmd, f->msgno, (unsigned long long)max_octets);
-			close_session(p, POP3_TOOBIG);
-			return POP3_TOOBIG;
-		}
-		if (toobig || sinkfail || outlen == 0)
-			continue;
-		if (sink(ctx, out, outlen) == -1)
-			sinkfail = 1;
-	}
-	if (conn_trace(p->conn))
-		fprintf(stderr, "S: <%llu octets of message data>\nS: .\n",
-		    (unsigned long long)*octets);
-	if (toobig)
-		return fail(p, POP3_TOOBIG, "%s %u: message larger than %llu "
-		    "octets", cmd, f->msgno, (unsigned long long)max_octets);
-	if (sinkfail)
-		return fail(p, POP3_SINK, "%s %u: local failure", cmd,
-		    f->msgno);
-	return POP3_OK;
-}
-
-enum pop3_rc
-pop3_read_retr(struct pop3 *p, uint32_t msgno, uint64_t max_octets,
-    pop3_sink sink, void *ctx, uint64_t *octets)
-{
-	struct flight f;
-	enum pop3_rc rc;
-
-	*octets = 0;
-	if ((rc = begin_read(p, POP3_CMD_RETR, msgno, &f)) != POP3_OK)
-		return rc;
-	return read_body(p, &f, max_octets, sink, ctx, octets);
-}
-
-enum pop3_rc
-pop3_read_top(struct pop3 *p, uint32_t msgno, uint64_t max_octets,
-    pop3_sink sink, void *ctx, uint64_t *octets)
-{
-	struct flight f;
-	enum pop3_rc rc;
-
-	*octets = 0;
-	if ((rc = begin_read(p, POP3_CMD_TOP, msgno, &f)) != POP3_OK)
-		return rc;
-	return read_body(p, &f, max_octets, sink, ctx, octets);
-}
-
-enum pop3_rc
-pop3_read_dele(struct pop3 *p, uint32_t msgno)
-{
-	struct pop3_status st;
-	struct flight f;
-	enum pop3_rc rc;
-
-	if ((rc = begin_read(p, POP3_CMD_DELE, msgno, &f)) != POP3_OK)
-		return rc;
-	return read_status(p, "DELE", &st);
-}
-
-enum pop3_rc
-pop3_check_stray(struct pop3 *p)
-{
-	if (p->fl_n > 0)
-		return fail(p, POP3_USAGE, "%zu %s unread", p->fl_n,
-		    p->fl_n == 1 ? "reply is" : "replies are");
-	if (p->state == POP3_CLOSED)
-		return fail(p, POP3_USAGE, "the connection is closed");
-	return check_unsolicited(p, "the next command");
-}
-
-/* Not while others are in flight: the reply read would be theirs. */
 static int
 check_idle(struct pop3 *p, const char *cmd)
 {
 	if (p->fl_n == 0)
 		return 0;
-	fail(p, POP3_USAGE, "%s and wait while %zu %s unread", cmd, p->fl_n,
+	p3_fail(p, POP3_USAGE, "%s and wait while %zu %s unread", cmd, p->fl_n,
 	    p->fl_n == 1 ? "reply is" : "replies are");
 	return -1;
 }
@@ -971,19 +643,19 @@ pop3_retr(struct pop3 *p, uint32_t msgno, long top, uint64_t max_octets,
 	enum pop3_rc rc;
 
 	*octets = 0;
-	if (check_idle(p, cmd_names[cmd]) == -1)
+	if (check_idle(p, p3_cmd_names[cmd]) == -1)
 		return POP3_USAGE;
-	if ((rc = send_flight(p, cmd, msgno, top, 0)) != POP3_OK)
+	if ((rc = p3_send_flight(p, cmd, msgno, top, 0)) != POP3_OK)
 		return rc;
-	if ((rc = begin_read(p, cmd, msgno, &f)) != POP3_OK)
+	if ((rc = p3_begin_read(p, cmd, msgno, &f)) != POP3_OK)
 		return rc;
-	return read_body(p, &f, max_octets, sink, ctx, octets);
+	return p3_read_body(p, &f, max_octets, sink, ctx, octets);
 }
 
 static enum pop3_rc
 simple(struct pop3 *p, const char *cmd, const char *arg)
 {
-	if (check_state(p, POP3_TRANSACTION, cmd) == -1)
+	if (p3_check_state(p, POP3_TRANSACTION, cmd) == -1)
 		return POP3_USAGE;
 	return command(p, cmd, arg, NULL);
 }
@@ -1018,9 +690,9 @@ pop3_quit(struct pop3 *p)
 	enum pop3_rc rc;
 
 	if (p->state == POP3_CLOSED)
-		return fail(p, POP3_USAGE, "QUIT after the connection closed");
+		return p3_fail(p, POP3_USAGE, "QUIT after the connection closed");
 	if (p->fl_n > 0)
-		return fail(p, POP3_USAGE, "QUIT while %zu %s unread", p->fl_n,
+		return p3_fail(p, POP3_USAGE, "QUIT while %zu %s unread", p->fl_n,
 		    p->fl_n == 1 ? "reply is" : "replies are");
 	if (p->state == POP3_TRANSACTION)
 		pop3_set_state(p, POP3_UPDATE);
