@@ -21,1630 +21,29 @@
  * Run with --help for the options; tests/server.sh starts and stops it.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* getopt_long */
+#define _GNU_SOURCE
 #endif
+#include "testpop3d.h"
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <stdnoreturn.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
-
-/* Holds one command line including its CRLF: well above the 1024 bytes a
- * client may send, small enough to bound a hostile one. */
-#define LINE_BUF 4096
-#define MAX_FAULTS 32
-/* Long listings go out in pieces of about this size: few enough writes to
- * send a million UIDL lines quickly, little enough memory to hold one. */
-#define FLUSH_AT 65536
-#define MAX_SYNTHETIC 10000000L
-
-/* Synthetic message i, generated directly in its CRLF wire form. Both
- * lines carry i, so its size follows from the number of digits of i. */
-#define SYN_TEXT "Subject: synthetic %zu\r\n\r\nbody of synthetic message %zu\r\n"
-#define SYN_UID "syn-%zu"
-/* Room for either with the largest i allowed. */
-#define SYN_BUF 96
-
-/* GREETING is not a client command; it is there so that faults can
- * target the greeting like any other response. */
-enum cmd {
-	C_GREETING, C_CAPA, C_USER, C_PASS, C_STAT, C_LIST, C_UIDL, C_RETR,
-	C_TOP, C_DELE, C_NOOP, C_RSET, C_QUIT, C_STLS, C_AUTH, C_APOP, C_NCMDS
-};
-static const char *const cmd_names[C_NCMDS] = {
+const char *const cmd_names[C_NCMDS] = {
 	"GREETING", "CAPA", "USER", "PASS", "STAT", "LIST", "UIDL", "RETR",
 	"TOP", "DELE", "NOOP", "RSET", "QUIT", "STLS", "AUTH", "APOP"
 };
-static const int min_args[C_NCMDS] = { 0, 0, 0, 0, 0, 0, 0, 1, 2, 1, 0, 0, 0, 0, 1, 2 };
-static const int max_args[C_NCMDS] = { 0, 0, 0, 0, 0, 1, 1, 1, 2, 1, 0, 0, 0, 0, 2, 2 };
-
-/* SASL mechanisms this server implements, as advertised. */
-enum mech {
-	M_PLAIN, M_LOGIN, M_CRAM_MD5, M_SCRAM_SHA_1, M_SCRAM_SHA_256,
-	M_XOAUTH2, M_OAUTHBEARER, M_NMECHS
-};
-static const char *const mech_names[M_NMECHS] = {
+const int min_args[C_NCMDS] = { 0, 0, 0, 0, 0, 0, 0, 1, 2, 1, 0, 0, 0, 0, 1, 2 };
+const int max_args[C_NCMDS] = { 0, 0, 0, 0, 0, 1, 1, 1, 2, 1, 0, 0, 0, 0, 2, 2 };
+const char *const mech_names[M_NMECHS] = {
 	"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256",
 	"XOAUTH2", "OAUTHBEARER"
 };
-/* RFC 4422: at most 20 characters; room for that many in the lists. */
-#define MECH_MAX 20
-#define MAX_LISTED 16
-#define SCRAM_ITER 4096
-/* The OAuth error (RFC 7628 section 3.2.2) sent for a wrong token. */
-#define OAUTH_ERROR "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"mail\"}"
-
-enum fault_kind { F_DROP, F_HANG, F_NOTERM, F_AUTOLOGOUT, F_STRAY };
-struct fault {
-	enum fault_kind kind;
-	enum cmd cmd;
-	long n;
-	size_t bytes;
-};
-
-/* Booleans are int so that getopt_long can set them by flag pointer. */
-static struct {
-	const char *maildrop, *port_file, *pid_file, *log_file, *count_file;
-	const char *user, *pass, *greeting;
-	long max_sessions, session_filter, trickle_ms, port;
-	long synthetic, stat_count, list_skip;
-	int auth_fail_temp, in_use, lowercase, bare_plus, tabs, extra_text;
-	int fake_sizes, no_uidl, no_capa, no_top, bare_lf, no_greeting;
-	int uidl_extra, exit_with_parent, small_sizes, stdio;
-	/* What real servers taught us (issue 9). */
-	int status_rewrite, top_then_headers, close_after_fail, apop_no_secret;
-	int big_sizes;
-	struct fault faults[MAX_FAULTS];
-	size_t nfaults;
-	/* TLS */
-	const char *tls_cert, *tls_key, *client_ca;
-	int implicit_tls, stls, stls_fail, stls_fake, stls_inject;
-	/* Authentication. sasl and sasl_lie are the option texts; listed is
-	 * what CAPA advertises (both, in order, once each). */
-	const char *sasl, *sasl_lie, *token, *scram_salt, *scram_nonce;
-	int scram_bad_signature, no_user, apop;
-	char listed[MAX_LISTED][MECH_MAX + 1];
-	int listed_mech[MAX_LISTED]; /* enum mech; -1 for a lie we cannot do */
-	bool lie[MAX_LISTED];
-	size_t nlisted;
-} opt = { .user = "test", .pass = "secret", .greeting = "testpop3d ready",
+struct options opt = { .user = "test", .pass = "secret", .greeting = "testpop3d ready",
 	  .stat_count = -1 /* 0 is a count a test may want reported */ };
-
-static FILE *logfp;
-static pid_t watched_parent;
-static SSL_CTX *tls_ctx;
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-struct msg {
-	char *name;
-	struct buf data; /* CRLF line endings, not dot-stuffed */
-	char *uid;
-	size_t uidlen;
-	bool deleted;
-	bool topped;	/* TOP was sent for it in this session */
-};
-
-/* Messages are numbered files first, then synthetic ones. A synthetic
- * message is nothing but its number and a deleted bit; its text and UID
- * are made up whenever needed, so that a maildrop of millions costs a
- * bitmap rather than millions of allocations. */
-struct session {
-	int rfd, wfd;      /* the same socket, or stdin and stdout */
-	bool wsock;        /* wfd is a socket: send() without SIGPIPE */
-	long number;
-	bool authed, have_user, quit;
-	bool closed;       /* the connection failed: send nothing more */
-	bool stls_done;    /* STLS was answered +OK (CAPA drops it) */
-	bool want_tls;     /* the handshake is due once the reply is sent */
-	SSL *ssl;          /* set while TLS is up */
-	bool tls_broken;   /* TLS failed: no close_notify at the end */
-	char stamp[80];    /* <...@testpop3d>: APOP and CRAM-MD5 */
-	struct buf user;
-	struct msg *msgs;
-	size_t nmsgs;
-	unsigned char *syn_deleted;
-	size_t nsyn;
-	long count[C_NCMDS], mlcount[C_NCMDS];
-	unsigned sepidx;
-	char in[LINE_BUF];
-	size_t in_start, in_end;
-};
-
-/* A reply on its way out. Most are built whole and sent in one write;
- * a long listing is sent in pieces while it is built, and faults are then
- * applied across the pieces as if it had been built whole. */
-struct reply {
-	struct buf b;     /* built, not yet sent */
-	int cmd;          /* -1 for a reply to an unknown command */
-	size_t sent;      /* bytes of the reply sent in earlier pieces */
-	const struct fault *fault;
-	bool started;     /* fault looked up, mlcount counted */
-	bool stop;        /* building is pointless: failed or cut short */
-	bool failed;
-};
-
-struct arg {
-	const char *p;
-	size_t n;
-};
-
-static noreturn void die(const char *what)
-{
-	fprintf(stderr, "testpop3d: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static noreturn void die_ssl(const char *what, const char *arg)
-{
-	fprintf(stderr, "testpop3d: %s%s%s\n", what, arg ? ": " : "", arg ? arg : "");
-	ERR_print_errors_fp(stderr);
-	exit(1);
-}
-
-static noreturn void usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "testpop3d: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-	fputs("usage: testpop3d [options] MAILDROP_DIR (see --help)\n", stderr);
-	exit(2);
-}
-
-static void buf_add(struct buf *b, const void *data, size_t n)
-{
-	if (n == 0)
-		return; /* memcpy from a NULL buffer is undefined even for 0 */
-	if (n > SIZE_MAX / 4 - b->len) {
-		errno = ENOMEM;
-		die("buffer");
-	}
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			die("realloc");
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void buf_fmt(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void buf_fmt(struct buf *b, const char *fmt, ...)
-{
-	/* Only for numbers and fixed text; client bytes go through buf_add
-	 * so that NULs survive. */
-	char tmp[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof tmp) {
-		errno = EOVERFLOW;
-		die("buf_fmt");
-	}
-	buf_add(b, tmp, (size_t)n);
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-	struct buf b = { 0 };
-	buf_str(&b, dir);
-	buf_str(&b, "/");
-	buf_add(&b, name, strlen(name) + 1);
-	return b.p;
-}
-
-static void check_parent(void)
-{
-	/* A test script can die without running its cleanup trap; being
-	 * reparented is the only sign of that the server can see. */
-	if (watched_parent != 0 && getppid() != watched_parent) {
-		fputs("testpop3d: parent went away, exiting\n", stderr);
-		exit(1);
-	}
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* Polls in slices of at most a second so that a server blocked on a
- * silent client still notices its parent is gone. Returns 1 when ready
- * (or hung up), 0 on timeout, -1 on error; timeout_ms < 0 waits forever. */
-static int wait_fd(int fd, short events, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	for (;;) {
-		int slice = timeout_ms >= 0 && timeout_ms < 1000 ? timeout_ms : 1000;
-		int r = poll(&p, 1, slice);
-		if (r > 0)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		check_parent();
-		if (r == 0 && timeout_ms >= 0 && (timeout_ms -= slice) <= 0)
-			return 0;
-	}
-}
-
-static int wait_readable(int fd, int timeout_ms)
-{
-	return wait_fd(fd, POLLIN, timeout_ms);
-}
-
-static void log_bytes(const char *p, size_t n)
-{
-	/* Tests read this file while the server runs: flush every line. */
-	if (logfp && ((n > 0 && fwrite(p, 1, n, logfp) != n) ||
-		      putc('\n', logfp) == EOF || fflush(logfp) != 0))
-		die(opt.log_file);
-}
-
-/* ---- The I/O layer: everything a session reads or writes goes through
- * io_read and send_all, over TLS once s->ssl is set. With TLS the socket
- * is non-blocking, so that waiting is done here, in slices (wait_fd). */
-
-/* After an SSL call returned ret: waits for what it wants and returns 0 to
- * call it again, or -1 when the connection is finished (a TLS failure
- * marks it broken: no close_notify is sent after one). */
-static int ssl_wait(struct session *s, int ret)
-{
-	switch (SSL_get_error(s->ssl, ret)) {
-	case SSL_ERROR_WANT_READ:
-		return wait_fd(s->rfd, POLLIN, -1) < 0 ? -1 : 0;
-	case SSL_ERROR_WANT_WRITE:
-		return wait_fd(s->wfd, POLLOUT, -1) < 0 ? -1 : 0;
-	case SSL_ERROR_ZERO_RETURN:
-		return -1;
-	default:
-		s->tls_broken = true;
-		return -1;
-	}
-}
-
-/* Returns the number of bytes read, 0 at EOF, -1 on an error. */
-static ssize_t io_read(struct session *s, char *p, size_t n)
-{
-	int cap = n > INT_MAX ? INT_MAX : (int)n;
-	if (s->closed)
-		return -1;
-	for (;;) {
-		if (!s->ssl) {
-			if (wait_readable(s->rfd, -1) < 0)
-				return -1;
-			ssize_t got = read(s->rfd, p, n);
-			if (got < 0 && errno == EINTR)
-				continue;
-			return got;
-		}
-		ERR_clear_error();
-		int got = SSL_read(s->ssl, p, cap);
-		if (got > 0)
-			return got;
-		if (SSL_get_error(s->ssl, got) == SSL_ERROR_ZERO_RETURN)
-			return 0;
-		if (ssl_wait(s, got) != 0)
-			return -1;
-	}
-}
-
-/* Returns the number of bytes written (at least 1), or -1. */
-static ssize_t io_write(struct session *s, const char *p, size_t n)
-{
-	int cap = n > INT_MAX ? INT_MAX : (int)n;
-	for (;;) {
-		if (!s->ssl) {
-			/* SIGPIPE is ignored: a pipe's write fails
-			 * with EPIPE as a socket's send does. */
-			ssize_t w = s->wsock ? send(s->wfd, p, n, MSG_NOSIGNAL)
-					     : write(s->wfd, p, n);
-			if (w < 0 && errno == EINTR)
-				continue;
-			return w;
-		}
-		ERR_clear_error();
-		int w = SSL_write(s->ssl, p, cap);
-		if (w > 0)
-			return w;
-		if (ssl_wait(s, w) != 0)
-			return -1;
-	}
-}
-
-/* A failed write closes the session: nothing more is sent. */
-static int send_all(struct session *s, const char *p, size_t n)
-{
-	size_t chunk = opt.trickle_ms > 0 ? 1 : n;
-	if (s->closed)
-		return -1;
-	while (n > 0) {
-		/* One byte per TLS record when trickling. */
-		ssize_t w = io_write(s, p, n < chunk ? n : chunk);
-		if (w <= 0) {
-			s->closed = true;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-		if (opt.trickle_ms > 0)
-			sleep_ms(opt.trickle_ms);
-	}
-	return 0;
-}
-
-/* Reads and discards input until EOF, an error or, when budget_ms >= 0,
- * that many milliseconds of silence. Raw reads: what comes over TLS now
- * is not worth decrypting. */
-static void drain(int fd, int budget_ms)
-{
-	char tmp[512];
-	for (;;) {
-		int r = wait_readable(fd, budget_ms < 0 ? -1 : 100);
-		if (r == 0 && (budget_ms -= 100) > 0)
-			continue;
-		ssize_t n = r > 0 ? read(fd, tmp, sizeof tmp) : 0;
-		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-			break;
-	}
-}
-
-/* The TLS server handshake on the session's socket. Returns 0 with TLS
- * up, or -1 with the reason in the log and the session to be closed. */
-static int tls_start(struct session *s)
-{
-	int fds[2] = { s->rfd, s->wfd };
-	for (int i = 0; i < 2; i++) {
-		int fl = fcntl(fds[i], F_GETFL);
-		if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0)
-			die("fcntl");
-	}
-	if (!(s->ssl = SSL_new(tls_ctx)) || SSL_set_rfd(s->ssl, s->rfd) != 1 ||
-	    SSL_set_wfd(s->ssl, s->wfd) != 1)
-		die_ssl("SSL_new", NULL);
-	for (;;) {
-		ERR_clear_error();
-		int r = SSL_accept(s->ssl);
-		if (r == 1)
-			return 0;
-		int e = SSL_get_error(s->ssl, r);
-		unsigned long code = ERR_peek_error();
-		if (ssl_wait(s, r) == 0)
-			continue;
-		char why[256];
-		if (code != 0)
-			ERR_error_string_n(code, why, sizeof why);
-		else
-			snprintf(why, sizeof why, "%s", e == SSL_ERROR_SYSCALL ?
-				 "connection closed" : "failed");
-		struct buf b = { 0 };
-		buf_str(&b, "-- TLS handshake failed: ");
-		buf_str(&b, why);
-		long v = SSL_get_verify_result(s->ssl);
-		if (v != X509_V_OK) {
-			buf_str(&b, " (");
-			buf_str(&b, X509_verify_cert_error_string(v));
-			buf_str(&b, ")");
-		}
-		log_bytes(b.p, b.len);
-		free(b.p);
-		s->tls_broken = s->closed = true;
-		return -1;
-	}
-}
-
-static const char *eol(void)
-{
-	return opt.bare_lf ? "\n" : "\r\n";
-}
-
-/* fields: data a client parses (may be NULL); text: for humans, sent only
- * with --extra-text unless always_text. */
-static void ok_line(struct buf *b, const struct buf *fields, const char *text,
-		    bool always_text)
-{
-	bool show_text = text && *text && !opt.bare_plus &&
-		(always_text || opt.extra_text);
-	bool have_fields = fields && fields->len > 0;
-	buf_str(b, opt.bare_plus ? "+" : opt.lowercase ? "+ok" : "+OK");
-	if (opt.tabs)
-		buf_str(b, "\t");
-	else if (have_fields || show_text)
-		buf_str(b, " ");
-	if (have_fields)
-		buf_add(b, fields->p, fields->len);
-	if (have_fields && show_text)
-		buf_str(b, " ");
-	if (show_text)
-		buf_str(b, text);
-	buf_str(b, eol());
-}
-
-static void err_line(struct buf *b, const char *text)
-{
-	buf_str(b, opt.lowercase ? "-err " : "-ERR ");
-	buf_str(b, text);
-	buf_str(b, eol());
-}
-
-/* Message indexes below are 0-based: message number - 1. */
-static size_t msg_count(const struct session *s)
-{
-	return s->nmsgs + s->nsyn;
-}
-
-static bool msg_deleted(const struct session *s, size_t idx)
-{
-	if (idx < s->nmsgs)
-		return s->msgs[idx].deleted;
-	idx -= s->nmsgs;
-	return s->syn_deleted[idx / 8] & (1u << (idx % 8));
-}
-
-static void set_deleted(struct session *s, size_t idx)
-{
-	if (idx < s->nmsgs) {
-		s->msgs[idx].deleted = true;
-	} else {
-		idx -= s->nmsgs;
-		s->syn_deleted[idx / 8] |= (unsigned char)(1u << (idx % 8));
-	}
-}
-
-static size_t digits(size_t n)
-{
-	size_t d = 1;
-	while (n >= 10) {
-		n /= 10;
-		d++;
-	}
-	return d;
-}
-
-/* Computed rather than formatted: STAT and LIST visit every message, and
- * the self-test checks that this matches what RETR sends. */
-static size_t syn_octets(size_t i)
-{
-	return sizeof SYN_TEXT - 1 - 2 * strlen("%zu") + 2 * digits(i);
-}
-
-static size_t msg_octets(const struct session *s, size_t idx)
-{
-	return idx < s->nmsgs ? s->msgs[idx].data.len : syn_octets(idx - s->nmsgs + 1);
-}
-
-static unsigned long long msg_size(const struct session *s, size_t idx)
-{
-	unsigned long long n = msg_octets(s, idx);
-	/* Exchange reports storage sizes, which are not octet counts; a
-	 * lying server may also understate them. */
-	if (opt.small_sizes)
-		return n / 10000 + 1;
-	if (opt.big_sizes)
-		return n * 10;
-	return opt.fake_sizes ? n * 3 / 2 + 1000 : n;
-}
-
-/* The UID of a message; a synthetic one's is formatted into tmp. */
-static const char *msg_uid(const struct session *s, size_t idx,
-			   char tmp[SYN_BUF], size_t *len)
-{
-	if (idx < s->nmsgs) {
-		*len = s->msgs[idx].uidlen;
-		return s->msgs[idx].uid;
-	}
-	*len = (size_t)snprintf(tmp, SYN_BUF, SYN_UID, idx - s->nmsgs + 1);
-	return tmp;
-}
-
-/* The wire form of a message (CRLF, not dot-stuffed); a synthetic one's
- * is formatted into tmp. */
-static const char *msg_text(const struct session *s, size_t idx,
-			    char tmp[SYN_BUF], size_t *len)
-{
-	if (idx < s->nmsgs) {
-		*len = s->msgs[idx].data.len;
-		return s->msgs[idx].data.p;
-	}
-	size_t i = idx - s->nmsgs + 1;
-	*len = (size_t)snprintf(tmp, SYN_BUF, SYN_TEXT, i, i);
-	return tmp;
-}
-
-static bool uid_is_word(const char *uid, size_t len)
-{
-	return !memchr(uid, ' ', len) && !memchr(uid, '\t', len);
-}
-
-static const char *field_sep(struct session *s)
-{
-	/* Rotating, so that a client which copes with one odd separator by
-	 * accident still gets caught by the next. */
-	static const char *const seps[] = { " \t  ", "\t\t", "  \t ", "\t ", "   " };
-	return opt.tabs ? seps[s->sepidx++ % 5] : " ";
-}
-
-/* "N SIZE" for LIST, "N UID" for UIDL; appends to f. Returns whether
- * text may follow: not after a UID with blanks, which it would extend. */
-static bool item_fields(struct session *s, struct buf *f, int cmd, size_t num)
-{
-	const char *sep = field_sep(s);
-	char tmp[SYN_BUF];
-	size_t len;
-	if (cmd == C_LIST) {
-		buf_fmt(f, "%zu%s%llu", num, sep, msg_size(s, num - 1));
-		return true;
-	}
-	const char *uid = msg_uid(s, num - 1, tmp, &len);
-	buf_fmt(f, "%zu%s", num, sep);
-	buf_add(f, uid, len);
-	return uid_is_word(uid, len);
-}
-
-static void add_body_line(struct buf *b, const char *p, size_t n)
-{
-	if (n > 0 && p[0] == '.')
-		buf_str(b, ".");
-	buf_add(b, p, n);
-	buf_str(b, eol());
-}
-
-static void add_terminator(struct buf *b)
-{
-	buf_str(b, ".");
-	buf_str(b, eol());
-}
-
-/* body_lines < 0 sends the whole message; otherwise the header, the blank
- * line after it and that many body lines (TOP). */
-static void add_message(struct buf *b, const struct session *s, size_t idx,
-			long body_lines)
-{
-	char tmp[SYN_BUF];
-	size_t left;
-	const char *p = msg_text(s, idx, tmp, &left);
-	bool in_header = true;
-	long sent = 0;
-	while (left > 0) {
-		const char *lf = memchr(p, '\n', left);
-		size_t advance = lf ? (size_t)(lf - p) + 1 : left;
-		size_t linelen = lf ? advance - 1 : left;
-		if (linelen > 0 && p[linelen - 1] == '\r')
-			linelen--;
-		if (!in_header && body_lines >= 0 && sent++ >= body_lines)
-			break;
-		add_body_line(b, p, linelen);
-		in_header = in_header && linelen > 0;
-		p += advance;
-		left -= advance;
-	}
-	add_terminator(b);
-}
-
-static int read_file(const char *path, struct buf *out)
-{
-	char tmp[8192];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	while ((n = read(fd, tmp, sizeof tmp)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		buf_add(out, tmp, (size_t)n);
-	}
-	close(fd);
-	return 0;
-}
-
-/* Stored lines may already end in CRLF; only bare LFs are converted, so
- * LIST sizes match what RETR puts on the wire. */
-static void to_wire(const struct buf *raw, struct buf *out)
-{
-	size_t run = 0;
-	for (size_t i = 0; i < raw->len; i++) {
-		if (raw->p[i] == '\n' && (i == 0 || raw->p[i - 1] != '\r')) {
-			buf_add(out, raw->p + run, i - run);
-			buf_str(out, "\r");
-			run = i;
-		}
-	}
-	buf_add(out, raw->p + run, raw->len - run);
-	if (raw->len > 0 && raw->p[raw->len - 1] != '\n')
-		buf_str(out, "\r\n");
-}
-
-static int cmp_msg(const void *a, const void *b)
-{
-	return strcmp(((const struct msg *)a)->name, ((const struct msg *)b)->name);
-}
-
-static void free_msgs(struct session *s)
-{
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		free(s->msgs[i].name);
-		free(s->msgs[i].data.p);
-		free(s->msgs[i].uid);
-	}
-	free(s->msgs);
-	s->msgs = NULL;
-	s->nmsgs = 0;
-	free(s->syn_deleted);
-	s->syn_deleted = NULL;
-	s->nsyn = 0;
-}
-
-static void set_uid(struct msg *m, const char *uid, size_t len)
-{
-	if (!(m->uid = malloc(len + 1)))
-		die("malloc");
-	memcpy(m->uid, uid, len);
-	m->uid[len] = '\0';
-	m->uidlen = len;
-}
-
-/* Each line is NAME<TAB>UID; the first line naming a file wins. */
-static void apply_uidl_file(struct session *s, const struct buf *u)
-{
-	const char *p = u->p;
-	size_t left = u->len;
-	while (left > 0) {
-		const char *lf = memchr(p, '\n', left);
-		size_t linelen = lf ? (size_t)(lf - p) : left;
-		const char *tab = memchr(p, '\t', linelen);
-		size_t namelen = tab ? (size_t)(tab - p) : 0;
-		for (size_t i = 0; tab && i < s->nmsgs; i++) {
-			struct msg *m = &s->msgs[i];
-			if (!m->uid && strlen(m->name) == namelen &&
-			    memcmp(m->name, p, namelen) == 0)
-				set_uid(m, tab + 1, linelen - namelen - 1);
-		}
-		p += lf ? linelen + 1 : linelen;
-		left -= lf ? linelen + 1 : linelen;
-	}
-}
-
-/* Scanned at login rather than at startup so that tests can change the
- * maildrop between sessions. */
-static int load_maildrop(struct session *s)
-{
-	size_t cap = 0;
-	struct dirent *de;
-	struct stat st;
-	DIR *d = opendir(opt.maildrop);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		char *path = path_join(opt.maildrop, de->d_name);
-		int r = stat(path, &st);
-		free(path);
-		if (r != 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (s->nmsgs == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct msg *n = realloc(s->msgs, cap * sizeof *n);
-			if (!n)
-				die("realloc");
-			s->msgs = n;
-		}
-		memset(&s->msgs[s->nmsgs], 0, sizeof s->msgs[0]);
-		if (!(s->msgs[s->nmsgs++].name = strdup(de->d_name)))
-			die("strdup");
-	}
-	closedir(d);
-	if (s->nmsgs > 1)
-		qsort(s->msgs, s->nmsgs, sizeof s->msgs[0], cmp_msg);
-
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		struct buf raw = { 0 };
-		char *path = path_join(opt.maildrop, s->msgs[i].name);
-		int r = read_file(path, &raw);
-		free(path);
-		to_wire(&raw, &s->msgs[i].data);
-		free(raw.p);
-		if (r != 0)
-			return -1;
-	}
-
-	struct buf u = { 0 };
-	char *upath = path_join(opt.maildrop, ".uidl");
-	bool ok = read_file(upath, &u) == 0 || errno == ENOENT;
-	free(upath);
-	if (ok)
-		apply_uidl_file(s, &u);
-	free(u.p);
-	for (size_t i = 0; i < s->nmsgs; i++)
-		if (!s->msgs[i].uid)
-			set_uid(&s->msgs[i], s->msgs[i].name, strlen(s->msgs[i].name));
-
-	/* Fresh in every session: their deletions are not worth persisting. */
-	s->nsyn = (size_t)opt.synthetic;
-	if (s->nsyn && !(s->syn_deleted = calloc((s->nsyn + 7) / 8, 1)))
-		die("calloc");
-	return ok ? 0 : -1;
-}
-
-/* Returns 1 with a line (terminator stripped), 2 for an over-long line
- * (already discarded), 0 on EOF or error. */
-static int read_line(struct session *s, const char **line, size_t *len)
-{
-	bool overlong = false;
-	for (;;) {
-		char *p = s->in + s->in_start;
-		char *lf = memchr(p, '\n', s->in_end - s->in_start);
-		if (lf) {
-			size_t n = (size_t)(lf - p);
-			s->in_start += n + 1;
-			if (overlong)
-				return 2;
-			*line = p;
-			*len = n > 0 && p[n - 1] == '\r' ? n - 1 : n;
-			return 1;
-		}
-		memmove(s->in, p, s->in_end - s->in_start);
-		s->in_end -= s->in_start;
-		s->in_start = 0;
-		if (s->in_end == sizeof s->in) {
-			overlong = true;
-			s->in_end = 0;
-		}
-		ssize_t got = io_read(s, s->in + s->in_end, sizeof s->in - s->in_end);
-		if (got <= 0) {
-			s->closed = true;
-			return 0;
-		}
-		s->in_end += (size_t)got;
-	}
-}
-
-static const struct fault *find_fault(const struct session *s, int cmd,
-				      bool multiline)
-{
-	if (cmd < 0 || (opt.session_filter && s->number != opt.session_filter))
-		return NULL;
-	for (size_t i = 0; i < opt.nfaults; i++) {
-		const struct fault *f = &opt.faults[i];
-		if (f->cmd == (enum cmd)cmd &&
-		    (f->kind == F_NOTERM ? multiline && f->n == s->mlcount[cmd]
-					 : f->n == s->count[cmd]))
-			return f;
-	}
-	return NULL;
-}
-
-/* Done once per reply, when its first piece or all of it is sent, so that
- * a reply sent in pieces meets the same fault as one sent whole. */
-static void reply_start(struct session *s, struct reply *r, bool multiline)
-{
-	if (r->started)
-		return;
-	r->started = true;
-	if (r->cmd >= 0 && multiline)
-		s->mlcount[r->cmd]++;
-	r->fault = find_fault(s, r->cmd, multiline);
-}
-
-/* How many of the built bytes may go out; final when r->b ends the reply. */
-static size_t reply_allowance(const struct reply *r, bool final)
-{
-	const struct fault *f = r->fault;
-	size_t n = r->b.len;
-	if (!f || f->kind == F_STRAY)
-		return n;
-	if (f->kind == F_NOTERM)
-		return final ? n - 1 - strlen(eol()) : n;
-	size_t left = f->bytes > r->sent ? f->bytes - r->sent : 0;
-	return left < n ? left : n;
-}
-
-/* Sends what has been built of a multi-line reply so far. Returns false
- * when building more is pointless: the connection failed, or a fault cuts
- * the reply short within what is built (send_response then does that). */
-static bool reply_flush(struct session *s, struct reply *r)
-{
-	reply_start(s, r, true);
-	size_t n = reply_allowance(r, false);
-	if (n < r->b.len) {
-		r->stop = true;
-		return false;
-	}
-	if (send_all(s, r->b.p, n) != 0) {
-		r->stop = r->failed = true;
-		return false;
-	}
-	r->sent += n;
-	r->b.len = 0;
-	return true;
-}
-
-/* Sends the rest of a response, or the part of it a fault allows. Returns
- * 0 to go on with the session, -1 to end it. */
-static int send_response(struct session *s, struct reply *r, bool multiline)
-{
-	reply_start(s, r, multiline);
-	if (r->failed)
-		return -1;
-	const struct fault *f = r->fault;
-	/* Verbatim, whatever the other quirks: it stands for another
-	 * server's reply, and must be told apart from this one's. */
-	if (f && f->kind == F_STRAY)
-		buf_str(&r->b, "+OK stray reply\r\n");
-	size_t n = reply_allowance(r, true);
-	int rc = send_all(s, r->b.p, n);
-	if (!f || f->kind == F_STRAY)
-		return rc;
-	if (rc == 0 && f->kind == F_AUTOLOGOUT) {
-		struct buf m = { 0 };
-		buf_str(&m, eol());
-		err_line(&m, "autologout; idle for too long");
-		send_all(s, m.p, m.len);
-		free(m.p);
-	}
-	/* A hang sends nothing more until the client gives up and hangs
-	 * up, so that the next connection is served (and --stdio ends). */
-	if (f->kind == F_HANG) {
-		drain(s->rfd, -1);
-		s->closed = true;
-	}
-	return -1;
-}
-
-/* Arguments are split at single spaces with no leniency: a client that
- * sends "LIST  1" or "STAT " is buggy, and this server is there to notice. */
-static int split_args(const char *p, size_t n, bool present, struct arg *out)
-{
-	int count = 0;
-	size_t i = 0;
-	while (present) {
-		size_t start = i;
-		while (i < n && p[i] != ' ')
-			i++;
-		if (i == start || count == 2)
-			return -1;
-		out[count].p = p + start;
-		out[count++].n = i - start;
-		if (i++ == n)
-			break;
-	}
-	return count;
-}
-
-static bool parse_number(struct arg a, long *out)
-{
-	long v = 0;
-	if (a.n == 0 || a.n > 9)
-		return false;
-	for (size_t i = 0; i < a.n; i++) {
-		if (a.p[i] < '0' || a.p[i] > '9')
-			return false;
-		v = v * 10 + (a.p[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* On success sets *num to the message number; else adds the -ERR. */
-static bool find_msg(struct session *s, struct arg a, struct buf *b,
-		     size_t *num)
-{
-	long n;
-	if (!parse_number(a, &n) || n < 1 || (size_t)n > msg_count(s)) {
-		err_line(b, "no such message");
-		return false;
-	}
-	if (msg_deleted(s, (size_t)n - 1)) {
-		err_line(b, "message is deleted");
-		return false;
-	}
-	*num = (size_t)n;
-	return true;
-}
-
-static void totals(const struct session *s, size_t *count,
-		   unsigned long long *size)
-{
-	*count = 0;
-	*size = 0;
-	for (size_t i = 0; i < msg_count(s); i++) {
-		if (!msg_deleted(s, i)) {
-			++*count;
-			*size += msg_size(s, i);
-		}
-	}
-}
-
-static int lookup_cmd(const char *p, size_t n, int first)
-{
-	for (int c = first; c < C_NCMDS; c++)
-		if (strlen(cmd_names[c]) == n && !memchr(p, '\0', n) &&
-		    strncasecmp(p, cmd_names[c], n) == 0)
-			return c;
-	return -1;
-}
-
-/* Whether [p, p + n) is exactly the string want. */
-static bool same(const char *p, size_t n, const char *want)
-{
-	return n == strlen(want) && (n == 0 || memcmp(p, want, n) == 0);
-}
-
-static bool check_login(const struct session *s, const char *pw, size_t pwlen)
-{
-	return same(s->user.p, s->user.len, opt.user) && same(pw, pwlen, opt.pass);
-}
-
-/* The end of every login (USER/PASS, APOP, AUTH): ok says whether the
- * credentials were right, denied is the -ERR text when they were not. */
-static void finish_login(struct session *s, bool ok, const char *denied,
-			 struct buf *b)
-{
-	s->have_user = false;
-	/* A backend outage comes before the check, a lock after it. */
-	if (opt.auth_fail_temp) {
-		err_line(b, "[SYS/TEMP] try later");
-	} else if (!ok) {
-		err_line(b, denied);
-		/* solid-pop3d hangs up after a refused login. */
-		if (opt.close_after_fail)
-			s->quit = true;
-	} else if (opt.in_use) {
-		err_line(b, "[IN-USE] mailbox locked");
-	} else if (load_maildrop(s) != 0) {
-		free_msgs(s);
-		err_line(b, "[SYS/PERM] cannot read maildrop");
-	} else {
-		s->authed = true;
-		ok_line(b, NULL, "logged in", false);
-	}
-}
-
-static void do_pass(struct session *s, const char *pw, size_t pwlen,
-		    struct buf *b)
-{
-	finish_login(s, check_login(s, pw, pwlen), "[AUTH] invalid login", b);
-}
-
-/* ---- APOP and SASL ---- */
-
-static const char *const denied_text = "[AUTH] invalid credentials";
-
-/* A fresh <pid.seconds.nanoseconds@testpop3d>: unique per use, as RFC 1939
- * wants of the APOP timestamp (and CRAM-MD5 of its challenge). */
-static void make_stamp(char *out, size_t n)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(out, n, "<%ld.%lld.%09ld@testpop3d>", (long)getpid(),
-		 (long long)ts.tv_sec, (long)ts.tv_nsec);
-}
-
-static void hex_add(struct buf *b, const unsigned char *p, size_t n)
-{
-	static const char digits_hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		char two[2] = { digits_hex[p[i] >> 4], digits_hex[p[i] & 15] };
-		buf_add(b, two, 2);
-	}
-}
-
-static void digest(const EVP_MD *md, const void *p, size_t n,
-		   unsigned char *out, unsigned *outlen)
-{
-	if (EVP_Digest(p, n, out, outlen, md, NULL) != 1)
-		die_ssl("EVP_Digest", NULL);
-}
-
-static void hmac(const EVP_MD *md, const void *key, size_t keylen,
-		 const void *p, size_t n, unsigned char *out)
-{
-	unsigned len;
-	if (!HMAC(md, key, (int)keylen, p, n, out, &len))
-		die_ssl("HMAC", NULL);
-}
-
-static void b64_add(struct buf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return;
-	/* Bounded by the line buffer, far below INT_MAX. */
-	unsigned char *out = malloc(4 * ((n + 2) / 3) + 1);
-	if (!out)
-		die("malloc");
-	int len = EVP_EncodeBlock(out, p, (int)n);
-	buf_add(b, out, (size_t)len);
-	free(out);
-}
-
-static int b64_value(char c)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char *p = c ? strchr(alphabet, c) : NULL;
-	return p ? (int)(p - alphabet) : -1;
-}
-
-/* Strict base64 (RFC 4648 section 4): padded, canonical, nothing else.
- * Appends the decoded bytes to out; false for anything else. */
-static bool b64_decode(const char *p, size_t n, struct buf *out)
-{
-	if (n % 4 != 0)
-		return false;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		size_t pad = 0;
-		for (size_t j = 0; j < 4; j++) {
-			if (p[i + j] == '=' && i + 4 == n && j >= 2 &&
-			    (j == 3 || p[i + 3] == '=')) {
-				v[j] = 0;
-				pad++;
-			} else if (pad || (v[j] = b64_value(p[i + j])) < 0) {
-				return false;
-			}
-		}
-		/* The bits the padding leaves over must be zero. */
-		if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
-			return false;
-		unsigned char o[3] = {
-			(unsigned char)(v[0] << 2 | v[1] >> 4),
-			(unsigned char)((v[1] & 15) << 4 | v[2] >> 2),
-			(unsigned char)((v[2] & 3) << 6 | v[3]),
-		};
-		buf_add(out, o, 3 - pad);
-	}
-	return true;
-}
-
-/* Outcome of one exchange step or of a whole mechanism. */
-enum sasl_rc {
-	A_OK,        /* step: a response; mechanism: credentials right */
-	A_DENIED,    /* credentials wrong */
-	A_CANCEL,    /* the client sent "*" */
-	A_MALFORMED, /* a response that is not base64 or not the mechanism's */
-	A_GONE       /* the connection failed */
-};
-
-/* Leaves b allocated and NUL-terminated, however empty. */
-static void buf_nul(struct buf *b)
-{
-	buf_add(b, "", 1);
-	b->len--;
-}
-
-/* Reads one client response, logged as received, decoded into out. */
-static enum sasl_rc sasl_read(struct session *s, struct buf *out)
-{
-	const char *line;
-	size_t len;
-	int got = read_line(s, &line, &len);
-	out->len = 0;
-	if (got == 0)
-		return A_GONE;
-	if (got == 2) {
-		log_bytes("-- overlong line discarded", strlen("-- overlong line discarded"));
-		return A_MALFORMED;
-	}
-	log_bytes(line, len);
-	if (len == 1 && line[0] == '*')
-		return A_CANCEL;
-	bool ok = b64_decode(line, len, out);
-	buf_nul(out);
-	return ok ? A_OK : A_MALFORMED;
-}
-
-/* Sends a challenge ("+ " and its base64, only "+ " when empty) and reads
- * the response to it. */
-static enum sasl_rc sasl_step(struct session *s, const void *chal, size_t n,
-			      struct buf *out)
-{
-	struct buf b = { 0 };
-	buf_str(&b, "+ ");
-	b64_add(&b, chal, n);
-	buf_str(&b, eol());
-	int rc = send_all(s, b.p, b.len);
-	free(b.p);
-	return rc == 0 ? sasl_read(s, out) : A_GONE;
-}
-
-/* The first response of a client-first mechanism: the initial response
- * of "AUTH MECH IR" ("=" for an empty one), else the answer to an empty
- * challenge. */
-static enum sasl_rc sasl_first(struct session *s, const struct arg *ir,
-			       struct buf *out)
-{
-	if (!ir)
-		return sasl_step(s, NULL, 0, out);
-	out->len = 0;
-	bool ok = (ir->n == 1 && ir->p[0] == '=') || b64_decode(ir->p, ir->n, out);
-	buf_nul(out);
-	return ok ? A_OK : A_MALFORMED;
-}
-
-/* RFC 4616: authzid NUL authcid NUL passwd; the authzid may only be
- * empty or the user itself. */
-static enum sasl_rc mech_plain(struct session *s, const struct arg *ir)
-{
-	struct buf in = { 0 };
-	enum sasl_rc rc = sasl_first(s, ir, &in);
-	if (rc == A_OK) {
-		const char *p = in.p, *end = in.p + in.len;
-		const char *n1 = in.len ? memchr(p, '\0', in.len) : NULL;
-		const char *n2 = n1 ? memchr(n1 + 1, '\0', (size_t)(end - n1 - 1)) : NULL;
-		if (!n2)
-			rc = A_MALFORMED;
-		else if ((n1 > p && !same(p, (size_t)(n1 - p), opt.user)) ||
-			 !same(n1 + 1, (size_t)(n2 - n1 - 1), opt.user) ||
-			 !same(n2 + 1, (size_t)(end - n2 - 1), opt.pass))
-			rc = A_DENIED;
-	}
-	free(in.p);
-	return rc;
-}
-
-/* The LOGIN draft: "Username:", "Password:". An initial response is
- * taken as the user name, as some servers do. */
-static enum sasl_rc mech_login(struct session *s, const struct arg *ir)
-{
-	struct buf user = { 0 }, pw = { 0 };
-	enum sasl_rc rc = ir ? sasl_first(s, ir, &user)
-			     : sasl_step(s, "Username:", 9, &user);
-	if (rc == A_OK)
-		rc = sasl_step(s, "Password:", 9, &pw);
-	if (rc == A_OK && (!same(user.p, user.len, opt.user) ||
-			   !same(pw.p, pw.len, opt.pass)))
-		rc = A_DENIED;
-	free(user.p);
-	free(pw.p);
-	return rc;
-}
-
-/* RFC 2195: the response is "user HEX(HMAC-MD5(password, challenge))". */
-static enum sasl_rc mech_cram_md5(struct session *s, const struct arg *ir)
-{
-	char chal[80];
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	struct buf in = { 0 }, want = { 0 };
-	if (ir)
-		return A_MALFORMED; /* the server speaks first */
-	make_stamp(chal, sizeof chal);
-	enum sasl_rc rc = sasl_step(s, chal, strlen(chal), &in);
-	if (rc == A_OK) {
-		hmac(EVP_md5(), opt.pass, strlen(opt.pass), chal, strlen(chal), mac);
-		buf_str(&want, opt.user);
-		buf_str(&want, " ");
-		hex_add(&want, mac, 16);
-		if (in.len != want.len || memcmp(in.p, want.p, in.len) != 0)
-			rc = A_DENIED;
-	}
-	free(in.p);
-	free(want.p);
-	return rc;
-}
-
-/* One "X=value" attribute of a SCRAM message at *p, moving *p past it
- * and its comma; false when it is not there or empty. */
-static bool scram_attr(const char **p, const char *end, char name, struct arg *val)
-{
-	const char *q = *p;
-	if (end - q < 3 || q[0] != name || q[1] != '=')
-		return false;
-	q += 2;
-	const char *comma = memchr(q, ',', (size_t)(end - q));
-	val->p = q;
-	val->n = (size_t)((comma ? comma : end) - q);
-	*p = comma ? comma + 1 : end;
-	return val->n > 0;
-}
-
-/* A SCRAM saslname (RFC 5802: "=2C" for ',', "=3D" for '=') unescaped
- * into out; false when badly escaped. */
-static bool scram_unescape(struct arg a, struct buf *out)
-{
-	for (size_t i = 0; i < a.n; i++) {
-		if (a.p[i] != '=') {
-			buf_add(out, a.p + i, 1);
-		} else if (a.n - i >= 3 && a.p[i + 1] == '2' && a.p[i + 2] == 'C') {
-			buf_str(out, ",");
-			i += 2;
-		} else if (a.n - i >= 3 && a.p[i + 1] == '3' && a.p[i + 2] == 'D') {
-			buf_str(out, "=");
-			i += 2;
-		} else {
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool same_buf(const char *p, size_t n, const struct buf *b)
-{
-	return n == b->len && (n == 0 || memcmp(p, b->p, n) == 0);
-}
-
-/* The salt: --scram-salt, or 16 random bytes for each exchange. */
-static void scram_salt(struct buf *salt)
-{
-	unsigned char rnd[16];
-	if (opt.scram_salt) {
-		b64_decode(opt.scram_salt, strlen(opt.scram_salt), salt);
-		return;
-	}
-	if (RAND_bytes(rnd, sizeof rnd) != 1)
-		die_ssl("RAND_bytes", NULL);
-	buf_add(salt, rnd, sizeof rnd);
-}
-
-/* The server's part of the nonce: --scram-nonce, or 24 random base64
- * characters (never a comma). */
-static void scram_nonce(struct buf *nonce)
-{
-	unsigned char rnd[18];
-	if (opt.scram_nonce) {
-		buf_str(nonce, opt.scram_nonce);
-		return;
-	}
-	if (RAND_bytes(rnd, sizeof rnd) != 1)
-		die_ssl("RAND_bytes", NULL);
-	b64_add(nonce, rnd, sizeof rnd);
-}
-
-/* RFC 5802 (RFC 7677 for SHA-256), server side: client-first ->
- * server-first -> client-final, checked by its proof -> "v=" the server
- * signature as a last challenge, which the client answers empty. The
- * password is used as given: no SASLprep. */
-static enum sasl_rc mech_scram(struct session *s, const struct arg *ir,
-			       const EVP_MD *md)
-{
-	struct buf cfirst = { 0 }, sfirst = { 0 }, cfinal = { 0 }, user = { 0 };
-	struct buf authz = { 0 }, salt = { 0 }, am = { 0 }, tmp = { 0 };
-	struct {
-		unsigned char salted[EVP_MAX_MD_SIZE], client_key[EVP_MAX_MD_SIZE];
-		unsigned char stored_key[EVP_MAX_MD_SIZE], client_sig[EVP_MAX_MD_SIZE];
-		unsigned char recovered[EVP_MAX_MD_SIZE], server_key[EVP_MAX_MD_SIZE];
-		unsigned char server_sig[EVP_MAX_MD_SIZE], check[EVP_MAX_MD_SIZE];
-	} k;
-	struct buf last = { 0 };
-	size_t hlen = (size_t)EVP_MD_get_size(md), nonce_len;
-	unsigned dlen;
-	struct arg name, cnonce, cb, rnonce;
-	const char *p, *end, *q, *comma, *bare, *proof = NULL;
-	bool user_ok;
-
-	enum sasl_rc rc = sasl_first(s, ir, &cfirst);
-	if (rc != A_OK)
-		goto out;
-	rc = A_MALFORMED;
-	p = cfirst.p;
-	end = p + cfirst.len;
-	/* gs2-header: "n" or "y" (no channel binding here: "p=" is refused),
-	 * ",", an optional "a=" authzid, ",". */
-	if (cfirst.len < 3 || memchr(p, '\0', cfirst.len) ||
-	    (p[0] != 'n' && p[0] != 'y') || p[1] != ',')
-		goto out;
-	comma = memchr(p + 2, ',', (size_t)(end - p - 2));
-	if (!comma)
-		goto out;
-	bare = comma + 1;
-	if (comma > p + 2) {
-		struct arg a = { p + 4, (size_t)(comma - p - 4) };
-		if (comma - p < 5 || p[2] != 'a' || p[3] != '=' ||
-		    !scram_unescape(a, &authz))
-			goto out;
-	}
-	q = bare;
-	if (!scram_attr(&q, end, 'n', &name) || !scram_attr(&q, end, 'r', &cnonce) ||
-	    !scram_unescape(name, &user))
-		goto out;
-	for (size_t i = 0; i < cnonce.n; i++)
-		if (cnonce.p[i] < 0x21 || cnonce.p[i] > 0x7e)
-			goto out;
-	user_ok = same(user.p, user.len, opt.user) &&
-		(authz.len == 0 || same(authz.p, authz.len, opt.user));
-
-	buf_str(&sfirst, "r=");
-	buf_add(&sfirst, cnonce.p, cnonce.n);
-	scram_nonce(&sfirst);
-	nonce_len = sfirst.len - 2;
-	buf_str(&sfirst, ",s=");
-	scram_salt(&salt);
-	b64_add(&sfirst, salt.p, salt.len);
-	buf_fmt(&sfirst, ",i=%d", SCRAM_ITER);
-	if ((rc = sasl_step(s, sfirst.p, sfirst.len, &cfinal)) != A_OK)
-		goto out;
-
-	/* client-final: "c=" base64(gs2-header) ",r=" nonce [extensions]
-	 * ",p=" proof, the proof last. */
-	rc = A_MALFORMED;
-	p = cfinal.p;
-	end = p + cfinal.len;
-	for (const char *x = end; x - p >= 3; x--)
-		if (x[-3] == ',' && x[-2] == 'p' && x[-1] == '=') {
-			proof = x;
-			break;
-		}
-	if (!proof || memchr(p, '\0', cfinal.len))
-		goto out;
-	q = p;
-	tmp.len = 0;
-	b64_add(&tmp, cfirst.p, (size_t)(bare - cfirst.p));
-	if (!scram_attr(&q, proof - 3, 'c', &cb) || !same_buf(cb.p, cb.n, &tmp) ||
-	    !scram_attr(&q, proof - 3, 'r', &rnonce) || rnonce.n != nonce_len ||
-	    memcmp(rnonce.p, sfirst.p + 2, nonce_len) != 0)
-		goto out;
-	tmp.len = 0;
-	if (!b64_decode(proof, (size_t)(end - proof), &tmp) || tmp.len != hlen)
-		goto out;
-
-	/* AuthMessage = client-first-bare "," server-first ","
-	 * client-final-without-proof */
-	buf_add(&am, bare, (size_t)(cfirst.p + cfirst.len - bare));
-	buf_str(&am, ",");
-	buf_add(&am, sfirst.p, sfirst.len);
-	buf_str(&am, ",");
-	buf_add(&am, p, (size_t)(proof - 3 - p));
-
-	if (PKCS5_PBKDF2_HMAC(opt.pass, (int)strlen(opt.pass),
-			      (const unsigned char *)salt.p, (int)salt.len,
-			      SCRAM_ITER, md, (int)hlen, k.salted) != 1)
-		die_ssl("PBKDF2", NULL);
-	hmac(md, k.salted, hlen, "Client Key", 10, k.client_key);
-	digest(md, k.client_key, hlen, k.stored_key, &dlen);
-	hmac(md, k.stored_key, hlen, am.p, am.len, k.client_sig);
-	for (size_t i = 0; i < hlen; i++)
-		k.recovered[i] = (unsigned char)tmp.p[i] ^ k.client_sig[i];
-	digest(md, k.recovered, hlen, k.check, &dlen);
-	hmac(md, k.salted, hlen, "Server Key", 10, k.server_key);
-	hmac(md, k.server_key, hlen, am.p, am.len, k.server_sig);
-	if (!user_ok || memcmp(k.check, k.stored_key, hlen) != 0) {
-		rc = A_DENIED;
-		goto out;
-	}
-	/* An outage is reported before the server proves anything. */
-	rc = A_OK;
-	if (opt.auth_fail_temp)
-		goto out;
-	if (opt.scram_bad_signature)
-		k.server_sig[hlen - 1] ^= 0x01;
-	tmp.len = 0;
-	buf_str(&tmp, "v=");
-	b64_add(&tmp, k.server_sig, hlen);
-	rc = sasl_step(s, tmp.p, tmp.len, &last);
-	if (rc == A_OK && last.len != 0)
-		rc = A_MALFORMED; /* RFC 5034: the answer to the last is empty */
-out:
-	free(last.p);
-	free(cfirst.p);
-	free(sfirst.p);
-	free(cfinal.p);
-	free(user.p);
-	free(authz.p);
-	free(salt.p);
-	free(am.p);
-	free(tmp.p);
-	return rc;
-}
-
-/* Pairs "key=value" each ended by ^A, then one more ^A (RFC 7628's
- * kvpair* kvsep; Google's XOAUTH2 the same). Sets *val to key's value,
- * { NULL, 0 } when absent; false when the list is malformed. */
-static bool kv_find(const char *p, size_t n, const char *key, struct arg *val)
-{
-	val->p = NULL;
-	val->n = 0;
-	while (n > 0) {
-		if (n == 1 && *p == '\x01')
-			return true;
-		const char *sep = memchr(p, '\x01', n);
-		const char *eq = memchr(p, '=', n);
-		if (!sep || !eq || eq > sep || eq == p)
-			return false;
-		if (!val->p && same(p, (size_t)(eq - p), key)) {
-			val->p = eq + 1;
-			val->n = (size_t)(sep - eq - 1);
-		}
-		n -= (size_t)(sep + 1 - p);
-		p = sep + 1;
-	}
-	return false;
-}
-
-static bool bearer_ok(struct arg auth)
-{
-	const char *token = opt.token ? opt.token : opt.pass;
-	return auth.p && auth.n > 7 && strncasecmp(auth.p, "Bearer ", 7) == 0 &&
-		same(auth.p + 7, auth.n - 7, token);
-}
-
-/* A refused token: the error JSON as a challenge, whatever answer to it
- * (RFC 7628 wants ^A, XOAUTH2 clients send an empty line), then -ERR. */
-static enum sasl_rc oauth_deny(struct session *s)
-{
-	struct buf in = { 0 };
-	enum sasl_rc rc = sasl_step(s, OAUTH_ERROR, strlen(OAUTH_ERROR), &in);
-	free(in.p);
-	return rc == A_GONE ? A_GONE : A_DENIED;
-}
-
-/* "user=" USER ^A "auth=Bearer " TOKEN ^A ^A */
-static enum sasl_rc mech_xoauth2(struct session *s, const struct arg *ir)
-{
-	struct buf in = { 0 };
-	struct arg user, auth;
-	enum sasl_rc rc = sasl_first(s, ir, &in);
-	if (rc == A_OK) {
-		if (!kv_find(in.p, in.len, "user", &user) || !user.p ||
-		    !kv_find(in.p, in.len, "auth", &auth) || !auth.p)
-			rc = A_MALFORMED;
-		else if (!same(user.p, user.n, opt.user) || !bearer_ok(auth))
-			rc = oauth_deny(s);
-	}
-	free(in.p);
-	return rc;
-}
-
-/* RFC 7628: gs2-header ("n," or "y,", optional "a=" authzid, ",") ^A
- * then pairs (host=, port=, auth=) and a final ^A. */
-static enum sasl_rc mech_oauthbearer(struct session *s, const struct arg *ir)
-{
-	struct buf in = { 0 }, authz = { 0 };
-	struct arg auth;
-	const char *p, *end, *comma;
-	enum sasl_rc rc = sasl_first(s, ir, &in);
-	if (rc != A_OK)
-		goto out;
-	rc = A_MALFORMED;
-	p = in.p;
-	end = p + in.len;
-	if (in.len < 4 || (p[0] != 'n' && p[0] != 'y') || p[1] != ',' ||
-	    !(comma = memchr(p + 2, ',', in.len - 2)) || comma + 1 == end ||
-	    comma[1] != '\x01')
-		goto out;
-	if (comma > p + 2) {
-		struct arg a = { p + 4, (size_t)(comma - p - 4) };
-		if (comma - p < 5 || p[2] != 'a' || p[3] != '=' ||
-		    !scram_unescape(a, &authz))
-			goto out;
-	}
-	if (!kv_find(comma + 2, (size_t)(end - comma - 2), "auth", &auth) || !auth.p)
-		goto out;
-	if ((authz.len && !same(authz.p, authz.len, opt.user)) || !bearer_ok(auth))
-		rc = oauth_deny(s);
-	else
-		rc = A_OK;
-out:
-	free(in.p);
-	free(authz.p);
-	return rc;
-}
-
-/* RFC 5034: AUTH mechanism [initial-response]. a[] points into the input
- * buffer, which the reads of the exchange reuse: the initial response is
- * decoded before any of them. */
-static void do_auth(struct session *s, int na, const struct arg *a, struct buf *b)
-{
-	const struct arg *ir = na == 2 ? &a[1] : NULL;
-	size_t i = 0;
-	while (i < opt.nlisted && !(strlen(opt.listed[i]) == a[0].n &&
-				    strncasecmp(a[0].p, opt.listed[i], a[0].n) == 0))
-		i++;
-	if (i == opt.nlisted) {
-		err_line(b, "unsupported mechanism");
-		return;
-	}
-	/* A server that lies in CAPA: no response code, as the real ones. */
-	if (opt.lie[i]) {
-		err_line(b, "mechanism not available");
-		return;
-	}
-	enum sasl_rc rc;
-	switch (opt.listed_mech[i]) {
-	case M_PLAIN:
-		rc = mech_plain(s, ir);
-		break;
-	case M_LOGIN:
-		rc = mech_login(s, ir);
-		break;
-	case M_CRAM_MD5:
-		rc = mech_cram_md5(s, ir);
-		break;
-	case M_SCRAM_SHA_1:
-		rc = mech_scram(s, ir, EVP_sha1());
-		break;
-	case M_SCRAM_SHA_256:
-		rc = mech_scram(s, ir, EVP_sha256());
-		break;
-	case M_XOAUTH2:
-		rc = mech_xoauth2(s, ir);
-		break;
-	default:
-		rc = mech_oauthbearer(s, ir);
-		break;
-	}
-	switch (rc) {
-	case A_OK:
-	case A_DENIED:
-		finish_login(s, rc == A_OK, denied_text, b);
-		break;
-	case A_CANCEL:
-		err_line(b, "authentication cancelled");
-		break;
-	case A_MALFORMED:
-		err_line(b, "malformed SASL response");
-		break;
-	case A_GONE:
-		s->closed = true;
-		break;
-	}
-}
-
-/* RFC 1939: APOP name digest, the digest MD5(timestamp password) in
- * lower-case hex. */
-static void do_apop(struct session *s, const struct arg *a, struct buf *b)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len;
-	struct buf in = { 0 }, want = { 0 };
-	buf_str(&in, s->stamp);
-	buf_str(&in, opt.pass);
-	digest(EVP_md5(), in.p, in.len, md, &len);
-	hex_add(&want, md, len);
-	/* A timestamp in the greeting, but no APOP secret for the user
-	 * (Cyrus with saslauthd, Mailutils' default, solid-pop3d). */
-	finish_login(s, !opt.apop_no_secret && same(a[0].p, a[0].n, opt.user) &&
-		     same_buf(a[1].p, a[1].n, &want), opt.apop_no_secret ?
-		     "[AUTH] authentication failed" : denied_text, b);
-	free(in.p);
-	free(want.p);
-}
+pid_t watched_parent;
+FILE *logfp;
+SSL_CTX *tls_ctx;
 
 /* Inserts "Status: RO" and "X-UID: 1" at the end of a maildrop file's
  * header block, once. */
-static void add_status(const char *name)
+void add_status(const char *name)
 {
 	char *path = path_join(opt.maildrop, name), *p, *end;
 	struct buf in = { 0 }, out = { 0 };
@@ -1677,7 +76,7 @@ static void add_status(const char *name)
 	free(path);
 }
 
-static void do_quit(struct session *s, struct buf *b)
+void do_quit(struct session *s, struct buf *b)
 {
 	size_t removed = 0, failed = 0;
 	char text[64];
@@ -1707,7 +106,7 @@ static void do_quit(struct session *s, struct buf *b)
 		ok_line(b, NULL, text, false);
 }
 
-static void add_item(struct buf *b, const struct buf *f, bool text_ok)
+void add_item(struct buf *b, const struct buf *f, bool text_ok)
 {
 	buf_add(b, f->p, f->len);
 	if (opt.extra_text && text_ok)
@@ -1715,7 +114,7 @@ static void add_item(struct buf *b, const struct buf *f, bool text_ok)
 	buf_str(b, eol());
 }
 
-static void do_listing(struct session *s, int cmd, int na, struct arg a,
+void do_listing(struct session *s, int cmd, int na, struct arg a,
 		       struct reply *r)
 {
 	struct buf *b = &r->b, f = { 0 };
@@ -1756,20 +155,20 @@ static void do_listing(struct session *s, int cmd, int na, struct arg a,
 
 static const char *const capas[] = { "TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING" };
 
-static bool stls_any(void)
+bool stls_any(void)
 {
 	return opt.stls || opt.stls_fail || opt.stls_fake || opt.stls_inject;
 }
 
 /* Commands of the AUTHORIZATION state; the rest but CAPA and QUIT are
  * for the TRANSACTION state. */
-static bool login_cmd(int cmd)
+bool login_cmd(int cmd)
 {
 	return cmd == C_USER || cmd == C_PASS || cmd == C_STLS || cmd == C_AUTH ||
 		cmd == C_APOP;
 }
 
-static void do_capa(struct session *s, struct buf *b)
+void do_capa(struct session *s, struct buf *b)
 {
 	ok_line(b, NULL, "capability list follows", false);
 	for (size_t i = 0; i < sizeof capas / sizeof capas[0]; i++)
@@ -1792,7 +191,7 @@ static void do_capa(struct session *s, struct buf *b)
 	add_terminator(b);
 }
 
-static void do_stls(struct session *s, struct buf *b)
+void do_stls(struct session *s, struct buf *b)
 {
 	if (s->ssl || s->stls_done) {
 		err_line(b, "TLS already active");
@@ -1812,7 +211,7 @@ static void do_stls(struct session *s, struct buf *b)
 }
 
 /* Builds the reply to one command into r; returns whether it is multi-line. */
-static bool dispatch(struct session *s, int cmd, const char *rest,
+bool dispatch(struct session *s, int cmd, const char *rest,
 		     size_t restlen, bool present, struct reply *r)
 {
 	struct arg a[2];
@@ -1930,7 +329,7 @@ static bool dispatch(struct session *s, int cmd, const char *rest,
 /* The handshake after STLS. Whatever the client sent after STLS and before
  * its handshake is plaintext a client must not send (RFC 2595, the
  * STARTTLS command injection): thrown away, as a server must, and logged. */
-static int begin_tls(struct session *s)
+int begin_tls(struct session *s)
 {
 	if (s->in_end > s->in_start) {
 		struct buf b = { 0 };
@@ -1943,7 +342,7 @@ static int begin_tls(struct session *s)
 }
 
 /* Returns 0 to go on with the session, -1 to end it. */
-static int handle_command(struct session *s, const char *line, size_t len)
+int handle_command(struct session *s, const char *line, size_t len)
 {
 	size_t kw = 0;
 	while (kw < len && line[kw] != ' ')
@@ -1971,7 +370,7 @@ static int handle_command(struct session *s, const char *line, size_t len)
 	return s->quit ? -1 : rc;
 }
 
-static void run_session(int rfd, int wfd, long number)
+void run_session(int rfd, int wfd, long number)
 {
 	static struct session s; /* static: its input buffer is not small */
 	struct buf b = { 0 };
@@ -2042,7 +441,7 @@ static void run_session(int rfd, int wfd, long number)
 }
 
 /* Readers poll for these files, so they must never see one half-written. */
-static void write_file_atomic(const char *path, long value)
+void write_file_atomic(const char *path, long value)
 {
 	struct buf tmp = { 0 };
 	buf_str(&tmp, path);
@@ -2058,7 +457,7 @@ static void write_file_atomic(const char *path, long value)
 /* --count-file: this session's number, one more than the file says (0 if
  * it is missing or empty), written back under a lock, so that sessions of
  * separate --stdio processes are numbered like those of one server. */
-static long next_session_number(const char *path)
+long next_session_number(const char *path)
 {
 	char tmp[32];
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -2076,7 +475,7 @@ static long next_session_number(const char *path)
 	return number;
 }
 
-static long parse_long(const char *s, long min, long max, const char *what)
+long parse_long(const char *s, long min, long max, const char *what)
 {
 	char *end;
 	/* strtol alone would accept leading blanks and signs. */
@@ -2090,7 +489,7 @@ static long parse_long(const char *s, long min, long max, const char *what)
 }
 
 /* CMD:N:BYTES, or CMD:N for --no-terminator and --stray. */
-static void add_fault(enum fault_kind kind, const char *arg)
+void add_fault(enum fault_kind kind, const char *arg)
 {
 	bool want_bytes = kind != F_NOTERM && kind != F_STRAY;
 	if (opt.nfaults == MAX_FAULTS)
@@ -2272,7 +671,7 @@ static const struct optdef {
 };
 #define NOPTS (sizeof optdefs / sizeof optdefs[0])
 
-static void check_tls_options(void)
+void check_tls_options(void)
 {
 	if (!opt.tls_cert != !opt.tls_key)
 		usage_error("--tls-cert and --tls-key go together", NULL);
@@ -2286,7 +685,7 @@ static void check_tls_options(void)
 }
 
 /* Adds the mechanisms of a --sasl or --sasl-lie list to opt.listed. */
-static void add_mechs(const char *list, bool lie)
+void add_mechs(const char *list, bool lie)
 {
 	while (list && *list) {
 		size_t n = strcspn(list, " ");
@@ -2321,7 +720,7 @@ static void add_mechs(const char *list, bool lie)
 	}
 }
 
-static void check_scram_options(void)
+void check_scram_options(void)
 {
 	struct buf salt = { 0 };
 	if (opt.scram_salt && (!b64_decode(opt.scram_salt, strlen(opt.scram_salt), &salt) ||
@@ -2337,7 +736,7 @@ static void check_scram_options(void)
 	}
 }
 
-static void tls_setup(void)
+void tls_setup(void)
 {
 	if (!opt.tls_cert)
 		return;
@@ -2361,7 +760,7 @@ static void tls_setup(void)
 	}
 }
 
-static void parse_options(int argc, char **argv)
+void parse_options(int argc, char **argv)
 {
 	struct option longopts[NOPTS + 1];
 	char what[64];
@@ -2496,3 +895,4 @@ int main(int argc, char **argv)
 		die(opt.log_file);
 	return 0;
 }
+
