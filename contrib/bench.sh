@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # contrib/bench.sh -- the performance benchmark: popfetch and other POP3
 # fetchers against the fastest possible session, on a private dovecot.
 #

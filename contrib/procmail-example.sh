@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # popfetch and procmail(1).
 #
 # Run this script to print an example ~/.procmailrc (it changes nothing):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Pure readers for the state files in which other POP3 fetchers record the
  * UIDs they have fetched, so that "--import-uids FORMAT:FILE" lets a user

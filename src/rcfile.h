@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The run control file (popfetchrc(5)): its syntax and structure only.
  * What each keyword means belongs to the command line's option table; the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/cases.sh -- runs the session test cases, tests/cases/*.case.
 #
 #   sh tests/cases.sh [CASE...]      every case, or those named (a path,

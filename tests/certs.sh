@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh
 # tests/certs.sh -- throw-away X.509 certificates for the TLS tests.
 # POSIX sh; meant to be sourced:  . "$srcdir/tests/certs.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # make demo: the bundled test server on 127.0.0.1 with a handful of sample
 # messages, a fetch into ./demo/Maildir, a second fetch that finds nothing
 # new, and the server stopped. Usage: demo.sh SRCDIR BUILDDIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh disable=SC2034 # the DOVECOT_* variables are for the caller
 # tests/dovecot.sh -- a private, throw-away dovecot POP3 server for the tests.
 # POSIX sh; meant to be sourced:  . "$srcdir/tests/dovecot.sh"

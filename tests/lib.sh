@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/lib.sh -- what every test script shares; source it first:
 #     . "$srcdir/tests/lib.sh"
 #

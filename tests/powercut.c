@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * powercut - simulated power loss for popfetch's crash tests.
  *

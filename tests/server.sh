@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Helpers to run testpop3d on a port from a test script; source this file
 # (tests/lib.sh does). Most tests need no port: see serve in tests/lib.sh.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The command line: usage errors, configuration errors, password sources
 # (never argv), version and help, a server nobody runs, and the exit
 # statuses they give. The server, where one is needed, is the --stdio
@@ -32,7 +33,8 @@ expect_rc 64 "--tls=bogus: EX_USAGE"
 run --auth=nonsense --maildir "$MD" host
 expect_rc 64 "--auth=nonsense: EX_USAGE"
 run -V
-check "-V prints the version" test "$RC" -eq 0 -a "$(cat "$TESTDIR/out")" = "popfetch 0.1.0"
+VERSION=$(sed -n 's/^AC_INIT(\[popfetch\], \[\([^]]*\)\].*/\1/p' "$srcdir/configure.ac")
+check "-V prints the version of configure.ac ($VERSION)" test "$RC" -eq 0 -a -n "$VERSION" -a "$(cat "$TESTDIR/out")" = "popfetch $VERSION"
 run -h
 check "-h prints usage on stdout" test "$RC" -eq 0 -a -n "$(grep -- '--maildir DIR' "$TESTDIR/out")"
 check "every documented long option is in --help" sh -c \

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The documentation and contrib/ files do what they say: popfetchrc(5)
 # renders cleanly within 80 columns and documents exactly the config
 # keywords; the example configs use only those keywords, correctly; the

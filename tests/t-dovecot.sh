@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/t-dovecot.sh -- fetch mail over POP3 from a real (private) dovecot.
 #
 # Run from the build directory (automake sets srcdir).  Environment:

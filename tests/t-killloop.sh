@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # kill -9 at random moments, at least 200 times, while a few hundred
 # messages are fetched with --delete (DESIGN.md invariants 1-3). New mail
 # keeps arriving, so kills land in every phase: listing, RETR, fsync,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Local failures (DESIGN.md invariants 1 and 8): a full disk, a write
 # error, a permission error. The message stays on the server and unseen,
 # the error names the target, and a later run with space or rights

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The kernel lock (DESIGN.md invariant 3): taken before connecting; a second
 # run of the same account exits at once with status 73; --wait-lock waits;
 # a SIGKILLed run never leaves it held. Each run has its own --stdio server,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Simulated power cuts (issue 8 point 12; DESIGN.md invariants 1-3 and
 # "Durable means fsynced, including every directory that gained a name").
 #

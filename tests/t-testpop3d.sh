@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Self-test of tests/testpop3d: the client tests are only as good as the
 # server they run against, so its protocol and quirks are pinned down here,
 # talking to it with nothing but bash's /dev/tcp (port mode) or a pipe

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/t-tls-race.sh -- the STLS session-ticket race against a real dovecot
 # (make check-slow): dovecot's TLS 1.3 session tickets arrive right after
 # the STLS handshake, before popfetch sends CAPA; strace slows popfetch's

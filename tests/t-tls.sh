@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/t-tls.sh -- TLS and authentication against a real (private) dovecot.
 #
 # Design invariant 5, "secure by default": STLS and implicit TLS, every login

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests of src/import.c, the readers of mpop's, fetchmail's and
  * getmail's UID files (issue 11, "Switching without downloading again").

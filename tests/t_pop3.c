@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The POP3 client's state machine and strict writing, driven over a
  * socketpair: the "server" side is pre-loaded with replies, and after each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests of the config-file reader (src/rcfile.c): good files rendered
  * back as one string per file, bad files with their exact "file:line:"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests of sasl.c: the published vectors (RFC 2195 CRAM-MD5, RFC 5802
  * SCRAM-SHA-1, RFC 7677 SCRAM-SHA-256, RFC 1939 APOP, RFC 4616 PLAIN,

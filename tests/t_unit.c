@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests of the pure modules: every parser and decoder is fed each
  * input whole and one byte at a time. Conformance clause ids refer to

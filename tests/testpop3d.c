@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testpop3d - scripted POP3 server for popfetch's test suite.
  *

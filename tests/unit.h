@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A minimal table-test harness: CHECK counts and reports, main returns
  * nonzero when anything failed. */
 #ifndef POPFETCH_UNIT_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Runs popfetch under valgrind memcheck for the session tests: any error or
 # definite leak makes the run exit 99, which fails the test that ran it.
 # Usage: POPFETCH="tests/valgrind.sh" with POPFETCH_REAL set to the binary.

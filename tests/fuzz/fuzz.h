@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shared by the libFuzzer targets in this directory. FUZZ_ASSERT names the
  * broken invariant on stderr before abort(), so run.sh can give a one-line

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Why: the decoder sees every byte of every message, and the network, not
  * us, decides where the reads split them. So the result must not depend on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Why: --import-uids reads a file that another program wrote, or that the
  * user edited, or that a crash cut short, so import_uids must take any bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Why: mboxrd quoting is only worth having because it is reversible. A reader
  * that takes one '>' off every line matching ^>+From  must get the message

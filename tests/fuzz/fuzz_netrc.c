@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Why: ~/.netrc is a file the user edits by hand (or another tool writes),
  * so netrc_lookup must take any bytes without reading past the text, which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Why: the config file is edited by hand, pasted from web pages and written
  * on Windows, and a password sits in it, so rcfile_parse must take any bytes

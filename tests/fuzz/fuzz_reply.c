@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Why: every byte of a status line and of a STAT, LIST, UIDL or CAPA line is
  * chosen by the server, and the parsers return pointers into that line. This

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Why: a UID-store record comes back from disk, where a crash, a bad disk or
  * a newer popfetch may have left any bytes. uidrec_unpack must refuse what

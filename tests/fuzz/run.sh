@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Builds the libFuzzer targets tests/fuzz/fuzz_*.c and runs each for SECONDS
 # on a copy of its seed corpus (tests/fuzz/corpus/TARGET). The sources a
 # target needs are named on its "Links:" header line (extra libraries on

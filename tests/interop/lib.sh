@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh
 # tests/interop/lib.sh -- running an unpacked POP3 server privately.
 # Sourced by tests/interop/matrix.sh, after tests/lib.sh.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh
 # tests/interop/matrix.sh -- the interoperability matrix, run against one
 # real POP3 server.  Sourced by tests/interop/t-SERVER.sh after it set

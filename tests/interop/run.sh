@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/interop/run.sh -- "make check-interop": the interoperability matrix
 # against every real POP3 server Debian 12 ships, one after the other.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/interop/setup.sh -- fetch and unpack the real POP3 servers of the
 # interoperability tests (tests/interop/t-*.sh) into a private tree.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-courier.sh -- Courier's POP3 server (Debian packages
 # courier-pop, courier-base, courier-authlib, courier-authdaemon,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-cyrus.sh -- the Cyrus IMAP server's pop3d (Debian
 # packages cyrus-common and cyrus-pop3d), run by Cyrus' own master process

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-dovecot.sh -- dovecot (Debian package dovecot-pop3d,
 # installed: the rest of the suite uses it), started by tests/dovecot.sh

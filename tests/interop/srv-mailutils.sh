@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-mailutils.sh -- GNU Mailutils pop3d (Debian package
 # mailutils-pop3d), standalone (daemon mode, foreground) with a private

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-popa3d.sh -- popa3d (Debian package popa3d), run from
 # inetd (here socat) on an mbox spool, USER/PASS checked by PAM.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=sh disable=SC2034 # the SRV_* settings are for matrix.sh
 # tests/interop/srv-solid.sh -- Solid POP3 (Debian package solid-pop3d),
 # run from inetd (here socat, which execs it on the accepted socket: given
