@@ -4,7 +4,10 @@
 # UIDs that are message numbers, UIDs renumbered by a migration, a change
 # of identity scheme, and a reply that never ends. Nothing lost, nothing
 # delivered twice. UIDL is optional in RFC 1939; C0038 (the UIDL listing)
-# is read as tolerantly as ever where it exists.
+# is read as tolerantly as ever where it exists. Clauses: C0037 (a server
+# that refuses UIDL is fetched from, not refused), C0033/C0034 and Exchange
+# V0007 (TOP n 0 in TRANSACTION, its reply read as a header block), C0039
+# and C0040 (UIDs that are message numbers or renumbered are detected).
 . "$srcdir/tests/lib.sh"
 
 fresh() {
