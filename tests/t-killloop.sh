@@ -13,8 +13,8 @@ SEED=${POPFETCH_SEED:-$(date +%s)}
 echo "# seed $SEED (POPFETCH_SEED=$SEED reproduces the delays)"
 mkdir -p "$TESTDIR/all"
 # Kill delays are a random fraction (per mille, from the seed) of how long
-# the last uninterrupted run took, so kills land mid-run on a fast machine
-# and on a loaded one alike. Read through fd 3: no fork per iteration
+# the last uninterrupted run took (grown by a tenth per kill since), so
+# kills land mid-run on a fast machine and on a loaded one alike. Read through fd 3: no fork per iteration
 # beyond popfetch, date and sleep.
 awk -v s="$SEED" -v n="$((KILLS * 10))" 'BEGIN { srand(s); for (i = 0; i < n; i++) print int(rand() * 1200) }' > "$TESTDIR/delays"
 exec 3< "$TESTDIR/delays"
@@ -43,6 +43,11 @@ run_killed() {
 	sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
 	if kill -9 "$pid" 2>/dev/null && ! wait "$pid" 2>/dev/null; then
 		killed=1
+		# Killed before it could finish: on a loaded machine runs
+		# take longer than the last one that finished, so the
+		# estimate grows until a run finishes again; kills keep
+		# landing in every phase, not only at startup.
+		[ "$est_ms" -lt 5000 ] && est_ms=$((est_ms * 11 / 10 + 1))
 	else
 		killed=0
 		wait "$pid" 2>/dev/null
