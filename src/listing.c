@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The listing of one run: STAT, UIDL with a store lookup per UID, LIST for
- * the size hints, the plan (plan.c), a second UIDL pass for the seen UIDs
+ * The listing of one run: STAT, LIST for the size hints, UIDL with a
+ * store lookup per UID, the plan (plan.c), a second UIDL pass for the seen UIDs
  * that must be fetched again, and TOP n 0 for UIDs the server may have
  * reused.
  *
@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "run.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define IDKEY_LEN	DIGEST_KEYLEN
@@ -62,6 +63,57 @@ uid_is_msgno(uint32_t msgno, const char *uid, size_t len)
 	return (size_t)n == len && memcmp(num, uid, len) == 0;
 }
 
+/* The LIST sizes, read before UIDL so that each UIDL line is planned with
+ * its size: 8 bytes a message. */
+struct lsize {
+	uint32_t	msgno;
+	uint32_t	size;	/* up to PLAN_SIZE_MAX */
+};
+
+struct lsizes {
+	struct lsize	*v;
+	size_t		 n, cap;
+};
+
+static int
+list_keep_cb(void *ctx, uint32_t msgno, uint64_t size)
+{
+	struct lsizes *ls = ctx;
+
+	if (ls->n == ls->cap) {
+		ls->cap = ls->cap ? ls->cap * 2 : 256;
+		ls->v = xreallocarray(ls->v, ls->cap, sizeof *ls->v);
+	}
+	ls->v[ls->n].msgno = msgno;
+	ls->v[ls->n++].size = size > PLAN_SIZE_MAX ? PLAN_SIZE_MAX :
+	    (uint32_t)size;
+	return 0;
+}
+
+static int
+cmp_lsize(const void *a, const void *b)
+{
+	const struct lsize *x = a, *y = b;
+
+	return x->msgno < y->msgno ? -1 : x->msgno > y->msgno;
+}
+
+/* The LIST size of msgno, 0 when it was not listed. */
+static uint64_t
+size_of(const struct lsizes *ls, uint32_t msgno)
+{
+	size_t lo = 0, hi = ls->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ls->v[mid].msgno < msgno)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ls->n && ls->v[lo].msgno == msgno ? ls->v[lo].size : 0;
+}
+
 static int
 uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 {
@@ -84,8 +136,8 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 		return -1;
 	}
 	log_sanitize(show, sizeof show, uid, uidlen);
-	switch (plan_line(&r->pl, msgno, uid, uidlen, rc == US_OK ? &rec :
-	    NULL)) {
+	switch (plan_line(&r->pl, msgno, uid, uidlen, size_of(r->ls, msgno),
+	    rc == US_OK ? &rec : NULL)) {
 	case PLAN_TOOBIG:
 		if (r->retry_pass)
 			break;
@@ -109,7 +161,8 @@ need_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	struct run *r = ctx;
 
 	if (uidlen <= UID_MAXLEN && plan_needed(&r->pl, msgno))
-		plan_need_job(&r->pl, msgno, uid, uidlen);
+		plan_need_job(&r->pl, msgno, uid, uidlen,
+		    size_of(r->ls, msgno));
 	return 0;
 }
 
@@ -241,48 +294,6 @@ only_retries(struct run *r)
 	}
 }
 
-/* A LIST line, kept until the plan has all its entries. */
-struct lsize {
-	uint32_t	msgno;
-	uint64_t	size;
-};
-
-struct lsizes {
-	struct lsize	*v;
-	size_t		 n, cap;
-};
-
-static int
-list_keep_cb(void *ctx, uint32_t msgno, uint64_t size)
-{
-	struct lsizes *ls = ctx;
-
-	if (ls->n == ls->cap) {
-		ls->cap = ls->cap ? ls->cap * 2 : 256;
-		ls->v = xreallocarray(ls->v, ls->cap, sizeof *ls->v);
-	}
-	ls->v[ls->n].msgno = msgno;
-	ls->v[ls->n++].size = size;
-	return 0;
-}
-
-static uint64_t
-size_of(const struct lsizes *ls, uint32_t msgno)
-{
-	size_t lo = 0, hi = ls->n, mid;
-
-	/* LIST comes in message order; a server that breaks it only loses
-	 * the hint. */
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (ls->v[mid].msgno < msgno)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < ls->n && ls->v[lo].msgno == msgno ? ls->v[lo].size : 0;
-}
-
 /* Records by identity, for finding a message again under a new key. */
 struct byident {
 	unsigned char	 hdr[DIGEST_LEN];
@@ -329,6 +340,23 @@ index_free(struct identindex *ix)
 	memset(ix, 0, sizeof *ix);
 }
 
+/* The store's records by identity, read once per run. */
+static int
+index_build(struct run *r, struct identindex *ix)
+{
+	size_t none;
+
+	if (ix->built)
+		return 0;
+	ix->built = 1;
+	if (uidstore_walk(r->us, index_cb, ix, &none) != US_OK) {
+		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
+		return -1;
+	}
+	sort_inplace(ix->v, ix->n, sizeof *ix->v, cmp_byident);
+	return 0;
+}
+
 /*
  * A message whose key the store does not know, but whose identity it
  * does (under another UID, or a UID before a migration): its record is
@@ -343,18 +371,8 @@ rekey(struct run *r, struct identindex *ix, const unsigned char ident[DIGEST_LEN
 	struct uidrec rec;
 	char show[128];
 
-	if (!ix->built) {
-		size_t none;
-
-		ix->built = 1;
-		if (uidstore_walk(r->us, index_cb, ix, &none) != US_OK) {
-			result_fail(r->res, FAIL_LOCAL, "%s",
-			    uidstore_error(r->us));
-			return -1;
-		}
-		if (ix->n > 1)
-			qsort(ix->v, ix->n, sizeof *ix->v, cmp_byident);
-	}
+	if (index_build(r, ix) == -1)
+		return -1;
 	memcpy(k.hdr, ident, DIGEST_LEN);
 	if (ix->n == 0 || (f = bsearch(&k, ix->v, ix->n, sizeof *ix->v,
 	    cmp_byident)) == NULL)
@@ -479,7 +497,8 @@ identify(struct run *r, struct identindex *ix)
 				    &rec);
 		}
 		if (plan_line(&r->pl, k->msgno, k->key, IDKEY_LEN,
-		    urc == US_OK ? &rec : NULL) == PLAN_NEW)
+		    size_of(r->ls, k->msgno), urc == US_OK ? &rec : NULL) ==
+		    PLAN_NEW)
 			log_debug("message %u is new: %s", k->msgno, k->key);
 	}
 	free(idents);
@@ -504,6 +523,12 @@ find_renumbered(struct run *r, struct identindex *ix, int force)
 	if (r->pl.all || r->retry_pass || r->pl.njobs == 0 ||
 	    (!force && (seen > 0 || r->pl.njobs < 10 ||
 	    r->pl.njobs * 2 < r->nuids)))
+		return 0;
+	/* Nothing recorded (a first run): nothing to find again, and no
+	 * reason for a TOP per message. */
+	if (index_build(r, ix) == -1)
+		return -1;
+	if (ix->n == 0)
 		return 0;
 	msgnos = xreallocarray(NULL, r->pl.njobs, sizeof *msgnos);
 	for (i = 0; i < r->pl.njobs; i++)
@@ -553,7 +578,8 @@ need_keys(struct run *r)
 	for (i = 0; i < r->nidkeys; i++)
 		if (plan_needed(&r->pl, r->idkeys[i].msgno))
 			plan_need_job(&r->pl, r->idkeys[i].msgno,
-			    r->idkeys[i].key, IDKEY_LEN);
+			    r->idkeys[i].key, IDKEY_LEN,
+			    size_of(r->ls, r->idkeys[i].msgno));
 	return 0;
 }
 
@@ -584,6 +610,17 @@ listing_read(struct run *r)
 	r->nidkeys = 0;
 	r->nuids = 0;
 	r->uids_not_msgnos = 0;
+	/* LIST first: each UIDL line is planned with its size. A failing
+	 * LIST costs nothing but the hints. */
+	rc = pop3_list(r->s.p, list_keep_cb, &ls, &bad);
+	if (rc != POP3_OK && rc != POP3_NEG) {
+		session_fail(&r->s, r->res, rc, 0);
+		goto out;
+	}
+	/* A server that lists out of order only costs a sort. */
+	sort_inplace(ls.v, ls.n, sizeof *ls.v, cmp_lsize);
+	r->ls = &ls;
+	bad = 0;
 	rc = pop3_uidl(r->s.p, uidl_cb, r, &bad);
 	if (rc == POP3_NEG)
 		no_uidl = 1;
@@ -600,12 +637,6 @@ listing_read(struct run *r)
 		result_worsen(r->res, FAIL_MESSAGE);
 	}
 	r->listing_ok = bad == 0;
-	/* A failing LIST costs nothing but the hints. */
-	rc = pop3_list(r->s.p, list_keep_cb, &ls, &bad);
-	if (rc != POP3_OK && rc != POP3_NEG) {
-		session_fail(&r->s, r->res, rc, 0);
-		goto out;
-	}
 	if (no_uidl) {
 		/* Every message, by its header block. */
 		r->nidmsg = 0;
@@ -646,8 +677,6 @@ listing_read(struct run *r)
 	if (identify(r, &ix) == -1)
 		goto out;
 	plan_listed(&r->pl);
-	for (i = 0; i < ls.n; i++)
-		plan_size(&r->pl, ls.v[i].msgno, ls.v[i].size);
 	plan_group(&r->pl);
 	if (r->pl.nneed > 0) {
 		need_keys(r);
@@ -678,6 +707,7 @@ listing_read(struct run *r)
 	ret = 0;
 out:
 	index_free(&ix);
+	r->ls = NULL;
 	free(ls.v);
 	return ret;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "plan.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /* A UID listed more often than this is one group as far as counting goes;
@@ -90,13 +91,6 @@ cmp_hash(const void *a, const void *b)
 	return x->msgno < y->msgno ? -1 : x->msgno > y->msgno;
 }
 
-static int
-cmp_entry_msgno(const void *a, const void *b)
-{
-	const struct plan_entry *x = a, *y = b;
-
-	return x->msgno < y->msgno ? -1 : x->msgno > y->msgno;
-}
 
 static int
 cmp_job(const void *a, const void *b)
@@ -118,8 +112,7 @@ cmp_u32(const void *a, const void *b)
 static void
 sort(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
 {
-	if (n > 1)
-		qsort(base, n, sz, cmp);
+	sort_inplace(base, n, sz, cmp);
 }
 
 static void *
@@ -155,9 +148,15 @@ lower_bound(const struct plan *pl, uint64_t hash, uint32_t msgno)
 	return lo;
 }
 
+static uint64_t
+clamp_size(uint64_t size)
+{
+	return size > PLAN_SIZE_MAX ? PLAN_SIZE_MAX : size;
+}
+
 enum plan_line
 plan_line(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen,
-    const struct uidrec *rec)
+    uint64_t list_size, const struct uidrec *rec)
 {
 	struct plan_entry *e;
 	struct job *j;
@@ -181,7 +180,9 @@ plan_line(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen,
 	if (rec != NULL && rec->ncopies > 0) {
 		e->ncopies = rec->ncopies > COPIES_MAX ? COPIES_MAX :
 		    rec->ncopies;
-		e->stored_size = rec->list_size;
+		if (rec->list_size != 0 && list_size != 0 &&
+		    clamp_size(rec->list_size) != clamp_size(list_size))
+			e->ncopies |= PE_SUSPECT;
 		if (rec->ncopies > 1 || rec->ndig > 1)
 			e->ncopies |= PE_KNOWN_DUP;
 		if (pl->expire_before != 0 && rec->first_seen > 0 &&
@@ -191,6 +192,7 @@ plan_line(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen,
 			return PLAN_SEEN;
 	}
 	j = add_job(pl, msgno, uid, uidlen);
+	j->size_hint = list_size;
 	/* Some content of this UID was delivered: compare before delivering. */
 	j->dup = rec != NULL && rec->ndig > 0 && !pl->all;
 	return PLAN_NEW;
@@ -199,27 +201,7 @@ plan_line(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen,
 void
 plan_listed(struct plan *pl)
 {
-	sort(pl->ents, pl->nents, sizeof *pl->ents, cmp_entry_msgno);
 	sort(pl->jobs, pl->njobs, sizeof *pl->jobs, cmp_job);
-}
-
-/* Sizes are hints (Exchange reports storage sizes), but a seen UID whose
- * size changed since its delivery is checked before it is called old. */
-void
-plan_size(struct plan *pl, uint32_t msgno, uint64_t size)
-{
-	struct plan_entry key = { .msgno = msgno }, *e;
-	struct job *j = find_job(pl, msgno);
-
-	if (j != NULL)
-		j->size_hint = size;
-	e = search(&key, pl->ents, pl->nents, sizeof *pl->ents,
-	    cmp_entry_msgno);
-	if (e == NULL)
-		return;
-	e->cur_size = size;
-	if (e->ncopies != 0 && e->stored_size != 0 && e->stored_size != size)
-		e->ncopies |= PE_SUSPECT;
 }
 
 /*
@@ -288,23 +270,20 @@ plan_needed(const struct plan *pl, uint32_t msgno)
 
 struct job *
 plan_need_job(struct plan *pl, uint32_t msgno, const char *uid,
-    size_t uidlen)
+    size_t uidlen, uint64_t list_size)
 {
 	uint64_t hash = plan_uid_hash(uid, uidlen);
 	struct job *j = add_job(pl, msgno, uid, uidlen);
-	size_t first, at, end;
+	size_t first, end;
 
 	j->dup = 1;
 	j->verify = search(&msgno, pl->suspect, pl->nsuspect,
 	    sizeof *pl->suspect, cmp_u32) != NULL;
 	/* Binary searches, not a walk of the group: one UID may be listed
 	 * millions of times. */
+	j->size_hint = list_size;
 	first = lower_bound(pl, hash, 0);
-	at = lower_bound(pl, hash, msgno);
 	end = hash == UINT64_MAX ? pl->nents : lower_bound(pl, hash + 1, 0);
-	if (at < pl->nents && pl->ents[at].hash == hash &&
-	    pl->ents[at].msgno == msgno)
-		j->size_hint = pl->ents[at].cur_size;
 	j->copies = end - first > COPIES_MAX ? COPIES_MAX :
 	    (uint32_t)(end - first);
 	return j;

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Planning a run, without I/O: the server's listing (UIDL, then LIST) and
+ * Planning a run, without I/O: the server's listing (LIST, then UIDL) and
  * the UID store's records go in; out come the jobs (messages to fetch, to
  * compare as duplicates, to verify with TOP n 0 first), the messages to
  * delete without fetching, and what the store may forget.
  *
- * Memory grows with the listing only by a 32-byte entry per message; UIDs
+ * Memory grows with the listing only by a 16-byte entry per message; UIDs
  * are kept only for jobs. Duplicate UIDs (DESIGN.md invariant 7) are
- * grouped by sorting, so a listing of n lines costs O(n log n) whatever
- * its duplicates.
+ * grouped by sorting in place, so a listing of n lines costs O(n log n)
+ * whatever its duplicates, and no copy of it.
  *
- * The order of calls: plan_line for every UIDL line, plan_listed, then
- * plan_size for every LIST line, plan_group; then for each UIDL line
- * again whose message plan_needed says is needed, plan_need_job; then
- * plan_finish. Jobs are in message-number order after plan_listed and
- * after plan_finish.
+ * The order of calls: plan_line for every UIDL line (with the message's
+ * LIST size, read before), plan_listed, plan_group; then for each UIDL
+ * line again whose message plan_needed says is needed, plan_need_job;
+ * then plan_finish. Jobs are in message-number order after plan_listed
+ * and after plan_finish.
  */
 #ifndef POPFETCH_PLAN_H
 #define POPFETCH_PLAN_H
@@ -28,9 +28,11 @@ struct plan_entry {
 	uint64_t	hash;		/* of the UID */
 	uint32_t	msgno;
 	uint32_t	ncopies;	/* from the store; 0: never seen */
-	uint64_t	stored_size;	/* LIST size recorded at delivery */
-	uint64_t	cur_size;	/* LIST size now */
 };
+
+/* LIST sizes are compared and kept up to this; larger ones are all the
+ * same ("4 GiB or more"), which only a hostile server sends. */
+#define PLAN_SIZE_MAX	UINT32_MAX
 /* In plan_entry.ncopies: the UID has had several copies or contents, so a
  * copy is only deleted after its content is compared. */
 #define PE_KNOWN_DUP	0x80000000u
@@ -97,19 +99,20 @@ void plan_init(struct plan *, int all, int delete, uint64_t max_size);
 void plan_free(struct plan *);
 uint64_t plan_uid_hash(const void *uid, size_t len);
 
-/* One UIDL line with the store's record of its UID (NULL: none). */
+/* One UIDL line with its LIST size (0: not listed) and the store's record
+ * of its UID (NULL: none). Sizes are hints (Exchange reports storage
+ * sizes), but a seen UID whose size changed since its delivery is checked
+ * before it is called old (C0040). */
 enum plan_line plan_line(struct plan *, uint32_t msgno, const char *uid,
-    size_t uidlen, const struct uidrec *);
+    size_t uidlen, uint64_t list_size, const struct uidrec *);
 void plan_listed(struct plan *);
-/* One LIST line. */
-void plan_size(struct plan *, uint32_t msgno, uint64_t size);
 /* Groups the listing by UID and decides what else to fetch or delete. */
 void plan_group(struct plan *);
 /* Is msgno one of the seen messages to fetch again (plan.need)? */
 int plan_needed(const struct plan *, uint32_t msgno);
 /* Its job, from the second UIDL pass. */
 struct job *plan_need_job(struct plan *, uint32_t msgno, const char *uid,
-    size_t uidlen);
+    size_t uidlen, uint64_t list_size);
 void plan_finish(struct plan *);
 /* A message with no key at all (no UIDL, no TOP): a job that is given
  * its key when it arrives (digest_key), compared like a duplicate. */

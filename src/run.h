@@ -25,6 +25,8 @@ struct idkey {
 	char		key[4 + 2 * DIGEST_LEN + 1];
 };
 
+struct lsizes;
+
 struct run {
 	const struct runopts	*ro;
 	const struct account	*a;
@@ -44,6 +46,7 @@ struct run {
 	int			 by_header;	/* the account's scheme */
 	int			 uids_not_msgnos; /* some UID is not its number */
 	size_t			 nuids;		/* usable UIDs listed */
+	const struct lsizes	*ls;		/* LIST sizes, while listing */
 	uint32_t		*idmsg;		/* to identify with TOP */
 	size_t			 nidmsg, capidmsg;
 	struct idkey		*idkeys;	/* what TOP made of them */
@@ -55,7 +58,7 @@ struct run {
 /* fetch.c: a plan for the account's settings (--delete-after too). */
 void plan_setup(struct plan *, const struct account *);
 
-/* listing.c: STAT, UIDL, LIST, the plan, and TOP for suspected reuses.
+/* listing.c: STAT, LIST, UIDL, the plan, and TOP for suspected reuses.
  * 0, or -1 when the account must stop (reported in r->res). */
 int listing_read(struct run *);
 

@@ -175,7 +175,10 @@ uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
 		goto fail;
 	s->env->app_private = s;
 	s->env->set_errcall(s->env, errcall);
-	s->env->set_cachesize(s->env, 0, 2 * 1024 * 1024, 1);
+	/* A small cache: lookups come in UIDL order, which servers keep in
+	 * key order or close to it, and the database file stays in the page
+	 * cache anyway; 2 MiB bought no speed on 100,000 UIDs (issue 12). */
+	s->env->set_cachesize(s->env, 0, 256 * 1024, 1);
 	s->env->set_lg_max(s->env, 1024 * 1024);
 	s->env->set_lg_bsize(s->env, 256 * 1024);
 	s->env->log_set_config(s->env, DB_LOG_AUTO_REMOVE, 1);

@@ -246,3 +246,64 @@ read_file(const char *path, size_t max, char **buf, size_t *len)
 	*len = got;
 	return 0;
 }
+
+/* Swaps two elements of sz bytes, in pieces, without a heap buffer. */
+static void
+swap_elems(unsigned char *a, unsigned char *b, size_t sz)
+{
+	unsigned char t[64];
+	size_t n;
+
+	while (sz > 0) {
+		n = sz < sizeof t ? sz : sizeof t;
+		memcpy(t, a, n);
+		memcpy(a, b, n);
+		memcpy(b, t, n);
+		a += n;
+		b += n;
+		sz -= n;
+	}
+}
+
+static void
+sift_down(unsigned char *base, size_t root, size_t n, size_t sz,
+    int (*cmp)(const void *, const void *))
+{
+	size_t child;
+
+	while ((child = 2 * root + 1) < n) {
+		if (child + 1 < n && cmp(base + child * sz,
+		    base + (child + 1) * sz) < 0)
+			child++;
+		if (cmp(base + root * sz, base + child * sz) >= 0)
+			return;
+		swap_elems(base + root * sz, base + child * sz, sz);
+		root = child;
+	}
+}
+
+/*
+ * glibc's qsort is a merge sort that mallocs a copy of the whole array:
+ * for a listing of a million messages that copy is the peak of the run's
+ * memory. A heap sort needs no memory and is O(n log n) on any input;
+ * input already in order (listings come in message order) is only
+ * checked.
+ */
+void
+sort_inplace(void *base, size_t n, size_t sz,
+    int (*cmp)(const void *, const void *))
+{
+	unsigned char *b = base;
+	size_t i;
+
+	for (i = 1; i < n && cmp(b + (i - 1) * sz, b + i * sz) <= 0; i++)
+		;
+	if (i >= n)
+		return;
+	for (i = n / 2; i-- > 0;)
+		sift_down(b, i, n, sz, cmp);
+	for (i = n; i-- > 1;) {
+		swap_elems(b, b + i * sz, sz);
+		sift_down(b, 0, i, sz, cmp);
+	}
+}

@@ -38,5 +38,8 @@ int parse_seconds_ms(const char *s, long long min_ms, long long max_ms,
     long long *out_ms);
 /* "60 s", "0.2 s": a duration in milliseconds for messages, in buf. */
 const char *show_ms(char *buf, size_t sz, long long ms);
+/* Sorts like qsort(3), in place: no memory beyond the array. */
+void sort_inplace(void *base, size_t n, size_t sz,
+    int (*cmp)(const void *, const void *));
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "plan.h"
 #include "unit.h"
+#include "util.h"
 
 struct rec {
 	const char	*uid;
@@ -79,30 +80,27 @@ run_case(const struct tcase *t)
 		n = sscanf(line, "%u %63s %llu", &msgno, uid, &size);
 		if (n < 2)
 			continue;
+		if (n < 3)
+			size = 0;	/* not in the LIST listing */
 		r = find_rec(t, uid);
 		if (r != NULL)
 			to_uidrec(r, &u);
-		if (plan_line(&pl, msgno, uid, strlen(uid), r ? &u : NULL) ==
-		    PLAN_TOOBIG)
+		if (plan_line(&pl, msgno, uid, strlen(uid), size,
+		    r ? &u : NULL) == PLAN_TOOBIG)
 			snprintf(toobig + strlen(toobig), sizeof toobig -
 			    strlen(toobig), "%s%u", toobig[0] ? " " : "",
 			    msgno);
 	}
 	plan_listed(&pl);
-	/* LIST pass. */
-	snprintf(lines, sizeof lines, "%s", t->listing);
-	for (line = strtok_r(lines, ";", &save); line != NULL;
-	    line = strtok_r(NULL, ";", &save))
-		if (sscanf(line, "%u %63s %llu", &msgno, uid, &size) == 3)
-			plan_size(&pl, msgno, size);
 	plan_group(&pl);
 	/* Second UIDL pass. */
 	snprintf(lines, sizeof lines, "%s", t->listing);
 	for (line = strtok_r(lines, ";", &save); line != NULL;
 	    line = strtok_r(NULL, ";", &save))
-		if (sscanf(line, "%u %63s", &msgno, uid) == 2 &&
+		if ((n = sscanf(line, "%u %63s %llu", &msgno, uid, &size)) >= 2 &&
 		    plan_needed(&pl, msgno))
-			plan_need_job(&pl, msgno, uid, strlen(uid));
+			plan_need_job(&pl, msgno, uid, strlen(uid),
+			    n == 3 ? size : 0);
 	plan_finish(&pl);
 	o = 0;
 	got[0] = '\0';
@@ -124,8 +122,10 @@ run_case(const struct tcase *t)
 	plan_free(&pl);
 }
 
+#define NOREC	{ { NULL, 0, 0, 0, 0, 0 } }
+
 static const struct tcase cases[] = {
-	{ "all new", "1 a 10;2 b 20;3 c 30", { { NULL } }, 0, 0, 0,
+	{ "all new", "1 a 10;2 b 20;3 c 30", NOREC, 0, 0, 0,
 	    "1:0:1:0 2:0:1:0 3:0:1:0", "", "" },
 	{ "seen, kept: nothing to do", "1 a 10;2 b 20",
 	    { { "a", 1, 1, 10, 0, 10 } }, 0, 0, 0, "2:0:1:0", "", "" },
@@ -134,7 +134,7 @@ static const struct tcase cases[] = {
 	{ "seen, --all: fetched again, not compared", "1 a 10",
 	    { { "a", 1, 1, 10, 0, 10 } }, 1, 0, 0, "1:0:1:0", "", "" },
 	/* Invariant 7: new duplicates are all fetched and compared. */
-	{ "new duplicate UID", "1 a 10;2 a 10;3 b 5", { { NULL } }, 0, 0, 0,
+	{ "new duplicate UID", "1 a 10;2 a 10;3 b 5", NOREC, 0, 0, 0,
 	    "1:1:2:0 2:1:2:0 3:0:1:0", "", "" },
 	{ "seen UID now listed twice: both compared", "1 a 10;2 a 12",
 	    { { "a", 1, 1, 10, 0, 10 } }, 0, 0, 0, "1:1:2:0 2:1:2:0", "",
@@ -156,8 +156,15 @@ static const struct tcase cases[] = {
 	    "1 a 99", { { "a", 1, 1, 10, 0, 10 } }, 0, 1, 0, "1:1:1:1", "",
 	    "" },
 	/* Counts that disagree between UIDL and LIST (C0028). */
+	{ "a seen UID LIST does not name: not a suspect", "1 a",
+	    { { "a", 1, 1, 10, 0, 10 } }, 0, 0, 0, "", "", "" },
+	{ "sizes of 4 GiB and more compare equal (PLAN_SIZE_MAX)",
+	    "1 a 5000000000", { { "a", 1, 1, 6000000000ULL, 0, 10 } }, 0, 0, 0,
+	    "", "", "" },
+	{ "a listing out of order: jobs in message order", "3 c 30;1 a 10;2 b 20",
+	    NOREC, 0, 0, 0, "1:0:1:0 2:0:1:0 3:0:1:0", "", "" },
 	{ "UIDL names a message LIST does not: no size hint", "1 a 10;7 ghost",
-	    { { NULL } }, 0, 0, 0, "1:0:1:0 7:0:1:0", "", "" },
+	    NOREC, 0, 0, 0, "1:0:1:0 7:0:1:0", "", "" },
 	{ "a record never fully handled (ncopies 0) is fetched again",
 	    "1 a 10", { { "a", 0, 1, 10, 0, 10 } }, 0, 0, 0, "1:1:1:0", "",
 	    "" },
@@ -198,11 +205,11 @@ test_groups(void)
 	size_t i;
 
 	plan_init(&pl, 0, 0, 0);
-	plan_line(&pl, 1, "a", 1, NULL);
-	plan_line(&pl, 2, "a", 1, NULL);
-	plan_line(&pl, 3, "b", 1, NULL);
-	plan_line(&pl, 4, "b", 1, NULL);
-	plan_line(&pl, 5, "c", 1, NULL);
+	plan_line(&pl, 1, "a", 1, 0, NULL);
+	plan_line(&pl, 2, "a", 1, 0, NULL);
+	plan_line(&pl, 3, "b", 1, 0, NULL);
+	plan_line(&pl, 4, "b", 1, 0, NULL);
+	plan_line(&pl, 5, "c", 1, 0, NULL);
 	plan_listed(&pl);
 	plan_group(&pl);
 	plan_finish(&pl);
@@ -240,18 +247,21 @@ test_big(void)
 	plan_init(&pl, 0, 1, 0);
 	for (i = 1; i <= 1000000; i++) {
 		snprintf(uid, sizeof uid, "uid-%u", i);
-		ok &= plan_line(&pl, i, uid, strlen(uid), &u) == PLAN_SEEN;
+		ok &= plan_line(&pl, i, uid, strlen(uid), 100, &u) ==
+		    PLAN_SEEN;
 	}
 	plan_listed(&pl);
-	for (i = 1; i <= 1000000; i++)
-		plan_size(&pl, i, 100);
 	plan_group(&pl);
 	plan_finish(&pl);
 	CHECK(ok, "1M lines: all seen");
 	CHECK(pl.njobs == 0 && pl.ndele == 1000000 && pl.nneed == 0,
 	    "1M lines, --delete: %zu jobs, %zu deletions", pl.njobs, pl.ndele);
+	/* Issue 12: 16 bytes a listed message, and no copy of them while
+	 * sorting (glibc's qsort mallocs one). */
 	bytes = pl.capents * sizeof *pl.ents;
-	CHECK(bytes <= 1048576 * 48, "1M lines: %zu bytes of entries", bytes);
+	CHECK(sizeof *pl.ents == 16 && bytes <= 1048576 * 16,
+	    "1M lines: %zu bytes of entries, %zu each", bytes,
+	    sizeof *pl.ents);
 	CHECK(plan_listed_uid(&pl, "uid-777777", 10), "1M lines: lookup");
 	plan_free(&pl);
 
@@ -259,12 +269,12 @@ test_big(void)
 	 * compared (invariant 7), and planning stays O(n log n). */
 	plan_init(&pl, 0, 0, 0);
 	for (i = 1; i <= 2000000; i++)
-		plan_line(&pl, i, "same", 4, &u);
+		plan_line(&pl, i, "same", 4, 100, &u);
 	plan_listed(&pl);
 	plan_group(&pl);
 	for (i = 1; i <= 2000000; i++)
 		if (plan_needed(&pl, i))
-			plan_need_job(&pl, i, "same", 4);
+			plan_need_job(&pl, i, "same", 4, 100);
 	plan_finish(&pl);
 	CHECK(pl.njobs == 2000000 && pl.jobs[0].copies == 2000000 &&
 	    pl.jobs[1999999].dup && pl.jobs[1999999].msgno == 2000000,
@@ -273,9 +283,67 @@ test_big(void)
 	plan_free(&pl);
 }
 
+static int
+cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct wide {
+	unsigned	key;
+	char		pad[100];	/* swapped in pieces */
+};
+
+static int
+cmp_wide(const void *a, const void *b)
+{
+	const struct wide *x = a, *y = b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* sort_inplace (util.c) against qsort: random, sorted, reversed, equal
+ * keys, and elements wider than its swap buffer. */
+static void
+test_sort(void)
+{
+	static int a[5000], b[5000];
+	static struct wide w[700];
+	size_t i, n, k;
+	int ok = 1;
+
+	srand(12);
+	for (k = 0; k < 4; k++) {
+		for (n = 0; n <= 5000; n += n < 10 ? 1 : 997) {
+			for (i = 0; i < n; i++)
+				a[i] = k == 0 ? rand() % 50 : k == 1 ? (int)i :
+				    k == 2 ? (int)(n - i) : 7;
+			memcpy(b, a, n * sizeof *a);
+			sort_inplace(a, n, sizeof *a, cmp_int);
+			qsort(b, n, sizeof *b, cmp_int);
+			ok &= memcmp(a, b, n * sizeof *a) == 0;
+		}
+	}
+	CHECK(ok, "sort_inplace sorts as qsort does");
+	for (i = 0; i < 700; i++) {
+		w[i].key = (unsigned)rand() % 300;
+		memset(w[i].pad, (int)(w[i].key & 0xff), sizeof w[i].pad);
+	}
+	sort_inplace(w, 700, sizeof *w, cmp_wide);
+	for (ok = 1, i = 0; i < 700; i++) {
+		ok &= i == 0 || w[i - 1].key <= w[i].key;
+		ok &= (unsigned char)w[i].pad[99] == (w[i].key & 0xff);
+	}
+	CHECK(ok, "sort_inplace moves elements wider than its swap buffer "
+	    "whole");
+}
+
 int
 main(void)
 {
+	test_sort();
 	test_cases();
 	test_groups();
 	test_big();

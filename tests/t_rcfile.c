@@ -45,6 +45,9 @@ struct buf {
 	size_t	n;
 };
 
+static void put(struct buf *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 put(struct buf *b, const char *fmt, ...)
 {

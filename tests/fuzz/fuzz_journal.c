@@ -8,7 +8,7 @@
  * decoded journal again gives the same bytes.
  *
  * Input: the bytes of one journal blob.
- * Links: journal.c deliver.c deliver_maildir.c deliver_mbox.c deliver_mda.c deliver_stdout.c mboxrd.c util.c xmalloc.c log.c crash.c uidstore.c result.c
+ * Links: journal.c deliver.c deliver_maildir.c deliver_mbox.c deliver_mda.c deliver_stdout.c mboxrd.c util.c xmalloc.c log.c crash.c uidstore.c result.c safepath.c
  * Libs: -ldb
  */
 #include "config.h"

@@ -8,7 +8,7 @@
  * changed.
  *
  * Input: the bytes of one record.
- * Links: uidstore.c util.c xmalloc.c log.c
+ * Links: uidstore.c util.c xmalloc.c log.c safepath.c
  * Libs: -ldb
  */
 #include "config.h"
