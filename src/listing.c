@@ -369,7 +369,7 @@ rekey(struct run *r, struct identindex *ix, const unsigned char ident[DIGEST_LEN
 {
 	struct byident k, *f;
 	struct uidrec rec;
-	char show[128];
+	char show[128], was[128];
 
 	if (index_build(r, ix) == -1)
 		return -1;
@@ -386,9 +386,10 @@ rekey(struct run *r, struct identindex *ix, const unsigned char ident[DIGEST_LEN
 		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
 		return -1;
 	}
+	/* Store keys are server UIDs: not NUL-terminated, and hostile. */
 	log_info("message %u is %s, delivered before as %s: recorded under "
 	    "its new key", msgno, log_sanitize(show, sizeof show, key,
-	    keylen), f->uid);
+	    keylen), log_sanitize(was, sizeof was, f->uid, f->len));
 	return 1;
 }
 

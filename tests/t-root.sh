@@ -241,7 +241,7 @@ if command -v strace > /dev/null 2>&1; then
 		}' want="$1" "$TESTDIR/strace"
 	}
 	mkdir -m 755 "$TESTDIR/fresh"
-	TRACE="strace -f -qq -y -o $TESTDIR/strace -e trace=mkdir,mkdirat,fsync"
+	TRACE="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -y -o $TESTDIR/strace -e trace=mkdir,mkdirat,fsync"
 	attempt maildir "$TESTDIR/fresh/deep/Maildir"
 	TRACE=
 	expect_rc 0 "root's new Maildir"
@@ -255,7 +255,7 @@ if command -v strace > /dev/null 2>&1; then
 		fail "directories not made durable: $(tr '\n' ';' < "$TESTDIR/durable")"
 	fi
 
-	TRACE="strace -f -qq -y -o $TESTDIR/strace -e trace=openat,fsync"
+	TRACE="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -y -o $TESTDIR/strace -e trace=openat,fsync"
 	attempt mbox "$R/root.mbox"
 	TRACE=
 	expect_rc 0 "root's new mbox"
