@@ -74,7 +74,7 @@ run(const char *what, enum import_format fmt, const char *name,
 {
 	char *copy, *err2;
 	long rc, rc2;
-	size_t i, start;
+	size_t i, start, bad;
 
 	copy = malloc(inlen > 0 ? inlen : 1);
 	memcpy(copy, in, inlen);
@@ -91,14 +91,17 @@ run(const char *what, enum import_format fmt, const char *name,
 		CHECK(*err == NULL, "%s: errstr set on success", what);
 		CHECK(rc == g->n, "%s: returned %ld, passed on %ld", what, rc,
 		    g->n);
-		for (i = 0, start = 0; i < g->len; i++) {
+		/* One check for all the UIDs, so the count stays a count of
+		 * cases, not of lines. */
+		for (i = 0, start = 0, bad = 0; i < g->len && !bad; i++) {
 			if (g->buf[i] != '\n')
 				continue;
-			CHECK(i > start && i - start <= IMPORT_UID_MAXLEN &&
-			    memchr(g->buf + start, '\0', i - start) == NULL,
-			    "%s: bad UID of %zu bytes", what, i - start);
+			if (i == start || i - start > IMPORT_UID_MAXLEN ||
+			    memchr(g->buf + start, '\0', i - start) != NULL)
+				bad = i - start + 1;
 			start = i + 1;
 		}
+		CHECK(bad == 0, "%s: bad UID of %zu bytes", what, bad - 1);
 	}
 	rc2 = import_uids(fmt, name, copy, inlen, a, NULL, NULL, &err2);
 	CHECK(rc2 == rc, "%s: %ld without a callback, %ld with", what, rc2,
