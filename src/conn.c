@@ -236,7 +236,8 @@ conn_starttls(struct conn *c, const char *host, const struct tls_config *cfg,
 		    "handshake; refusing it (STARTTLS injection)");
 		return -1;
 	}
-	c->tls = tls_connect(c->fd, host, cfg, c->timeout_ms, errstr);
+	c->tls = tls_connect(c->fd, host, cfg, c->timeout_ms, c->deadline,
+	    errstr);
 	return c->tls != NULL ? 0 : -1;
 }
 

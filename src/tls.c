@@ -247,17 +247,28 @@ cert_sha256(X509 *cert, unsigned char md[32])
 	    0 : -1;
 }
 
+/* 0 when the fd is ready; -1 after the idle timeout; -2 at the deadline. */
 static int
-wait_fd(int fd, int want, int timeout_ms)
+wait_fd(int fd, int want, int timeout_ms, int64_t deadline_ms)
 {
 	struct pollfd pfd = { .fd = fd };
+	int64_t wait, left;
 	int n;
 
 	pfd.events = want == TLS_WANT_WRITE ? POLLOUT : POLLIN;
-	do
-		n = poll(&pfd, 1, timeout_ms);
-	while (n == -1 && errno == EINTR);
-	return n > 0 ? 0 : -1;
+	do {
+		wait = timeout_ms;
+		if (deadline_ms != 0) {
+			if ((left = deadline_ms - now_ms()) <= 0)
+				return -2;
+			if (left < wait)
+				wait = left;
+		}
+		n = poll(&pfd, 1, (int)wait);
+	} while (n == -1 && errno == EINTR);
+	if (n > 0)
+		return 0;
+	return deadline_ms != 0 && now_ms() >= deadline_ms ? -2 : -1;
 }
 
 static int
@@ -271,7 +282,7 @@ is_ip(const char *host)
 
 struct tls *
 tls_connect(int fd, const char *host, const struct tls_config *cfg,
-    int timeout_ms, char **errstr)
+    int timeout_ms, int64_t deadline_ms, char **errstr)
 {
 	struct tls *t = xcalloc(1, sizeof *t);
 	unsigned char pin[32], got[32];
@@ -341,9 +352,11 @@ tls_connect(int fd, const char *host, const struct tls_config *cfg,
 		want = err == SSL_ERROR_WANT_READ ? TLS_WANT_READ :
 		    err == SSL_ERROR_WANT_WRITE ? TLS_WANT_WRITE : 0;
 		if (want != 0) {
-			if (wait_fd(fd, want, timeout_ms) == -1) {
+			if ((rc = wait_fd(fd, want, timeout_ms,
+			    deadline_ms)) != 0) {
 				*errstr = xasprintf("TLS handshake with %s timed "
-				    "out", host);
+				    "out%s", host, rc == -2 ? " (the session time "
+				    "limit, --session-timeout)" : "");
 				goto fail;
 			}
 			continue;

@@ -12,6 +12,7 @@
 #define POPFETCH_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct tls_config {
@@ -24,10 +25,13 @@ struct tls_config {
 
 struct tls;
 
-/* Handshakes over the connected non-blocking fd within timeout_ms. NULL
+/* Handshakes over the connected non-blocking fd, waiting at most
+ * timeout_ms for each step and giving up at deadline_ms (now_ms() time, 0 =
+ * none: --session-timeout bounds a handshake trickled byte by byte). NULL
  * with an allocated one-line *errstr naming what failed. */
 struct tls *tls_connect(int fd, const char *host,
-    const struct tls_config *, int timeout_ms, char **errstr);
+    const struct tls_config *, int timeout_ms, int64_t deadline_ms,
+    char **errstr);
 
 /* > 0 bytes, 0 at a clean close, -1 on error; TLS_WANT_* in *want means
  * "try again when the fd is readable/writable". A read returns as many
