@@ -53,7 +53,9 @@ report_summary(const struct runopts *ro, const struct account *a,
 	/* Mail on stdout must not be mixed with the summary. */
 	FILE *f = a->dkind == DELIVER_STDOUT ? stderr : stdout;
 
-	if (ro->verbosity < 0 || (ro->verbosity == 0 && !isatty(fileno(f))))
+	/* Like the progress line: nothing of it unless someone watches. */
+	if (ro->verbosity < 0 || (ro->verbosity == 0 &&
+	    (!isatty(fileno(f)) || !isatty(STDERR_FILENO))))
 		return;
 	fprintf(f, "%s: %lu new message%s (%llu octets) fetched, %lu deleted, "
 	    "%lu left after errors", a->name, r->fetched,

@@ -239,6 +239,13 @@ TERM=dumb script -qec "\"$POPFETCH\" --no-tls --no-received -P $PORT -u test --p
 check "on a terminal: a progress line, redrawn and cleared" \
 	sh -c "test $RC -eq 0 && grep -q '4/4 messages' '$TESTDIR/tty' && grep -q \"\$(printf '\\r')\" '$TESTDIR/tty'"
 check "on a terminal: then the summary line" grep -q "test@127.0.0.1: 4 new messages" "$TESTDIR/tty"
+# Standard error into a log file, as from a terminal "popfetch 2>>log":
+# no summary on the terminal either.
+rm -rf "$MD" "$STATE"
+RC=0
+TERM=dumb script -qec "\"$POPFETCH\" --no-tls --no-received -P $PORT -u test --password-file '$TESTDIR/pw' --state-dir '$STATE' --maildir '$MD' 127.0.0.1 2> '$TESTDIR/err2'" "$TESTDIR/tty2" > /dev/null 2>&1 || RC=$?
+check "standard error not a terminal: no progress, no summary" \
+	sh -c "test $RC -eq 0 && ! grep -q 'messages' '$TESTDIR/tty2' '$TESTDIR/err2' && test \$(ls '$MD/new' | wc -l) -eq 4"
 rm -rf "$MD" "$STATE"
 pf --maildir "$MD"
 check "without a terminal: no progress, no summary" sh -c "! grep -q 'messages,' '$TESTDIR/err' && test ! -s '$TESTDIR/out'"
