@@ -501,7 +501,10 @@ measure() {
 	rm -f "$_m_dir/time.out"
 	_m_t0=$(date +%s%N)
 	# shellcheck disable=SC2086 # $RUNAS is a command and its arguments
-	HOME=$_m_dir FETCHMAILHOME=$_m_dir $RUNAS \
+	# TMPDIR too: the caller's may not be writable by the bench user
+	# (valgrind's temporary files went nowhere, and no instructions
+	# were counted).
+	HOME=$_m_dir FETCHMAILHOME=$_m_dir TMPDIR=$_m_dir $RUNAS \
 		timeout -k 10 "$CAP" /usr/bin/time -o "$_m_dir/time.out" -f '%e %M' \
 		"$@" <"$_m_in" >>"$_m_out" 2>>"$_m_dir/log" &
 	CHILD=$!

@@ -272,8 +272,8 @@ limit_fetches(struct run *r)
 		later++;
 	}
 	if (later > 0)
-		log_info("--fetch-limit %u: %zu messages left for the next run",
-		    r->a->fetch_limit, later);
+		log_info("--fetch-limit %u: %zu message%s left for the next "
+		    "run", r->a->fetch_limit, later, later == 1 ? "" : "s");
 }
 
 /* The second session fetches only what arrived short in the first. */
