@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -164,6 +167,51 @@ conf_finish(struct account *a, const struct runopts *ro, char **errstr)
 	if (a->name == NULL)
 		a->name = xasprintf("%s@%s", a->user, a->server);
 	return 0;
+}
+
+int
+conf_check_target(const struct account *a, const struct runopts *ro,
+    char **errstr)
+{
+	struct stat st;
+	char *dir, *slash;
+	int rc = 0;
+
+	if (ro->mode != MODE_FETCH || (a->dkind != DELIVER_MAILDIR &&
+	    a->dkind != DELIVER_MBOX))
+		return 0;
+	if (stat(a->dtarget, &st) == 0) {
+		if (a->dkind == DELIVER_MAILDIR && !S_ISDIR(st.st_mode))
+			*errstr = xasprintf("--maildir %s: not a directory",
+			    a->dtarget);
+		else if (a->dkind == DELIVER_MBOX && S_ISDIR(st.st_mode))
+			*errstr = xasprintf("--mbox %s: a directory, not a "
+			    "file (for a Maildir, use --maildir)", a->dtarget);
+		else
+			return 0;
+		return -1;
+	}
+	if (errno == ENOTDIR) {
+		*errstr = xasprintf("%s %s: a part of the path is not a "
+		    "directory", a->dkind == DELIVER_MAILDIR ? "--maildir" :
+		    "--mbox", a->dtarget);
+		return -1;
+	}
+	/* A Maildir is made with its parents; an mbox only in a directory
+	 * that exists (a typo should not grow a tree). */
+	if (a->dkind != DELIVER_MBOX || errno != ENOENT)
+		return 0;
+	dir = xstrdup(a->dtarget);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*(slash == dir ? slash + 1 : slash) = '\0';
+		if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			*errstr = xasprintf("--mbox %s: the directory %s does "
+			    "not exist", a->dtarget, dir);
+			rc = -1;
+		}
+	}
+	free(dir);
+	return rc;
 }
 
 void

@@ -98,6 +98,11 @@ struct account {
 void conf_defaults(struct account *);
 /* Checks and derives; returns 0, or -1 with an allocated *errstr. */
 int conf_finish(struct account *, const struct runopts *, char **errstr);
+/* The delivery target can be used as such (a Maildir path that is no
+ * directory, an mbox that is one or whose directory is missing cannot):
+ * checked before any connection. 0, or -1 with an allocated *errstr. */
+int conf_check_target(const struct account *, const struct runopts *,
+    char **errstr);
 void conf_free(struct account *);
 /* The account's directory name inside the state directory: user@host:port
  * with every byte outside [A-Za-z0-9._@:+-] written as %XX. Allocated. */

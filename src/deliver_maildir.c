@@ -109,6 +109,8 @@ md_clean_tmp(struct maildir *m)
 		return;
 	}
 	while ((de = readdir(dir)) != NULL) {
+		/* %n is stored only when the whole pattern matched. */
+		n = 0;
 		p = strstr(de->d_name, ".M");
 		if (p == NULL || (p = strchr(p, 'P')) == NULL ||
 		    sscanf(p, "P%ldQ%*uPF%n", &pid, &n) != 1 || n <= 0)

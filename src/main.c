@@ -149,6 +149,10 @@ build(struct account *a, const struct rcfile *rc, const char *name,
 		ret = EX_CONFIG;
 		goto fail;
 	}
+	if (conf_check_target(a, ro, &err) == -1) {
+		ret = acct != NULL ? EX_CONFIG : EX_USAGE;
+		goto fail;
+	}
 	return 0;
 fail:
 	if (ret == EX_USAGE) {

@@ -81,6 +81,7 @@ PORT1=$PORT
 POPFETCH_CRASH_AT=journaled pfm --delete
 unset POPFETCH_CRASH_AT
 check "account A killed after journaling: its files wait in tmp/" test "$(count_files "$MD/tmp")" -eq 4
+aname=$(ls "$MD/tmp" | head -n 1)
 "$TESTPOP3D" --exit-with-parent --port-file "$TESTDIR/port2" --pid-file "$TESTDIR/pid2" "$TESTDIR/drop2" &
 pid2=$!
 while [ ! -s "$TESTDIR/port2" ]; do sleep 0.05; done
@@ -97,6 +98,20 @@ check "two accounts, one Maildir: B's message once" \
 rm -f "$(grep -l 'Subject: other account' "$MD"/new/*)"
 check "two accounts, one Maildir: A's messages exactly once" same_contents "$MD/new" "$TESTDIR/orig"
 check "two accounts: nothing left in tmp/" test "$(count_files "$MD/tmp")" -eq 0
+# The Maildir convention: a file in tmp/ untouched for 36 hours is stale.
+# Another account's popfetch file that old goes; a younger one stays, and
+# another program's file stays however old.
+mdhost=$(printf '%s\n' "$aname" | sed 's/^[^.]*\.[^.]*\.//')
+: > "$MD/tmp/1000.M1P999999Q1PF00000000.$mdhost"
+: > "$MD/tmp/1001.M1P999999Q1PF00000000.$mdhost"
+: > "$MD/tmp/1002.M5P7Q9.$mdhost"
+touch -d '37 hours ago' "$MD/tmp/1000.M1P999999Q1PF00000000.$mdhost" "$MD/tmp/1002.M5P7Q9.$mdhost"
+touch -d '35 hours ago' "$MD/tmp/1001.M1P999999Q1PF00000000.$mdhost"
+pfm
+check "tmp/: another account's popfetch file of 37 hours removed, of 35 hours kept" \
+	test "$RC" -eq 0 -a ! -e "$MD/tmp/1000.M1P999999Q1PF00000000.$mdhost" -a -e "$MD/tmp/1001.M1P999999Q1PF00000000.$mdhost"
+check "tmp/: another program's file of 37 hours kept" test -e "$MD/tmp/1002.M5P7Q9.$mdhost"
+rm -f "$MD"/tmp/*
 
 # --- 3. mbox recovery never truncates another program's mail ---
 other='From other@example.org Sat Nov 21 00:00:00 2026
@@ -176,6 +191,17 @@ for opt in --mda --maildir --mbox -u --password-file --state-dir; do
 	expect_rc 64 "an empty $opt value: EX_USAGE"
 done
 check "empty values: no connection was made" test ! -s "$SLOG"
+# Unusable targets (a path that is a file, a directory for an mbox, an
+# mbox in a directory that does not exist): the same, before connecting.
+: > "$TESTDIR/afile"
+for t in "--maildir $TESTDIR/afile" "--maildir $TESTDIR/afile/md" \
+    "--mbox $TESTDIR" "--mbox $TESTDIR/nodir/mbox" "--mbox $TESTDIR/afile/mbox"; do
+	# shellcheck disable=SC2086 # an option and its value
+	pf $t
+	expect_rc 64 "an unusable target ($t): EX_USAGE"
+done
+check "unusable targets: no connection was made, nothing made" \
+	test ! -s "$SLOG" -a ! -e "$TESTDIR/nodir" -a -f "$TESTDIR/afile"
 
 # --- 6. Closed standard descriptors do not corrupt the store ---
 fresh
@@ -226,12 +252,19 @@ fresh
 exec 7< "$TESTDIR/pw"
 RC=0
 timeout 60 "$POPFETCH" --no-received --no-tls -P "$PORT" -u test --password-fd 3 --state-dir "$STATE" \
-	--mda "cat > /dev/null; ls -l /proc/\$\$/fd/ > $TESTDIR/fds.\$\$" 127.0.0.1 \
+	--mda "cat > /dev/null; ls -l /proc/\$\$/fd/ > $TESTDIR/fds.\$\$; ls -l /proc/\$PPID/fd/ > $TESTDIR/parentfds.\$\$" 127.0.0.1 \
 	3< "$TESTDIR/pw" > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
 exec 7<&-
 expect_rc 0 "MDA run with --password-fd 3 and an inherited fd 7"
 cat "$TESTDIR"/fds.* > "$TESTDIR/fds"
 check "the MDA gets no descriptor but its pipe and standard output ($(cat "$TESTDIR/fds.bad" 2>/dev/null))" only_std "$TESTDIR/fds"
+# Close-on-exec alone would pass the check above: popfetch itself (the
+# MDA shell's parent) must no longer hold the --password-fd descriptor
+# (fd 3 may be reused by then), while the inherited fd 7 on the same file
+# stays (not ours to close), which shows the listing sees it.
+cat "$TESTDIR"/parentfds.* > "$TESTDIR/parentfds"
+check "--password-fd 3 is closed in popfetch after reading (seen from the MDA)" \
+	sh -c "test -s '$TESTDIR/parentfds' && ! grep -q ' 3 -> $TESTDIR/pw\$' '$TESTDIR/parentfds' && grep -q ' 7 -> $TESTDIR/pw\$' '$TESTDIR/parentfds'"
 fresh
 RC=0
 timeout 60 "$POPFETCH" --no-received --no-tls -P "$PORT" -u test --state-dir "$STATE" \
@@ -256,8 +289,10 @@ check "%F unquoted: the sender as one word" grep -qF '$(touch' "$TESTDIR/plain"
 check "%F in double quotes: the sender inside them" grep -qF '<$(touch' "$TESTDIR/dq"
 check "%F without a sender: MAILER-DAEMON" grep -qx 'MAILER-DAEMON' "$TESTDIR/plain"
 check "%T: the local user" grep -qx "$(id -un)" "$TESTDIR/to"
+: > "$SLOG"
 pf --mda "procmail -f '%F'"
-expect_rc 74 "%F inside single quotes is refused before connecting"
+expect_rc 74 "%F inside single quotes is refused"
+check "%F inside single quotes: refused before connecting" test ! -s "$SLOG"
 check "the refusal says why" grep -q "inside single quotes" "$TESTDIR/err"
 
 # --- 15. Control bytes from the server are escaped ---
@@ -266,6 +301,14 @@ server_start --log "$SLOG" --greeting "$(printf 'evil\033[2J\033]0;title\007 ser
 pf --server-info
 check "--server-info escapes the greeting's control bytes" \
 	sh -c "! grep -q \"\$(printf '\\033')\" '$TESTDIR/out' && grep -q 'evil.x1b' '$TESTDIR/out'"
+# An error text from the server (a greeting that refuses service), as
+# popfetch prints it on standard error.
+RC=0
+timeout 60 "$POPFETCH" --no-tls -u test --password-file "$TESTDIR/pw" --state-dir "$STATE" \
+	--maildir "$MD" --timeout 5 --tunnel "printf '%s\r\n' \"-ERR go away$(printf '\033[2J\033]0;x\007') now\"; cat > /dev/null" \
+	127.0.0.1 > "$TESTDIR/out" 2> "$TESTDIR/err" || RC=$?
+check "a server's error text: its control bytes escaped on standard error" \
+	sh -c "test $RC -ne 0 && grep -q 'go away' '$TESTDIR/err' && ! grep -q \"\$(printf '\\033')\" '$TESTDIR/err' && ! grep -q \"\$(printf '\\007')\" '$TESTDIR/err'"
 
 # --- 17. The account does not depend on the host name's case ---
 fresh
