@@ -45,6 +45,8 @@ run_one(const struct runopts *ro, struct account *a, struct outcome *o)
 		fetch_server_info(ro, a, &o->res);
 		break;
 	default:
+		/* Named: with several accounts, which one is in clear. */
+		log_set_account(a->name);
 		if (a->tls == TLS_OFF && ro->verbosity >= 0)
 			log_warnx("warning: --no-tls: the session, password "
 			    "included, is not encrypted");

@@ -31,7 +31,7 @@ stop_extra() {
 		[ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null
 	done
 }
-trap 'stop_extra; server_stop; rm -rf "$TESTDIR"' EXIT
+on_exit stop_extra
 
 msg 001 one
 msg 002 two
@@ -71,7 +71,9 @@ expect_rc 69 "three accounts, one unreachable: the most severe status (69)"
 check "the working accounts delivered" \
 	test "$(count_files "$MD/new")" -eq 2 -a "$(grep -c '^Subject: second account' "$TESTDIR/home mbox")" -eq 1
 check "the failure is one line naming its account" \
-	test "$(grep -c '^popfetch: gone: ' "$TESTDIR/err")" -eq 1 -a "$(grep -vc '^popfetch: gone: \|no-tls' "$TESTDIR/err")" -eq 0
+	test "$(grep -v 'warning: --no-tls' "$TESTDIR/err" | grep -c '^popfetch: gone: ')" -eq 1 -a "$(grep -vc '^popfetch: gone: \|no-tls' "$TESTDIR/err")" -eq 0
+check "each account's --no-tls warning names it" \
+	test "$(grep -c '^popfetch: [a-z]*: warning: --no-tls' "$TESTDIR/err")" -eq 3
 run -C "$CFG" work home
 expect_rc 0 "named accounts only: the good ones"
 mkdir -p "$XDG_CONFIG_HOME/popfetch"
