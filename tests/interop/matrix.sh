@@ -224,7 +224,7 @@ mbox_split() {
 	rm -rf "$2"
 	mkdir -p "$2"
 	[ -f "$1" ] || return 0
-	awk -v d="$2" '
+	LC_ALL=C awk -v d="$2" '
 		function out() { if (n) { if (buf != "") printf "%s", substr(buf, 1, length(buf) - 1) > (d "/" n); close(d "/" n) } }
 		/^From / && (NR == 1 || prev == "") { out(); n++; buf = ""; prev = "x"; next }
 		{ line = $0; if (line ~ /^>+From /) line = substr(line, 2); buf = buf line "\n"; prev = $0 }

@@ -129,7 +129,7 @@ srv_add() {
 # X-Cyrus-Session-Id and X-Sieve on top of each message it delivers.
 SRV_STRIPPED="Return-Path, Received, X-Cyrus-Session-Id and X-Sieve, which lmtpd puts on top"
 srv_strip() {
-	awk 'top && /^(Return-Path|Received|X-Cyrus-Session-Id|X-Sieve):|^[ \t]/ { next }
+	LC_ALL=C awk 'top && /^(Return-Path|Received|X-Cyrus-Session-Id|X-Sieve):|^[ \t]/ { next }
 		{ top = 0; print }' top=1
 }
 

@@ -87,5 +87,5 @@ srv_dupuid() {
 }
 
 srv_strip() {
-	awk 'h == 0 && /^X-UIDL:/ { next } /^$/ { h = 1 } { print }'
+	LC_ALL=C awk 'h == 0 && /^X-UIDL:/ { next } /^$/ { h = 1 } { print }'
 }

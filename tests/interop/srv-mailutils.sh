@@ -77,7 +77,7 @@ srv_add() {
 # in the header and that one line.
 SRV_STRIPPED="X-IMAPbase, X-UIDL, X-UID, Status in the header and one empty line as an empty body, which Mailutils adds"
 srv_strip() {
-	awk 'h == 0 && /^(X-IMAPbase|X-UIDL|X-UID|Status):/ { next }
+	LC_ALL=C awk 'h == 0 && /^(X-IMAPbase|X-UIDL|X-UID|Status):/ { next }
 		h == 1 && NR == hl + 1 && $0 == "" { e = 1; next }
 		e { print ""; e = 0 }
 		h == 0 && /^$/ { h = 1; hl = NR }

@@ -66,7 +66,7 @@ srv_auth_after() {
 # the end.  The comparison drops it.
 SRV_STRIPPED="the empty line at the end that solid-pop3d adds"
 srv_strip() {
-	awk 'NR > 1 { print prev } { prev = $0 } END { if (NR && prev != "") print prev }'
+	LC_ALL=C awk 'NR > 1 { print prev } { prev = $0 } END { if (NR && prev != "") print prev }'
 }
 
 srv_start() {
