@@ -511,6 +511,22 @@ dberr:
 	return -1;
 }
 
+int
+send_window(struct run *r, enum pop3_rc (*send)(struct pop3 *, uint32_t),
+    const uint32_t *msgnos, size_t n, size_t *sent)
+{
+	enum pop3_rc rc;
+
+	while (*sent < n && pop3_window_room(r->s.p, 0)) {
+		if ((rc = send(r->s.p, msgnos[*sent])) != POP3_OK) {
+			session_fail(&r->s, r->res, rc, 0);
+			return -1;
+		}
+		(*sent)++;
+	}
+	return 0;
+}
+
 /*
  * DELE of msgnos[0, n), pipelined where the server allows: commands go out
  * while the window has room, replies are read in order. -1 when the
@@ -523,14 +539,8 @@ dele_many(struct run *r, const uint32_t *msgnos, size_t n)
 	size_t sent = 0, read;
 
 	for (read = 0; read < n && r->s.alive; read++) {
-		while (sent < n && pop3_window_room(r->s.p, 0)) {
-			if ((rc = pop3_send_dele(r->s.p, msgnos[sent])) !=
-			    POP3_OK) {
-				session_fail(&r->s, r->res, rc, 0);
-				return -1;
-			}
-			sent++;
-		}
+		if (send_window(r, pop3_send_dele, msgnos, n, &sent) == -1)
+			return -1;
 		rc = pop3_read_dele(r->s.p, msgnos[read]);
 		if (rc == POP3_OK) {
 			r->dele_sent++;

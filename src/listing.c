@@ -414,14 +414,8 @@ top_all(struct run *r, const uint32_t *msgnos, size_t n,
 	size_t sent = 0, i;
 
 	for (i = 0; i < n; i++) {
-		while (sent < n && pop3_window_room(r->s.p, 0)) {
-			if ((rc = pop3_send_top(r->s.p, msgnos[sent])) !=
-			    POP3_OK) {
-				session_fail(&r->s, r->res, rc, 0);
-				return -1;
-			}
-			sent++;
-		}
+		if (send_window(r, pop3_send_top, msgnos, n, &sent) == -1)
+			return -1;
 		digest_start(r->dg, 0);
 		rc = pop3_read_top(r->s.p, msgnos[i], (uint64_t)16 << 20,
 		    sink_ident, r->dg, &octets);

@@ -260,30 +260,33 @@ p3_read_body(struct pop3 *p, const struct flight *f, uint64_t max_octets,
 	return POP3_OK;
 }
 
-enum pop3_rc
-pop3_read_retr(struct pop3 *p, uint32_t msgno, uint64_t max_octets,
+static enum pop3_rc
+read_multi(struct pop3 *p, enum pop3_cmd cmd, uint32_t msgno, uint64_t max_octets,
     pop3_sink sink, void *ctx, uint64_t *octets)
 {
 	struct flight f;
 	enum pop3_rc rc;
 
 	*octets = 0;
-	if ((rc = p3_begin_read(p, POP3_CMD_RETR, msgno, &f)) != POP3_OK)
+	if ((rc = p3_begin_read(p, cmd, msgno, &f)) != POP3_OK)
 		return rc;
 	return p3_read_body(p, &f, max_octets, sink, ctx, octets);
+}
+
+enum pop3_rc
+pop3_read_retr(struct pop3 *p, uint32_t msgno, uint64_t max_octets,
+    pop3_sink sink, void *ctx, uint64_t *octets)
+{
+	return read_multi(p, POP3_CMD_RETR, msgno, max_octets, sink, ctx,
+	    octets);
 }
 
 enum pop3_rc
 pop3_read_top(struct pop3 *p, uint32_t msgno, uint64_t max_octets,
     pop3_sink sink, void *ctx, uint64_t *octets)
 {
-	struct flight f;
-	enum pop3_rc rc;
-
-	*octets = 0;
-	if ((rc = p3_begin_read(p, POP3_CMD_TOP, msgno, &f)) != POP3_OK)
-		return rc;
-	return p3_read_body(p, &f, max_octets, sink, ctx, octets);
+	return read_multi(p, POP3_CMD_TOP, msgno, max_octets, sink, ctx,
+	    octets);
 }
 
 enum pop3_rc

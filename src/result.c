@@ -87,8 +87,7 @@ result_fail(struct result *r, enum failure f, const char *fmt, ...)
 	char *text;
 
 	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) == -1)
-		fatalx("out of memory");
+	text = xvasprintf(fmt, ap);
 	va_end(ap);
 	log_warnx("%s", text);
 	if (r->error == NULL)
@@ -107,8 +106,7 @@ result_msg(struct result *r, uint32_t msgno, const char *uid,
 	char *text;
 
 	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) == -1)
-		fatalx("out of memory");
+	text = xvasprintf(fmt, ap);
 	va_end(ap);
 	if (o == MSG_SKIPPED) {
 		log_info("%s", text);

@@ -72,6 +72,11 @@ int listing_read(struct run *);
 int batch_run(struct run *, size_t from, size_t *to);
 /* DELE the messages delivered in earlier runs (plan.dele). 0 or -1. */
 int batch_dele_old(struct run *);
+/* Sends send(msgnos[*sent]) and on while the pipelining window has room
+ * (one command when the server does not pipeline), advancing *sent up to
+ * n. 0, or -1 when the connection failed (reported). */
+int send_window(struct run *, enum pop3_rc (*send)(struct pop3 *, uint32_t),
+    const uint32_t *msgnos, size_t n, size_t *sent);
 /* Records jobs [from, to) that were delivered, in one transaction that
  * also drops the journal, and counts them. 0 or -1 (reported). */
 int record_batch(struct run *, size_t from, size_t to);

@@ -6,6 +6,7 @@
 #ifndef POPFETCH_XMALLOC_H
 #define POPFETCH_XMALLOC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 void *xmalloc(size_t);
@@ -15,5 +16,6 @@ char *xstrdup(const char *);
 char *xstrndup(const char *, size_t);
 void *xmemdup(const void *, size_t);
 char *xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
 
 #endif
