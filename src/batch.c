@@ -318,11 +318,7 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 			    (unsigned long long)j->size_hint);
 			if (!spool)
 				r->d.ops->abort(&r->d);
-			j->state = J_RETRY;
-			r->need_retry = 1;
-			r->retry = xreallocarray(r->retry, r->nretry + 1,
-			    sizeof *r->retry);
-			r->retry[r->nretry++] = xstrndup(j->uid, j->uidlen);
+			retry_later(r, j);
 			return 0;
 		}
 		if (spool && same_identity(r, j, &dg)) {

@@ -216,13 +216,18 @@ verify_reuse(struct run *r, struct job *j)
 		log_info("message %u: UID %s was seen before with another "
 		    "identity (TOP): the server reused it; fetching it in a "
 		    "new session", j->msgno, show);
-		j->state = J_RETRY;
-		r->need_retry = 1;
-		r->retry = xreallocarray(r->retry, r->nretry + 1,
-		    sizeof *r->retry);
-		r->retry[r->nretry++] = xstrndup(j->uid, j->uidlen);
+		retry_later(r, j);
 	}
 	return 0;
+}
+
+void
+retry_later(struct run *r, struct job *j)
+{
+	j->state = J_RETRY;
+	r->need_retry = 1;
+	r->retry = xreallocarray(r->retry, r->nretry + 1, sizeof *r->retry);
+	r->retry[r->nretry++] = xstrndup(j->uid, j->uidlen);
 }
 
 /*

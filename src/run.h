@@ -61,6 +61,9 @@ void plan_setup(struct plan *, const struct account *);
 /* listing.c: STAT, LIST, UIDL, the plan, and TOP for suspected reuses.
  * 0, or -1 when the account must stop (reported in r->res). */
 int listing_read(struct run *);
+/* Leaves job j for a second session of this run (by its UID, as the
+ * message numbers may differ there). */
+void retry_later(struct run *, struct job *j);
 
 /* batch.c: delivers jobs [from, *to) durably, records them, then deletes
  * them. A batch also ends early, at a new *to, once it holds BATCH_BYTES
