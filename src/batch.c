@@ -523,33 +523,40 @@ send_window(struct run *r, enum pop3_rc (*send)(struct pop3 *, uint32_t),
 	return 0;
 }
 
+/* The reply to DELE msgno, next in line. -1 when the connection failed
+ * (reported); a refused DELE is a failed message. */
+static int
+dele_reply(struct run *r, uint32_t msgno)
+{
+	enum pop3_rc rc = pop3_read_dele(r->s.p, msgno);
+
+	if (rc == POP3_OK) {
+		r->dele_sent++;
+		crash_at(CRASH_DELE);
+	} else if (rc == POP3_NEG) {
+		log_warnx("message %u: %s", msgno, pop3_error(r->s.p));
+		result_worsen(r->res, FAIL_MESSAGE);
+	} else {
+		session_fail(&r->s, r->res, rc, 0);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * DELE of msgnos[0, n), pipelined where the server allows: commands go out
  * while the window has room, replies are read in order. -1 when the
- * connection failed (reported); a refused DELE is a failed message.
+ * connection failed (reported).
  */
 static int
 dele_many(struct run *r, const uint32_t *msgnos, size_t n)
 {
-	enum pop3_rc rc;
 	size_t sent = 0, read;
 
-	for (read = 0; read < n && r->s.alive; read++) {
-		if (send_window(r, pop3_send_dele, msgnos, n, &sent) == -1)
+	for (read = 0; read < n && r->s.alive; read++)
+		if (send_window(r, pop3_send_dele, msgnos, n, &sent) == -1 ||
+		    dele_reply(r, msgnos[read]) == -1)
 			return -1;
-		rc = pop3_read_dele(r->s.p, msgnos[read]);
-		if (rc == POP3_OK) {
-			r->dele_sent++;
-			crash_at(CRASH_DELE);
-		} else if (rc == POP3_NEG) {
-			log_warnx("message %u: %s", msgnos[read],
-			    pop3_error(r->s.p));
-			result_worsen(r->res, FAIL_MESSAGE);
-		} else {
-			session_fail(&r->s, r->res, rc, 0);
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -557,6 +564,25 @@ int
 batch_dele_old(struct run *r)
 {
 	return dele_many(r, r->pl.dele, r->pl.ndele);
+}
+
+/* The head of the line is the command in flight longest. */
+static int
+head_is(struct run *r, enum pop3_cmd cmd, struct pop3_flight *f)
+{
+	return pop3_unanswered(r->s.p, f, 1) > 0 && f->cmd == cmd;
+}
+
+/* Replies to DELEs sent ahead of the next RETR. */
+static int
+read_deles(struct run *r)
+{
+	struct pop3_flight f;
+
+	while (r->s.alive && head_is(r, POP3_CMD_DELE, &f))
+		if (dele_reply(r, f.msgno) == -1)
+			return -1;
+	return 0;
 }
 
 static int
@@ -568,32 +594,56 @@ null_sink(void *ctx, const char *buf, size_t len)
 	return 0;
 }
 
-/* After a stop, replies still in flight are read and dropped, so that the
- * session can end with QUIT; those messages stay unfetched. */
+/* After a stop, replies still in flight are read, so that the session can
+ * end with QUIT: a message's is dropped (it stays unfetched), a DELE's
+ * counts. */
 static void
 drain(struct run *r)
 {
-	struct pop3_flight f[1];
+	struct pop3_flight f;
 	uint64_t n;
 
 	while (r->s.alive && pop3_in_flight(r->s.p) > 0 &&
-	    pop3_unanswered(r->s.p, f, 1) == 1)
-		if (pop3_read_retr(r->s.p, f[0].msgno, r->a->max_size,
+	    pop3_unanswered(r->s.p, &f, 1) > 0) {
+		if (f.cmd == POP3_CMD_DELE) {
+			if (dele_reply(r, f.msgno) == -1)
+				break;
+		} else if (pop3_read_retr(r->s.p, f.msgno, r->a->max_size,
 		    null_sink, NULL, &n) != POP3_OK &&
 		    pop3_state(r->s.p) == POP3_CLOSED)
 			r->s.alive = 0;
-	if (pop3_in_flight(r->s.p) > 0)
+	}
+	if (r->s.alive && pop3_in_flight(r->s.p) > 0)
 		r->s.alive = 0;
 }
 
-/* Keeps the window of RETRs full, from *next on. 0, or -1 when sending
- * failed (reported). */
+int
+batch_finish(struct run *r)
+{
+	int rc = 0;
+
+	drain(r);
+	if (r->s.alive && r->deleq_sent < r->ndeleq)
+		rc = dele_many(r, r->deleq + r->deleq_sent,
+		    r->ndeleq - r->deleq_sent);
+	r->ndeleq = r->deleq_sent = 0;
+	return rc;
+}
+
+/* Keeps the window full from *next on: first the DELEs of recorded
+ * batches, then RETRs up to job to. 0, or -1 when sending failed
+ * (reported). */
 static int
 send_ahead(struct run *r, size_t *next, size_t to)
 {
 	struct job *j;
 	enum pop3_rc rc;
 
+	if (send_window(r, pop3_send_dele, r->deleq, r->ndeleq,
+	    &r->deleq_sent) == -1)
+		return -1;
+	if (r->deleq_sent < r->ndeleq)
+		return 0;
 	for (; *next < to; (*next)++) {
 		j = &r->pl.jobs[*next];
 		if (j->state != J_PENDING)
@@ -609,6 +659,33 @@ send_ahead(struct run *r, size_t *next, size_t to)
 	return 0;
 }
 
+/* The batch's messages that may go, once it is recorded: queued, to go out
+ * ahead of the next batch's RETRs (or at once when nothing is in flight). */
+static int
+queue_deles(struct run *r, size_t from, size_t to)
+{
+	size_t i;
+
+	if (r->deleq_sent == r->ndeleq)
+		r->ndeleq = r->deleq_sent = 0;
+	for (i = from; i < to; i++) {
+		struct job *j = &r->pl.jobs[i];
+
+		if (j->state != J_DELIVERED && j->state != J_SAME &&
+		    j->state != J_OLD)
+			continue;
+		if (r->ndeleq == r->deleq_cap) {
+			r->deleq_cap = r->deleq_cap ? 2 * r->deleq_cap : 256;
+			r->deleq = xreallocarray(r->deleq, r->deleq_cap,
+			    sizeof *r->deleq);
+		}
+		r->deleq[r->ndeleq++] = j->msgno;
+	}
+	if (pop3_in_flight(r->s.p) > 0)
+		return 0;
+	return batch_finish(r);
+}
+
 int
 batch_run(struct run *r, size_t from, size_t *top)
 {
@@ -616,8 +693,8 @@ batch_run(struct run *r, size_t from, size_t *top)
 	uint64_t bytes = 0;
 	int64_t t0 = now_ms();
 	struct buf md = { 0 };
-	size_t i, next, ndone = 0, nd = 0;
-	uint32_t *msgnos;
+	size_t i, next, ndone = 0;
+	enum pop3_rc rc;
 	int stop = 0;
 	char *err = NULL;
 
@@ -634,12 +711,13 @@ batch_run(struct run *r, size_t from, size_t *top)
 	}
 	/* RETRs are sent ahead of their replies as far as the server's
 	 * PIPELINING allows (one at a time without it). */
-	for (i = next = from; i < to && !stop; i++) {
+	next = r->sent_upto > from ? r->sent_upto : from;
+	for (i = from; i < to && !stop; i++) {
 		if (r->pl.jobs[i].state != J_PENDING)
 			continue;
 		if (next <= i)
 			next = i;
-		if (send_ahead(r, &next, to) == -1 ||
+		if (send_ahead(r, &next, to) == -1 || read_deles(r) == -1 ||
 		    fetch_one(r, &r->pl.jobs[i], from, to) == -1)
 			stop = 1;
 		bytes += r->pl.jobs[i].octets;
@@ -647,15 +725,33 @@ batch_run(struct run *r, size_t from, size_t *top)
 		if (bytes >= BATCH_BYTES || now_ms() - t0 >= BATCH_MS)
 			to = *top = next > i + 1 ? next : i + 1;
 	}
+	r->sent_upto = next;
+	/* DELEs that found no RETR to go ahead of. */
+	if (!stop && batch_finish(r) == -1)
+		stop = 1;
 	if (stop)
 		drain(r);
-	else if (r->s.alive && pop3_pipelining(r->s.p) &&
-	    pop3_check_stray(r->s.p) != POP3_OK) {
-		/* A reply with no command: every reply read may have been
-		 * one out of step; nothing of this batch is kept. */
-		session_fail(&r->s, r->res, POP3_PROTO, 0);
-		r->s.alive = 0;
-		goto abort;
+	else if (r->s.alive && pop3_pipelining(r->s.p)) {
+		if (pop3_check_stray(r->s.p) != POP3_OK) {
+			/* A reply with no command: every reply read may have
+			 * been one out of step; nothing of this batch is
+			 * kept. */
+			session_fail(&r->s, r->res, POP3_PROTO, 0);
+			r->s.alive = 0;
+			goto abort;
+		}
+		/* Every reply was in step. The next batch's first RETRs go
+		 * out now, so the server works while this one is made
+		 * durable. */
+		next = to;
+		if (send_ahead(r, &next, to + r->a->batch < r->pl.njobs ?
+		    to + r->a->batch : r->pl.njobs) == -1)
+			goto abort;
+		if ((rc = pop3_flush(r->s.p)) != POP3_OK) {
+			session_fail(&r->s, r->res, rc, 0);
+			goto abort;
+		}
+		r->sent_upto = next;
 	}
 	/* What arrived completely before a failure is still made durable. */
 	for (i = from; i < to; i++)
@@ -694,17 +790,8 @@ batch_run(struct run *r, size_t from, size_t *top)
 	/* Only now, with delivery and record durable, may mail go away. */
 	if (!r->a->delete || !r->s.alive)
 		return stop ? -1 : 0;
-	msgnos = xreallocarray(NULL, to - from + 1, sizeof *msgnos);
-	for (i = from; i < to; i++) {
-		struct job *j = &r->pl.jobs[i];
-
-		if (j->state == J_DELIVERED || j->state == J_SAME ||
-		    j->state == J_OLD)
-			msgnos[nd++] = j->msgno;
-	}
-	if (dele_many(r, msgnos, nd) == -1)
+	if (queue_deles(r, from, to) == -1)
 		stop = 1;
-	free(msgnos);
 	return stop ? -1 : 0;
 abort:
 	buf_free(&md);

@@ -149,6 +149,7 @@ run_free(struct run *r)
 	uidstore_close(r->us);
 	free(r->idmsg);
 	free(r->idkeys);
+	free(r->deleq);
 	while (r->nretry > 0)
 		free(r->retry[--r->nretry]);
 	free(r->retry);
@@ -252,6 +253,7 @@ session_run(struct run *r)
 			}
 		progress_start(r->ro, n, bytes);
 	}
+	r->sent_upto = 0;
 	for (i = 0; i < r->pl.njobs; i = to) {
 		to = i + a->batch < r->pl.njobs ? i + a->batch : r->pl.njobs;
 		if (batch_run(r, i, &to) == -1) {
@@ -259,6 +261,8 @@ session_run(struct run *r)
 			break;
 		}
 	}
+	if (batch_finish(r) == -1)
+		rc = -1;
 	progress_end();
 	if (r->d.ops->confirm_at_end && rc == 0)
 		confirm(r);

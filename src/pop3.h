@@ -139,7 +139,7 @@ enum pop3_rc pop3_dele(struct pop3 *, uint32_t msgno);
  * reaches the sink; a stray left over after the last reply is caught by
  * pop3_check_stray or the next command sent with nothing in flight.
  */
-#define POP3_WINDOW_CMDS	32	/* default window */
+#define POP3_WINDOW_CMDS	256	/* default window */
 #define POP3_WINDOW_BYTES	((uint64_t)2 * 1024 * 1024)
 #define POP3_WINDOW_MAX		256	/* the most commands in flight */
 
@@ -190,6 +190,9 @@ void pop3_set_drain_max(struct pop3 *, uint64_t);
 enum pop3_rc pop3_read_retr(struct pop3 *, uint32_t msgno,
     uint64_t max_octets, pop3_sink, void *ctx, uint64_t *octets);
 enum pop3_rc pop3_read_dele(struct pop3 *, uint32_t msgno);
+/* Commands queued go out now, not with the next read: for a server that
+ * should work while we do something else. */
+enum pop3_rc pop3_flush(struct pop3 *);
 /* With nothing in flight: POP3_PROTO when the server has sent anything
  * no command asked for (then the replies read since the last check may
  * have been shifted: do not trust them), else POP3_OK; one poll(2), no

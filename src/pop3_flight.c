@@ -133,6 +133,19 @@ pop3_send_dele(struct pop3 *p, uint32_t msgno)
 	return p3_send_flight(p, POP3_CMD_DELE, msgno, -1, 0);
 }
 
+enum pop3_rc
+pop3_flush(struct pop3 *p)
+{
+	enum conn_err e;
+
+	if (p->state == POP3_CLOSED || conn_queued(p->conn) == 0)
+		return POP3_OK;
+	p->unsent = 0;
+	if ((e = conn_flush(p->conn)) != CONN_OK)
+		return p3_conn_fail(p, e, "sending ahead");
+	return POP3_OK;
+}
+
 /*
  * Takes the oldest command in flight, which must be cmd msgno, into *f.
  * Queued commands go out together once the one to be read is among them

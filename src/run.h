@@ -53,6 +53,10 @@ struct run {
 	size_t			 nidkeys;
 	int			 blind;		/* no UIDL, no TOP: by RETR */
 	unsigned long		 dele_sent;	/* DELEs the server accepted */
+	/* batch.c: the pipeline runs on across batches. */
+	size_t			 sent_upto;	/* jobs before: RETR sent or none */
+	uint32_t		*deleq;		/* recorded, DELE not yet sent */
+	size_t			 ndeleq, deleq_sent, deleq_cap;
 };
 
 /* fetch.c: a plan for the account's settings (--delete-after too). */
@@ -73,6 +77,10 @@ void retry_later(struct run *, struct job *j);
 #define BATCH_BYTES	((uint64_t)32 * 1024 * 1024)
 #define BATCH_MS	3000
 int batch_run(struct run *, size_t from, size_t *to);
+/* After the last batch, or a failed one: replies still in flight are read
+ * (a message's dropped, it stays unfetched), then the DELEs of recorded
+ * batches not yet sent go out. -1 when the connection failed (reported). */
+int batch_finish(struct run *);
 /* DELE the messages delivered in earlier runs (plan.dele). 0 or -1. */
 int batch_dele_old(struct run *);
 /* Sends send(msgnos[*sent]) and on while the pipelining window has room
