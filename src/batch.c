@@ -717,7 +717,20 @@ batch_run(struct run *r, size_t from, size_t *top)
 			continue;
 		if (next <= i)
 			next = i;
-		if (send_ahead(r, &next, to) == -1 || read_deles(r) == -1 ||
+		if (send_ahead(r, &next, to) == -1)
+			stop = 1;
+		/* A window full of DELEs: their replies make room for RETR. */
+		while (!stop && next <= i && r->s.alive) {
+			size_t was = pop3_in_flight(r->s.p);
+
+			if (read_deles(r) == -1)
+				stop = 1;
+			else if (pop3_in_flight(r->s.p) == was)
+				break;	/* fetch_one says what is wrong */
+			else if (send_ahead(r, &next, to) == -1)
+				stop = 1;
+		}
+		if (stop || read_deles(r) == -1 ||
 		    fetch_one(r, &r->pl.jobs[i], from, to) == -1)
 			stop = 1;
 		bytes += r->pl.jobs[i].octets;

@@ -121,6 +121,7 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	struct uidrec rec;
 	enum us_rc rc;
 	char show[128];
+	enum plan_line prc;
 
 	if (!usable_uid(uid, uidlen) || r->by_header) {
 		/* Identified by its header block instead. */
@@ -135,9 +136,12 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
 		return -1;
 	}
+	prc = plan_line(&r->pl, msgno, uid, uidlen, size_of(r->ls, msgno),
+	    rc == US_OK ? &rec : NULL);
+	if (prc == PLAN_SEEN)
+		return 0;
 	log_sanitize(show, sizeof show, uid, uidlen);
-	switch (plan_line(&r->pl, msgno, uid, uidlen, size_of(r->ls, msgno),
-	    rc == US_OK ? &rec : NULL)) {
+	switch (prc) {
 	case PLAN_TOOBIG:
 		if (r->retry_pass)
 			break;
@@ -621,7 +625,12 @@ listing_read(struct run *r)
 	sort_inplace(ls.v, ls.n, sizeof *ls.v, cmp_lsize);
 	r->ls = &ls;
 	bad = 0;
+	if (uidstore_scan_begin(r->us) != US_OK) {
+		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
+		goto out;
+	}
 	rc = pop3_uidl(r->s.p, uidl_cb, r, &bad);
+	uidstore_scan_end(r->us);
 	if (rc == POP3_NEG)
 		no_uidl = 1;
 	else if (rc != POP3_OK) {

@@ -31,6 +31,10 @@ struct uidstore {
 	DB	*uids;
 	DB	*journal;
 	DB_TXN	*txn;
+	/* uidstore_scan_begin: lookups through one cursor, which tries the
+	 * record after the last one found before it searches. */
+	DBC	*scan;
+	int	 scan_at;	/* the cursor is on a record */
 	char	 error[512];
 };
 
@@ -215,6 +219,7 @@ uidstore_close(struct uidstore *s)
 {
 	if (s == NULL)
 		return;
+	uidstore_scan_end(s);
 	if (s->txn != NULL)
 		uidstore_abort(s);
 	if (s->uids != NULL)
@@ -310,13 +315,70 @@ dbt_init(DBT *d, const void *data, size_t len)
 	d->size = (u_int32_t)len;
 }
 
+static enum us_rc
+unpacked(struct uidstore *s, struct uidrec *r, const DBT *val)
+{
+	if (uidrec_unpack(r, val->data, val->size) == -1) {
+		snprintf(s->error, sizeof s->error, "damaged record in the "
+		    "UID store in %s", s->dir);
+		return US_ERR;
+	}
+	return US_OK;
+}
+
+/* A lookup through the scan cursor. Listings mostly come in the order the
+ * UIDs were recorded, which for most servers is the store's key order:
+ * then the record after the last one found is the one wanted, and one
+ * step of the cursor replaces a search from the root. */
+static enum us_rc
+scan_get(struct uidstore *s, const void *uid, size_t len, struct uidrec *r)
+{
+	unsigned char kbuf[UID_MAXLEN], vbuf[UIDREC_HDR +
+	    UIDREC_MAXDIG * DIGEST_LEN];
+	DBT key, val;
+	int rc;
+
+	memset(&val, 0, sizeof val);
+	val.data = vbuf;
+	val.ulen = sizeof vbuf;
+	val.flags = DB_DBT_USERMEM;
+	if (s->scan_at) {
+		memset(&key, 0, sizeof key);
+		key.data = kbuf;
+		key.ulen = sizeof kbuf;
+		key.flags = DB_DBT_USERMEM;
+		rc = s->scan->get(s->scan, &key, &val, DB_NEXT);
+		if (rc == 0 && key.size == len && memcmp(kbuf, uid, len) == 0)
+			return unpacked(s, r, &val);
+		if (rc != 0 && rc != DB_NOTFOUND && rc != DB_BUFFER_SMALL)
+			return dberr(s, "reading the UID store", rc);
+	}
+	dbt_init(&key, uid, len);
+	rc = s->scan->get(s->scan, &key, &val, DB_SET);
+	s->scan_at = rc == 0;
+	if (rc == DB_NOTFOUND)
+		return US_NOTFOUND;
+	if (rc == DB_BUFFER_SMALL) {
+		/* Larger than any record popfetch writes. */
+		snprintf(s->error, sizeof s->error, "damaged record in the "
+		    "UID store in %s", s->dir);
+		return US_ERR;
+	}
+	if (rc != 0)
+		return dberr(s, "reading the UID store", rc);
+	return unpacked(s, r, &val);
+}
+
 enum us_rc
 uidstore_get(struct uidstore *s, const void *uid, size_t len,
     struct uidrec *r)
 {
 	DBT key, val;
+	enum us_rc urc;
 	int rc;
 
+	if (s->scan != NULL && len <= UID_MAXLEN)
+		return scan_get(s, uid, len, r);
 	dbt_init(&key, uid, len);
 	memset(&val, 0, sizeof val);
 	val.flags = DB_DBT_MALLOC;
@@ -325,14 +387,33 @@ uidstore_get(struct uidstore *s, const void *uid, size_t len,
 		return US_NOTFOUND;
 	if (rc != 0)
 		return dberr(s, "reading the UID store", rc);
-	rc = uidrec_unpack(r, val.data, val.size);
+	urc = unpacked(s, r, &val);
 	free(val.data);
-	if (rc == -1) {
-		snprintf(s->error, sizeof s->error, "damaged record in the "
-		    "UID store in %s", s->dir);
-		return US_ERR;
+	return urc;
+}
+
+enum us_rc
+uidstore_scan_begin(struct uidstore *s)
+{
+	int rc;
+
+	if (s->txn != NULL || s->scan != NULL)
+		return US_OK;
+	if ((rc = s->uids->cursor(s->uids, NULL, &s->scan, 0)) != 0) {
+		s->scan = NULL;
+		return dberr(s, "reading the UID store", rc);
 	}
+	s->scan_at = 0;
 	return US_OK;
+}
+
+void
+uidstore_scan_end(struct uidstore *s)
+{
+	if (s->scan != NULL)
+		s->scan->close(s->scan);
+	s->scan = NULL;
+	s->scan_at = 0;
 }
 
 enum us_rc
@@ -344,6 +425,8 @@ uidstore_begin(struct uidstore *s)
 		snprintf(s->error, sizeof s->error, "nested transaction");
 		return US_ERR;
 	}
+	/* Its read lock would stand in the transaction's way. */
+	uidstore_scan_end(s);
 	if ((rc = s->env->txn_begin(s->env, NULL, &s->txn, 0)) != 0) {
 		s->txn = NULL;
 		return dberr(s, "starting a transaction", rc);

@@ -62,6 +62,11 @@ const char *uidstore_error(const struct uidstore *);
 
 enum us_rc uidstore_get(struct uidstore *, const void *uid, size_t len,
     struct uidrec *);
+/* Many lookups in a row (a listing): uidstore_get goes through one cursor,
+ * fastest when the UIDs come in the store's order. No transaction may
+ * begin in between (uidstore_begin ends the scan). */
+enum us_rc uidstore_scan_begin(struct uidstore *);
+void uidstore_scan_end(struct uidstore *);
 enum us_rc uidstore_begin(struct uidstore *);
 enum us_rc uidstore_commit(struct uidstore *);	/* durable on return */
 void uidstore_abort(struct uidstore *);

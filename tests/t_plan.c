@@ -281,6 +281,48 @@ test_big(void)
 	    "2M copies of one UID: %zu jobs, copies %u", pl.njobs,
 	    pl.njobs ? pl.jobs[0].copies : 0);
 	plan_free(&pl);
+
+	/* Copies far apart in a listing of 100,001 new messages: message i
+	 * and message n + 1 - i share a UID when i is a multiple of 5; the
+	 * hash sort (plan.c) must bring each pair together and no other. */
+	{
+		const uint32_t n = 100001;
+		char u2[32];
+		size_t pairs_ok = 0, singles_ok = 0, want_pairs = 0;
+		uint32_t k, m;
+
+		plan_init(&pl, 0, 0, 0);
+		for (i = 1; i <= n; i++) {
+			k = (uint32_t)i;
+			m = n + 1 - k;
+			if (k > m)
+				k = m;
+			if (k % 5 == 0)
+				snprintf(u2, sizeof u2, "pair-%u", k);
+			else
+				snprintf(u2, sizeof u2, "one-%u", (unsigned)i);
+			plan_line(&pl, (uint32_t)i, u2, strlen(u2), 100, NULL);
+		}
+		plan_listed(&pl);
+		plan_group(&pl);
+		plan_finish(&pl);
+		for (i = 0; i < pl.njobs; i++) {
+			const struct job *j = &pl.jobs[i];
+			int paired = strncmp(j->uid, "pair-", 5) == 0;
+
+			want_pairs += paired;
+			if (paired && j->dup && j->copies == 2)
+				pairs_ok++;
+			else if (!paired && !j->dup)
+				singles_ok++;
+		}
+		CHECK(pl.njobs == n && want_pairs == 20000 &&
+		    pairs_ok == want_pairs && singles_ok == n - want_pairs,
+		    "copies far apart in 100,001 messages: %zu of %zu paired "
+		    "found, %zu of %zu single", pairs_ok, want_pairs,
+		    singles_ok, (size_t)n - want_pairs);
+		plan_free(&pl);
+	}
 }
 
 static int
