@@ -128,7 +128,7 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 		add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg, msgno);
 		return 0;
 	}
-	if (!uid_is_msgno(msgno, uid, uidlen))
+	if (!r->uids_not_msgnos && !uid_is_msgno(msgno, uid, uidlen))
 		r->uids_not_msgnos = 1;
 	r->nuids++;
 	rc = uidstore_get(r->us, uid, uidlen, &rec);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -289,7 +290,9 @@ uidrec_pack(const struct uidrec *r, unsigned char *buf, size_t bufsz)
 int
 uidrec_unpack(struct uidrec *r, const unsigned char *buf, size_t len)
 {
-	memset(r, 0, sizeof *r);
+	/* Not the digests past ndig: a kilobyte a record, and no reader
+	 * looks there. */
+	memset(r, 0, offsetof(struct uidrec, dig));
 	if (len < UIDREC_HDR || buf[0] != UIDREC_VERSION)
 		return -1;
 	r->ndig = buf[2] | (unsigned)buf[3] << 8;
@@ -615,14 +618,48 @@ uidstore_add_content(struct uidstore *s, const void *uid, size_t len,
 	return uidstore_put(s, uid, len, &rec);
 }
 
+/* Keys the walk deletes once its cursor is closed. */
+struct doomed {
+	unsigned char	*keys;
+	size_t		 len, cap;
+	size_t		 n;
+};
+
+static void
+doom(struct doomed *d, const void *key, size_t len)
+{
+	uint32_t l = (uint32_t)len;
+
+	if (d->len + sizeof l + len > d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 4096;
+		while (d->len + sizeof l + len > d->cap)
+			d->cap *= 2;
+		d->keys = xreallocarray(d->keys, d->cap, 1);
+	}
+	memcpy(d->keys + d->len, &l, sizeof l);
+	memcpy(d->keys + d->len + sizeof l, key, len);
+	d->len += sizeof l + len;
+	d->n++;
+}
+
+/*
+ * The records come a buffer at a time (DB_MULTIPLE_KEY): stepping the
+ * cursor one record at a time cost about 2,000 instructions a record, most
+ * of a nothing-new run's walk of 100,000. Deletions wait for the cursor to
+ * close, in the same transaction.
+ */
 enum us_rc
 uidstore_walk(struct uidstore *s,
     int (*fn)(void *, const void *, size_t, const struct uidrec *),
     void *ctx, size_t *deleted)
 {
 	struct uidrec r;
+	struct doomed d = { 0 };
 	DBC *cur = NULL;
-	DBT key, val;
+	DBT key, bulk;
+	void *p, *k, *v;
+	size_t off;
+	u_int32_t klen, vlen, l;
 	int rc, act = 0;
 
 	*deleted = 0;
@@ -631,28 +668,48 @@ uidstore_walk(struct uidstore *s,
 	if ((rc = s->uids->cursor(s->uids, s->txn, &cur, 0)) != 0)
 		goto fail;
 	memset(&key, 0, sizeof key);
-	memset(&val, 0, sizeof val);
-	while ((rc = cur->get(cur, &key, &val, DB_NEXT)) == 0) {
-		if (uidrec_unpack(&r, val.data, val.size) == -1) {
-			rc = DB_RUNRECOVERY;
-			snprintf(s->error, sizeof s->error, "damaged record "
-			    "in the UID store in %s", s->dir);
-			goto fail;
-		}
-		act = fn(ctx, key.data, key.size, &r);
-		if (act == -1)
-			break;
-		if (act == 1) {
-			if ((rc = cur->del(cur, 0)) != 0)
+	memset(&bulk, 0, sizeof bulk);
+	bulk.ulen = 256 * 1024;
+	bulk.data = xmalloc(bulk.ulen);
+	bulk.flags = DB_DBT_USERMEM;
+	while (act != -1 && (rc = cur->get(cur, &key, &bulk,
+	    DB_NEXT | DB_MULTIPLE_KEY)) == 0) {
+		DB_MULTIPLE_INIT(p, &bulk);
+		for (;;) {
+			DB_MULTIPLE_KEY_NEXT(p, &bulk, k, klen, v, vlen);
+			if (p == NULL)
+				break;
+			if (uidrec_unpack(&r, v, vlen) == -1) {
+				rc = DB_RUNRECOVERY;
+				snprintf(s->error, sizeof s->error, "damaged "
+				    "record in the UID store in %s", s->dir);
+				free(bulk.data);
 				goto fail;
-			(*deleted)++;
+			}
+			act = fn(ctx, k, klen, &r);
+			if (act == -1)
+				break;
+			if (act == 1)
+				doom(&d, k, klen);
 		}
 	}
+	free(bulk.data);
 	if (rc != 0 && rc != DB_NOTFOUND)
 		goto fail;
 	cur->close(cur);
+	cur = NULL;
+	for (off = 0; off < d.len; off += sizeof l + l) {
+		memcpy(&l, d.keys + off, sizeof l);
+		dbt_init(&key, d.keys + off + sizeof l, l);
+		if ((rc = s->uids->del(s->uids, s->txn, &key, 0)) != 0 &&
+		    rc != DB_NOTFOUND)
+			goto fail;
+	}
+	*deleted = d.n;
+	free(d.keys);
 	return uidstore_commit(s);
 fail:
+	free(d.keys);
 	if (cur != NULL)
 		cur->close(cur);
 	uidstore_abort(s);

@@ -381,6 +381,116 @@ test_uidrec(void)
 	CHECK(uidrec_unpack(&s, buf, n) == -1, "uidrec foreign version");
 }
 
+/* uidstore_walk reads the records a buffer at a time and deletes after
+ * its cursor closes; the scan cursor steps to the next record before it
+ * searches (issue 12). Enough records for several buffers. */
+struct walkctx {
+	unsigned	 seen;
+	int		 ordered;
+	char		 last[32];
+};
+
+static int
+walk_every_third(void *ctx, const void *key, size_t len, const struct uidrec *r)
+{
+	struct walkctx *w = ctx;
+	char k[32];
+	unsigned n;
+
+	snprintf(k, sizeof k, "%.*s", (int)len, (const char *)key);
+	if (w->seen > 0 && strcmp(w->last, k) >= 0)
+		w->ordered = 0;
+	snprintf(w->last, sizeof w->last, "%s", k);
+	w->seen++;
+	n = (unsigned)strtoul(k + 4, NULL, 10);
+	return r->size == n && n % 3 == 0;
+}
+
+static int
+walk_count(void *ctx, const void *key, size_t len, const struct uidrec *r)
+{
+	struct walkctx *w = ctx;
+
+	(void)key;
+	(void)len;
+	(void)r;
+	w->seen++;
+	return 0;
+}
+
+static void
+test_store_walk(void)
+{
+	const unsigned n = 20000;
+	char tmpl[4096], key[32], cmd[4200], *err = NULL;
+	struct uidstore *us = NULL;
+	struct walkctx w = { 0, 1, "" };
+	struct uidrec r;
+	size_t deleted = 0;
+	unsigned i, got = 0, found = 0, missing = 0;
+	int ok = 1;
+
+	snprintf(tmpl, sizeof tmpl, "%s/t_unit.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(tmpl) == NULL || uidstore_open(tmpl, 0, &us, &err) !=
+	    US_OK) {
+		CHECK(0, "store for the walk: %s", err ? err : "mkdtemp");
+		free(err);
+		return;
+	}
+	ok &= uidstore_begin(us) == US_OK;
+	for (i = 0; i < n && ok; i++) {
+		memset(&r, 0, sizeof r);
+		r.size = i;
+		r.ndig = 1;
+		memset(r.dig[0], (int)(i & 0xff), DIGEST_LEN);
+		snprintf(key, sizeof key, "uid-%06u", i);
+		ok &= uidstore_put(us, key, strlen(key), &r) == US_OK;
+	}
+	ok &= uidstore_commit(us) == US_OK;
+	CHECK(ok, "20,000 records written");
+	CHECK(uidstore_walk(us, walk_every_third, &w, &deleted) == US_OK &&
+	    w.seen == n && w.ordered && deleted == (n + 2) / 3,
+	    "walk: every record once, in key order, a third deleted (%u seen, "
+	    "%zu deleted)", w.seen, deleted);
+	w.seen = 0;
+	CHECK(uidstore_walk(us, walk_count, &w, &deleted) == US_OK &&
+	    w.seen == n - (n + 2) / 3 && deleted == 0,
+	    "walk again: the deleted are gone (%u left)", w.seen);
+	/* In order, then out of order, through the scan cursor. */
+	ok = uidstore_scan_begin(us) == US_OK;
+	for (i = 0; i < n && ok; i++) {
+		enum us_rc rc;
+
+		snprintf(key, sizeof key, "uid-%06u",
+		    i < n / 2 ? i : (i * 7919) % n);
+		rc = uidstore_get(us, key, strlen(key), &r);
+		if (rc == US_OK) {
+			found++;
+			if (r.size != (unsigned)strtoul(key + 4, NULL, 10) ||
+			    r.size % 3 == 0)
+				ok = 0;
+		} else if (rc == US_NOTFOUND) {
+			missing++;
+			if (strtoul(key + 4, NULL, 10) % 3 != 0)
+				ok = 0;
+		} else
+			ok = 0;
+		got++;
+	}
+	uidstore_scan_end(us);
+	CHECK(ok && got == n && missing > 0 && found > 0,
+	    "scan lookups: each record right (%u found, %u missing)", found,
+	    missing);
+	snprintf(key, sizeof key, "uid-%06u", 3u);
+	CHECK(uidstore_get(us, key, strlen(key), &r) == US_NOTFOUND,
+	    "a deleted UID is not found after the scan");
+	uidstore_close(us);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+	if (system(cmd) != 0)
+		CHECK(0, "removing %s", tmpl);
+}
+
 static void
 test_dirname(void)
 {
@@ -653,6 +763,7 @@ main(void)
 	test_mboxrd();
 	test_netrc();
 	test_uidrec();
+	test_store_walk();
 	test_dirname();
 	test_sanitize();
 	printf("t_unit: %d passed, %d failed\n", unit_pass, unit_fail);
