@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
+/* The SHA-256 functions, not EVP: EVP fetches its algorithm from the
+ * default provider, whose start-up touches about 1.8 MiB more of libcrypto
+ * (issue 12's memory bound); these are the same implementation. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "digest.h"
 #include "log.h"
@@ -32,11 +38,11 @@ enum hstate {
 };
 
 struct digest {
-	EVP_MD_CTX	*content;
-	EVP_MD_CTX	*raw;		/* the whole message as sent */
-	EVP_MD_CTX	*raw_header;
-	EVP_MD_CTX	*ident;		/* identity fields */
-	EVP_MD_CTX	*stable;	/* every non-volatile field */
+	SHA256_CTX	 content;
+	SHA256_CTX	 raw;		/* the whole message as sent */
+	SHA256_CTX	 raw_header;
+	SHA256_CTX	 ident;		/* identity fields */
+	SHA256_CTX	 stable;	/* every non-volatile field */
 	int		 flags;
 	int		 nident;	/* identity fields seen */
 	enum hstate	 state;
@@ -54,27 +60,10 @@ struct digest {
 	char		 subject[201];
 };
 
-static EVP_MD_CTX *
-ctx(void)
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-
-	if (c == NULL)
-		fatalx("out of memory for a digest");
-	return c;
-}
-
 struct digest *
 digest_new(void)
 {
-	struct digest *d = xcalloc(1, sizeof *d);
-
-	d->content = ctx();
-	d->raw = ctx();
-	d->raw_header = ctx();
-	d->ident = ctx();
-	d->stable = ctx();
-	return d;
+	return xcalloc(1, sizeof(struct digest));
 }
 
 void
@@ -82,11 +71,7 @@ digest_free(struct digest *d)
 {
 	if (d == NULL)
 		return;
-	EVP_MD_CTX_free(d->content);
-	EVP_MD_CTX_free(d->raw);
-	EVP_MD_CTX_free(d->raw_header);
-	EVP_MD_CTX_free(d->ident);
-	EVP_MD_CTX_free(d->stable);
+	OPENSSL_cleanse(d, sizeof *d);
 	free(d);
 }
 
@@ -95,12 +80,12 @@ digest_start(struct digest *d, int flags)
 {
 	d->flags = flags;
 	if (flags & DIGEST_CONTENT)
-		EVP_DigestInit_ex(d->content, EVP_sha256(), NULL);
+		SHA256_Init(&d->content);
 	if (flags & DIGEST_RAW)
-		EVP_DigestInit_ex(d->raw, EVP_sha256(), NULL);
-	EVP_DigestInit_ex(d->raw_header, EVP_sha256(), NULL);
-	EVP_DigestInit_ex(d->ident, EVP_sha256(), NULL);
-	EVP_DigestInit_ex(d->stable, EVP_sha256(), NULL);
+		SHA256_Init(&d->raw);
+	SHA256_Init(&d->raw_header);
+	SHA256_Init(&d->ident);
+	SHA256_Init(&d->stable);
 	d->nident = 0;
 	d->state = H_LINE_START;
 	d->last = '\n';
@@ -114,7 +99,7 @@ static void
 content(struct digest *d, const char *p, size_t n)
 {
 	if ((d->flags & DIGEST_CONTENT) && n > 0)
-		EVP_DigestUpdate(d->content, p, n);
+		SHA256_Update(&d->content, p, n);
 }
 
 static int
@@ -170,16 +155,16 @@ field_done(struct digest *d)
 		keep(d->from, sizeof d->from, d->value, d->valuelen);
 	else if (strcmp(d->name, "subject") == 0)
 		keep(d->subject, sizeof d->subject, d->value, d->valuelen);
-	EVP_DigestUpdate(d->stable, d->name, strlen(d->name));
-	EVP_DigestUpdate(d->stable, ":", 1);
-	EVP_DigestUpdate(d->stable, d->value, d->valuelen);
-	EVP_DigestUpdate(d->stable, "\n", 1);
+	SHA256_Update(&d->stable, d->name, strlen(d->name));
+	SHA256_Update(&d->stable, ":", 1);
+	SHA256_Update(&d->stable, d->value, d->valuelen);
+	SHA256_Update(&d->stable, "\n", 1);
 	if (d->is_ident) {
 		d->nident++;
-		EVP_DigestUpdate(d->ident, d->name, strlen(d->name));
-		EVP_DigestUpdate(d->ident, ":", 1);
-		EVP_DigestUpdate(d->ident, d->value, d->valuelen);
-		EVP_DigestUpdate(d->ident, "\n", 1);
+		SHA256_Update(&d->ident, d->name, strlen(d->name));
+		SHA256_Update(&d->ident, ":", 1);
+		SHA256_Update(&d->ident, d->value, d->valuelen);
+		SHA256_Update(&d->ident, "\n", 1);
 	}
 }
 
@@ -214,7 +199,7 @@ raw_header(struct digest *d, const char *buf, size_t len)
 		}
 		d->last = buf[i];
 	}
-	EVP_DigestUpdate(d->raw_header, buf, i);
+	SHA256_Update(&d->raw_header, buf, i);
 }
 
 void
@@ -224,7 +209,7 @@ digest_feed(struct digest *d, const char *buf, size_t len)
 	char c;
 
 	if (d->flags & DIGEST_RAW)
-		EVP_DigestUpdate(d->raw, buf, len);
+		SHA256_Update(&d->raw, buf, len);
 	raw_header(d, buf, len);
 	while (p < end) {
 		switch (d->state) {
@@ -287,23 +272,21 @@ digest_feed(struct digest *d, const char *buf, size_t len)
 void
 digest_end(struct digest *d, struct digests *out)
 {
-	unsigned len;
-
 	/* A message that ends inside its header block: its last field. */
 	if (d->state == H_NAME)
 		name_done(d);
 	if (d->state != H_BODY && (d->namelen > 0 || d->valuelen > 0))
 		field_done(d);
 	if (d->flags & DIGEST_CONTENT)
-		EVP_DigestFinal_ex(d->content, out->content, &len);
+		SHA256_Final(out->content, &d->content);
 	if (d->flags & DIGEST_RAW)
-		EVP_DigestFinal_ex(d->raw, out->raw_content, &len);
-	EVP_DigestFinal_ex(d->raw_header, out->raw_header, &len);
-	/* DigestInit at the next start resets the one not used. */
+		SHA256_Final(out->raw_content, &d->raw);
+	SHA256_Final(out->raw_header, &d->raw_header);
+	/* SHA256_Init at the next start resets the one not used. */
 	if (d->nident > 0)
-		EVP_DigestFinal_ex(d->ident, out->ident, &len);
+		SHA256_Final(out->ident, &d->ident);
 	else
-		EVP_DigestFinal_ex(d->stable, out->ident, &len);
+		SHA256_Final(out->ident, &d->stable);
 }
 
 void
