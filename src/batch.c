@@ -232,9 +232,9 @@ message_limit(const struct run *r, const struct job *j)
 {
 	uint64_t bound;
 
-	if (j->size_hint == 0 || j->size_hint > UINT64_MAX / 4)
+	if (j->size_hint == 0)
 		return r->a->max_size;
-	bound = j->size_hint * 2 + 1024 * 1024;
+	bound = (uint64_t)j->size_hint * 2 + 1024 * 1024;
 	return r->a->max_size != 0 && r->a->max_size <= bound ?
 	    r->a->max_size : bound;
 }
@@ -303,9 +303,10 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 		memcpy(j->hdr, dg.ident, DIGEST_LEN);
 		if (j->blind) {
 			/* Known only now: its key, from its header block. */
-			free(j->uid);
-			j->uid = xmalloc(DIGEST_KEYLEN + 1);
-			digest_key(dg.ident, j->uid);
+			char key[DIGEST_KEYLEN + 1];
+
+			digest_key(dg.ident, key);
+			j->uid = plan_keep_uid(&r->pl, key, DIGEST_KEYLEN);
 			j->uidlen = DIGEST_KEYLEN;
 			j->blind = 0;
 			log_sanitize(show, sizeof show, j->uid, j->uidlen);

@@ -22,13 +22,45 @@ plan_init(struct plan *pl, int all, int delete, uint64_t max_size)
 	pl->max_size = max_size;
 }
 
+#define ARENA_CHUNK	65536
+
+struct uidarena {
+	struct uidarena	*next;
+	size_t		 used, size;
+	char		 data[];
+};
+
+char *
+plan_keep_uid(struct plan *pl, const char *uid, size_t len)
+{
+	struct uidarena *a = pl->arena;
+	char *p;
+
+	if (a == NULL || a->size - a->used < len + 1) {
+		size_t size = len + 1 > ARENA_CHUNK ? len + 1 : ARENA_CHUNK;
+
+		a = xmalloc(sizeof *a + size);
+		a->next = pl->arena;
+		a->used = 0;
+		a->size = size;
+		pl->arena = a;
+	}
+	p = a->data + a->used;
+	memcpy(p, uid, len);
+	p[len] = '\0';
+	a->used += len + 1;
+	return p;
+}
+
 void
 plan_free(struct plan *pl)
 {
-	size_t i;
+	struct uidarena *a, *next;
 
-	for (i = 0; i < pl->njobs; i++)
-		free(pl->jobs[i].uid);
+	for (a = pl->arena; a != NULL; a = next) {
+		next = a->next;
+		free(a);
+	}
 	free(pl->jobs);
 	free(pl->ents);
 	free(pl->dele);
@@ -146,8 +178,8 @@ add_job(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen)
 	j = &pl->jobs[pl->njobs++];
 	memset(j, 0, sizeof *j);
 	j->msgno = msgno;
-	j->uid = xmemdup(uid, uidlen);
-	j->uidlen = uidlen;
+	j->uid = plan_keep_uid(pl, uid, uidlen);
+	j->uidlen = (uint32_t)uidlen;
 	j->copies = 1;
 	return j;
 }
@@ -263,7 +295,7 @@ plan_line(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen,
 			return PLAN_SEEN;
 	}
 	j = add_job(pl, msgno, uid, uidlen);
-	j->size_hint = list_size;
+	j->size_hint = clamp_size(list_size);
 	/* Some content of this UID was delivered: compare before delivering. */
 	j->dup = rec != NULL && rec->ndig > 0 && !pl->all;
 	return PLAN_NEW;
@@ -358,7 +390,7 @@ plan_need_job(struct plan *pl, uint32_t msgno, const char *uid,
 	    sizeof *pl->suspect, cmp_u32) != NULL;
 	/* Binary searches, not a walk of the group: one UID may be listed
 	 * millions of times. */
-	j->size_hint = list_size;
+	j->size_hint = clamp_size(list_size);
 	first = lower_bound(pl, hash, 0);
 	end = hash == UINT64_MAX ? pl->nents : lower_bound(pl, hash + 1, 0);
 	j->copies = end - first > COPIES_MAX ? COPIES_MAX :

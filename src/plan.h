@@ -54,17 +54,21 @@ enum job_state {
 	J_RETRY,	/* arrived far shorter than listed: again, anew */
 };
 
+struct uidarena;
+
 struct job {
-	uint32_t	 msgno;
+	/* 104 bytes: 10,000 new messages cost a megabyte here. */
 	char		*uid;
-	size_t		 uidlen;
-	uint64_t	 size_hint;	/* LIST size: a hint (Exchange) */
 	uint64_t	 octets;	/* delivered */
+	uint32_t	 msgno;
+	uint32_t	 uidlen;	/* up to UID_MAXLEN */
+	uint32_t	 size_hint;	/* LIST size, up to PLAN_SIZE_MAX: a hint
+					   (Exchange) */
 	uint32_t	 copies;	/* copies of this UID in the listing */
-	int		 dup;		/* spool and compare contents first */
-	int		 verify;	/* compare headers (TOP n 0) first */
-	int		 blind;		/* no key yet: identified on arrival */
-	enum job_state	 state;
+	uint8_t		 dup;		/* spool and compare contents first */
+	uint8_t		 verify;	/* compare headers (TOP n 0) first */
+	uint8_t		 blind;		/* no key yet: identified on arrival */
+	uint8_t		 state;		/* enum job_state */
 	unsigned char	 digest[DIGEST_LEN];
 	unsigned char	 hdr[DIGEST_LEN];
 };
@@ -87,6 +91,7 @@ struct plan {
 	uint32_t		*suspect;	/* of those, verify with TOP */
 	size_t			 nsuspect;
 	size_t			 first_need;	/* jobs from plan_need_job */
+	struct uidarena		*arena;		/* the jobs' UIDs */
 };
 
 enum plan_line {
@@ -97,6 +102,9 @@ enum plan_line {
 
 void plan_init(struct plan *, int all, int delete, uint64_t max_size);
 void plan_free(struct plan *);
+/* A copy of uid (NUL-terminated) that lives as long as the plan: the
+ * jobs' UIDs are packed in chunks, not one allocation each. */
+char *plan_keep_uid(struct plan *, const char *uid, size_t len);
 uint64_t plan_uid_hash(const void *uid, size_t len);
 
 /* One UIDL line with its LIST size (0: not listed) and the store's record
