@@ -37,6 +37,7 @@
 #include "xmalloc.h"
 
 #define TMP_STALE	(36 * 3600)
+#define WRITEBACK_MIN	((uint64_t)256 * 1024)
 
 struct maildir {
 	int	  tmpfd, newfd, curfd;	/* the subdirectories, O_DIRECTORY */
@@ -45,6 +46,7 @@ struct maildir {
 	int	  journaled;	/* names may be in the journal: keep them */
 	char	 *cur;		/* the message being written */
 	int	  fd;
+	uint64_t  written;	/* into it so far */
 	unsigned  seq;
 	long	  pid;
 	uint32_t  tag;		/* the account's */
@@ -198,6 +200,7 @@ md_begin(struct deliver *d, const struct msg_meta *meta, char **errstr)
 	m->cur = xasprintf("%lld.M%06ldP%ldQ%uPF%08x.%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, m->pid, ++m->seq, m->tag,
 	    m->host);
+	m->written = 0;
 	m->fd = openat(m->tmpfd, m->cur, O_WRONLY | O_CREAT | O_EXCL |
 	    O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (m->fd == -1) {
@@ -218,6 +221,7 @@ md_write(struct deliver *d, const char *p, size_t n, char **errstr)
 		    d->target, m->cur, strerror(errno));
 		return DELIVER_TARGET_FAILED;
 	}
+	m->written += n;
 	return DELIVER_OK;
 }
 
@@ -241,8 +245,14 @@ md_end(struct deliver *d, char **errstr)
 {
 	struct maildir *m = d->priv;
 
-	/* No fsync here: the batch is made durable at once by md_sync. A
-	 * close error still means the data did not make it. */
+	/* No fsync here: the batch is made durable at once by md_sync. But
+	 * a large file's writeback starts now, without waiting, so that the
+	 * disk works while the next messages download and md_sync finds
+	 * little left to write. A close error still means the data did not
+	 * make it. */
+	if (m->written >= WRITEBACK_MIN)
+		(void)sync_file_range(m->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	m->written = 0;
 	if (close(m->fd) == -1) {
 		m->fd = -1;
 		*errstr = xasprintf("maildir %s: saving tmp/%s: %s",
