@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# The durable batch in system calls (issue 12), counted with strace -c on
+# popfetch alone (not its --tunnel server): a batch is made durable with a
+# few syncs, not one per message (at most 0.1 fsync-family calls a message
+# for 600 messages in the default batches of 256); a Maildir file of 256 KiB
+# or more starts its writeback as it is closed (sync_file_range), a small
+# one does not. Timings belong in contrib/bench.sh; these counts do not
+# depend on the machine.
+. "$srcdir/tests/lib.sh"
+
+command -v strace > /dev/null 2>&1 || bail "strace is missing (Debian package strace)"
+
+# counted NAME...: the calls of those names in the last strace -c summary.
+counted() {
+	# Columns: % time, seconds, usecs/call, calls, [errors,] syscall.
+	awk -v names=" $* " 'index(names, " " $NF " ") && $4 ~ /^[0-9]+$/ { n += $4 }
+		END { print n + 0 }' "$TESTDIR/strace"
+}
+# Under ASan, LeakSanitizer cannot run beside ptrace.
+PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -c -o $TESTDIR/strace"
+
+# 600 small messages, Maildir.
+serve --synthetic 600
+pfm
+expect_rc 0 "600 messages into a Maildir under strace"
+check "600 messages: all delivered" test "$(count_files "$MD/new")" -eq 600
+n=$(counted fsync fdatasync syncfs sync sync_file_range msync)
+check "600 messages: $n fsync-family calls, at most 60 (0.1 a message)" test "$n" -le 60 -a "$n" -gt 0
+n=$(counted sync_file_range)
+check "600 small messages: no early writeback ($n sync_file_range calls)" test "$n" -eq 0
+
+# Three messages of 300 KiB and one small one.
+rm -rf "$MD" "$STATE"
+line=$(printf '%0100d' 0)
+for i in 1 2 3; do
+	msg "big$i" "big $i" $(i=0; while [ $i -lt 3000 ]; do echo "$line"; i=$((i + 1)); done)
+done
+msg small "small"
+serve
+pfm
+expect_rc 0 "three 300 KiB messages and a small one under strace"
+check "large messages: all four delivered" test "$(count_files "$MD/new")" -eq 4
+n=$(counted sync_file_range)
+check "large messages: writeback started for each of the three ($n sync_file_range calls)" test "$n" -eq 3
+
+finish
