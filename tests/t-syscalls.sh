@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # The durable batch in system calls (issue 12), counted with strace -c on
-# popfetch alone (not its --tunnel server): a batch is made durable with a
+# popfetch and its threads (the test server runs apart, on 127.0.0.1): a batch is made durable with a
 # few syncs, not one per message (at most 0.1 fsync-family calls a message
 # for 600 messages in the default batches of 256); a Maildir file of 256 KiB
 # or more starts its writeback as it is closed (sync_file_range), a small
@@ -18,10 +18,10 @@ counted() {
 		END { print n + 0 }' "$TESTDIR/strace"
 }
 # Under ASan, LeakSanitizer cannot run beside ptrace.
-PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -c -o $TESTDIR/strace"
+PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -c -o $TESTDIR/strace"
 
 # 600 small messages, Maildir.
-serve --synthetic 600
+server_start --synthetic 600 "$DROP" || bail "the test server did not start"
 pfm
 expect_rc 0 "600 messages into a Maildir under strace"
 check "600 messages: all delivered" test "$(count_files "$MD/new")" -eq 600
@@ -37,11 +37,13 @@ for i in 1 2 3; do
 	msg "big$i" "big $i" $(i=0; while [ $i -lt 3000 ]; do echo "$line"; i=$((i + 1)); done)
 done
 msg small "small"
-serve
+server_stop
+server_start "$DROP" || bail "the test server did not start"
 pfm
 expect_rc 0 "three 300 KiB messages and a small one under strace"
 check "large messages: all four delivered" test "$(count_files "$MD/new")" -eq 4
 n=$(counted sync_file_range)
 check "large messages: writeback started for each of the three ($n sync_file_range calls)" test "$n" -eq 3
+server_stop
 
 finish
