@@ -130,8 +130,10 @@ first_line(char *buf, size_t n)
 	return xstrndup(buf, n);
 }
 
-char *
-secret_from_fd(int fd, char **errstr)
+/* The first line read from fd, which is closed; what names the source in
+ * errors ("file descriptor 3", "password file PATH"). */
+static char *
+read_secret(int fd, const char *what, char **errstr)
 {
 	char buf[SECRET_MAX], *s;
 	size_t n = 0;
@@ -142,8 +144,8 @@ secret_from_fd(int fd, char **errstr)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			*errstr = xasprintf("reading the password from file "
-			    "descriptor %d: %s", fd, strerror(errno));
+			*errstr = xasprintf("%s: cannot read the password: %s",
+			    what, strerror(errno));
 			wipe(buf, sizeof buf);
 			close(fd);
 			return NULL;
@@ -160,18 +162,26 @@ secret_from_fd(int fd, char **errstr)
 	wipe(buf, sizeof buf);
 	if (*s == '\0') {
 		free(s);
-		*errstr = xasprintf("empty password from file descriptor %d",
-		    fd);
+		*errstr = xasprintf("%s: no password on its first line", what);
 		return NULL;
 	}
 	return s;
 }
 
 char *
+secret_from_fd(int fd, char **errstr)
+{
+	char what[64];
+
+	snprintf(what, sizeof what, "file descriptor %d", fd);
+	return read_secret(fd, what, errstr);
+}
+
+char *
 secret_from_file(const char *path, char **errstr)
 {
 	struct stat st;
-	char *s;
+	char *what, *s;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -183,13 +193,10 @@ secret_from_file(const char *path, char **errstr)
 	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
 		log_warnx("password file %s is readable by others; "
 		    "chmod 600 it", path);
-	s = secret_from_fd(fd, errstr);
-	close(fd);
-	if (s == NULL) {
-		free(*errstr);
-		*errstr = xasprintf("password file %s: no password on its "
-		    "first line", path);
-	}
+	/* It closes fd. */
+	what = xasprintf("password file %s", path);
+	s = read_secret(fd, what, errstr);
+	free(what);
 	return s;
 }
 

@@ -94,6 +94,11 @@ pfm
 check "a world-readable password file draws a warning" grep -q "readable by others" "$TESTDIR/err"
 chmod 600 "$TESTDIR/pw"
 
+# A password file that cannot be read: the reason, not "no password".
+pfm --password-file "$TESTDIR"
+expect_rc 78 "--password-file naming a directory"
+check "--password-file naming a directory: the error says why" grep -q "password file $TESTDIR: cannot read the password: Is a directory" "$TESTDIR/err"
+
 # A damaged or foreign state file: a clear error, never a silent reset.
 dir=$(find "$STATE" -mindepth 1 -maxdepth 1 -type d)
 head -c 8192 /dev/urandom > "$dir/uids.db"
