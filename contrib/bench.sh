@@ -71,7 +71,9 @@
 #
 # Counts (popfetch only; they do not depend on machine noise): one more run
 # per case under "strace -f -c" gives system calls per message (fsync
-# family: fsync, fdatasync, syncfs, sync_file_range; read, write, poll,
+# family: fsync, fdatasync, syncfs, sync, the calls that wait for the
+# disk; sync_file_range, which starts write-back without waiting, is in the
+# list of the most frequent calls; read, write, poll,
 # openat, rename family, getpid, all), and one under callgrind gives
 # user-space instructions per message ("perf stat -e instructions" is used
 # instead when this machine's perf counts instructions; it says which).
@@ -1068,7 +1070,7 @@ syscall_row() {
 		$NF == "total" { total = $4 }
 		function per(x) { return sprintf("%.2f", x / n) }
 		END {
-			fs = c["fsync"] + c["fdatasync"] + c["syncfs"] + c["sync_file_range"]
+			fs = c["fsync"] + c["fdatasync"] + c["syncfs"] + c["sync"]
 			rn = c["rename"] + c["renameat"] + c["renameat2"]
 			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", title, n,
 				per(fs), per(c["read"]), per(c["write"]), per(c["poll"] + c["ppoll"]),

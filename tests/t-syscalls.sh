@@ -27,7 +27,7 @@ expect_rc 0 "600 messages into a Maildir under strace"
 check "600 messages: all delivered" test "$(count_files "$MD/new")" -eq 600
 n=$(awk '$NF == "close" { print $5 + 0 }' "$TESTDIR/strace")
 check "600 messages: no descriptor closed twice (${n:-0} close calls failed)" test "${n:-0}" -eq 0
-n=$(counted fsync fdatasync syncfs sync sync_file_range msync)
+n=$(counted fsync fdatasync syncfs sync msync)
 check "600 messages: $n fsync-family calls, at most 60 (0.1 a message)" test "$n" -le 60 -a "$n" -gt 0
 n=$(counted sync_file_range)
 check "600 small messages: no early writeback ($n sync_file_range calls)" test "$n" -eq 0
