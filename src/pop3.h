@@ -140,7 +140,7 @@ enum pop3_rc pop3_dele(struct pop3 *, uint32_t msgno);
  * pop3_check_stray or the next command sent with nothing in flight.
  */
 #define POP3_WINDOW_CMDS	256	/* default window */
-#define POP3_WINDOW_BYTES	((uint64_t)2 * 1024 * 1024)
+#define POP3_WINDOW_BYTES	((uint64_t)8 * 1024 * 1024)
 #define POP3_WINDOW_MAX		256	/* the most commands in flight */
 
 enum pop3_cmd {
