@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# The durable batch in system calls (issue 12), counted with strace -c on
-# popfetch and its threads (the test server runs apart, on 127.0.0.1): a batch is made durable with a
-# few syncs, not one per message (at most 0.1 fsync-family calls a message
-# for 600 messages in the default batches of 256); a Maildir file of 256 KiB
-# or more starts its writeback as it is closed (sync_file_range), a small
-# one does not. Timings belong in contrib/bench.sh; these counts do not
-# depend on the machine.
+# The durable batch in system calls (issue 12), counted with strace -f -c
+# on popfetch alone (the test server runs apart, on 127.0.0.1): a batch is
+# made durable with a few syncs, not one per message (at most 0.1
+# fsync-family calls a message for 600 messages in the default batches of
+# 256); a Maildir file of 256 KiB or more starts its write-back as it is
+# closed (sync_file_range), a small one does not; no descriptor is closed
+# twice. Timings belong in contrib/bench.sh; these counts do not depend on
+# the machine.
 . "$srcdir/tests/lib.sh"
 
 command -v strace > /dev/null 2>&1 || bail "strace is missing (Debian package strace)"
