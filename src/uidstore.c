@@ -643,7 +643,9 @@ doom(struct doomed *d, const void *key, size_t len)
 }
 
 /*
- * The records come a buffer at a time (DB_MULTIPLE_KEY): stepping the
+ * The records come 64 KiB at a time (DB_MULTIPLE_KEY; a larger buffer
+ * only adds to the peak memory of a fetch, which walks after QUIT with its
+ * jobs still in memory): stepping the
  * cursor one record at a time cost about 2,000 instructions a record, most
  * of a nothing-new run's walk of 100,000. Deletions wait for the cursor to
  * close, in the same transaction.
@@ -669,7 +671,7 @@ uidstore_walk(struct uidstore *s,
 		goto fail;
 	memset(&key, 0, sizeof key);
 	memset(&bulk, 0, sizeof bulk);
-	bulk.ulen = 256 * 1024;
+	bulk.ulen = 64 * 1024;
 	bulk.data = xmalloc(bulk.ulen);
 	bulk.flags = DB_DBT_USERMEM;
 	while (act != -1 && (rc = cur->get(cur, &key, &bulk,
