@@ -660,6 +660,30 @@ send_ahead(struct run *r, size_t *next, size_t to)
 	return 0;
 }
 
+/*
+ * Job i's RETR goes out (with those after it, as the window allows) and the
+ * DELE replies ahead of it are read, so that its reply is next. A window
+ * full of DELEs: their replies make room. 0, or -1 (reported).
+ */
+static int
+retr_ahead(struct run *r, size_t *next, size_t i, size_t to)
+{
+	size_t was;
+
+	if (send_ahead(r, next, to) == -1)
+		return -1;
+	while (*next <= i && r->s.alive) {
+		was = pop3_in_flight(r->s.p);
+		if (read_deles(r) == -1)
+			return -1;
+		if (pop3_in_flight(r->s.p) == was)
+			break;	/* fetch_one says what is wrong */
+		if (send_ahead(r, next, to) == -1)
+			return -1;
+	}
+	return read_deles(r);
+}
+
 /* The batch's messages that may go, once it is recorded: queued, to go out
  * ahead of the next batch's RETRs (or at once when nothing is in flight). */
 static int
@@ -672,15 +696,10 @@ queue_deles(struct run *r, size_t from, size_t to)
 	for (i = from; i < to; i++) {
 		struct job *j = &r->pl.jobs[i];
 
-		if (j->state != J_DELIVERED && j->state != J_SAME &&
-		    j->state != J_OLD)
-			continue;
-		if (r->ndeleq == r->deleq_cap) {
-			r->deleq_cap = r->deleq_cap ? 2 * r->deleq_cap : 256;
-			r->deleq = xreallocarray(r->deleq, r->deleq_cap,
-			    sizeof *r->deleq);
-		}
-		r->deleq[r->ndeleq++] = j->msgno;
+		if (j->state == J_DELIVERED || j->state == J_SAME ||
+		    j->state == J_OLD)
+			push_u32(&r->deleq, &r->ndeleq, &r->deleq_cap,
+			    j->msgno);
 	}
 	if (pop3_in_flight(r->s.p) > 0)
 		return 0;
@@ -718,20 +737,7 @@ batch_run(struct run *r, size_t from, size_t *top)
 			continue;
 		if (next <= i)
 			next = i;
-		if (send_ahead(r, &next, to) == -1)
-			stop = 1;
-		/* A window full of DELEs: their replies make room for RETR. */
-		while (!stop && next <= i && r->s.alive) {
-			size_t was = pop3_in_flight(r->s.p);
-
-			if (read_deles(r) == -1)
-				stop = 1;
-			else if (pop3_in_flight(r->s.p) == was)
-				break;	/* fetch_one says what is wrong */
-			else if (send_ahead(r, &next, to) == -1)
-				stop = 1;
-		}
-		if (stop || read_deles(r) == -1 ||
+		if (retr_ahead(r, &next, i, to) == -1 ||
 		    fetch_one(r, &r->pl.jobs[i], from, to) == -1)
 			stop = 1;
 		bytes += r->pl.jobs[i].octets;

@@ -29,16 +29,6 @@
 
 #define IDKEY_LEN	DIGEST_KEYLEN
 
-static void
-add_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
-{
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		*a = xreallocarray(*a, *cap, sizeof **a);
-	}
-	(*a)[(*n)++] = v;
-}
-
 /* RFC 1939: 1 to 70 characters from 0x21 to 0x7E; we accept up to
  * UID_MAXLEN, but nothing empty, blank or with control bytes. */
 static int
@@ -125,7 +115,7 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 
 	if (!usable_uid(uid, uidlen) || r->by_header) {
 		/* Identified by its header block instead. */
-		add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg, msgno);
+		push_u32(&r->idmsg, &r->nidmsg, &r->capidmsg, msgno);
 		return 0;
 	}
 	if (!r->uids_not_msgnos && !uid_is_msgno(msgno, uid, uidlen))
@@ -651,11 +641,11 @@ listing_read(struct run *r)
 		r->nidmsg = 0;
 		if (ls.n > 0)
 			for (i = 0; i < ls.n; i++)
-				add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
+				push_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
 				    ls.v[i].msgno);
 		else
 			for (i = 1; i <= count && i <= 2000000; i++)
-				add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
+				push_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
 				    (uint32_t)i);
 		if (!was_header && r->nidmsg > 0 && !r->retry_pass &&
 		    set_scheme(r, 1, "the server does not support UIDL: "
@@ -671,7 +661,7 @@ listing_read(struct run *r)
 			goto out;
 		r->nidmsg = 0;
 		for (i = 0; i < r->pl.nents; i++)
-			add_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
+			push_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
 			    r->pl.ents[i].msgno);
 		plan_free(&r->pl);
 		plan_setup(&r->pl, r->a);

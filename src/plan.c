@@ -84,22 +84,21 @@ plan_uid_hash(const void *uid, size_t n)
 	return h;
 }
 
-static void
-push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
-{
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		*a = xreallocarray(*a, *cap, sizeof **a);
-	}
-	(*a)[(*n)++] = v;
-}
-
 static int cmp_hash(const void *, const void *);
 
 static int
 pe_less(const struct plan_entry *a, const struct plan_entry *b)
 {
 	return a->hash < b->hash || (a->hash == b->hash && a->msgno < b->msgno);
+}
+
+static void
+swap_pe(struct plan_entry *a, struct plan_entry *b)
+{
+	struct plan_entry t = *a;
+
+	*a = *b;
+	*b = t;
 }
 
 /*
@@ -122,14 +121,12 @@ sort_entries(struct plan_entry *v, size_t n, unsigned depth)
 			return;
 		}
 		m = (n - 1) / 2;
-		if (pe_less(&v[m], &v[0])) {
-			t = v[m]; v[m] = v[0]; v[0] = t;
-		}
+		if (pe_less(&v[m], &v[0]))
+			swap_pe(&v[m], &v[0]);
 		if (pe_less(&v[n - 1], &v[m])) {
-			t = v[m]; v[m] = v[n - 1]; v[n - 1] = t;
-			if (pe_less(&v[m], &v[0])) {
-				t = v[m]; v[m] = v[0]; v[0] = t;
-			}
+			swap_pe(&v[m], &v[n - 1]);
+			if (pe_less(&v[m], &v[0]))
+				swap_pe(&v[m], &v[0]);
 		}
 		/* Hoare's partition around the median's value: [0, j] and
 		 * [j + 1, n), neither empty. */
@@ -143,7 +140,7 @@ sort_entries(struct plan_entry *v, size_t n, unsigned depth)
 				j--;
 			if (i >= j)
 				break;
-			t = v[i]; v[i] = v[j]; v[j] = t;
+			swap_pe(&v[i], &v[j]);
 			i++;
 			j--;
 		}

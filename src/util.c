@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "xmalloc.h"
 
 int
 write_all(int fd, const void *buf, size_t len)
@@ -306,4 +307,14 @@ sort_inplace(void *base, size_t n, size_t sz,
 		swap_elems(b, b + i * sz, sz);
 		sift_down(b, 0, i, sz, cmp);
 	}
+}
+
+void
+push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*a = xreallocarray(*a, *cap, sizeof **a);
+	}
+	(*a)[(*n)++] = v;
 }

@@ -26,6 +26,8 @@ int fsync_dir(const char *path);
 int mkdir_p(const char *path, mode_t mode);
 /* Milliseconds from a monotonic clock. */
 int64_t now_ms(void);
+/* Appends v to the growable array *a of *n items (room for *cap). */
+void push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v);
 /* Wipes a secret so the compiler cannot drop the store. */
 void wipe(void *p, size_t len);
 /* Frees a NUL-terminated secret after wiping it; NULL is fine. */
