@@ -30,6 +30,9 @@ open_store(const struct runopts *ro, const struct account *a,
 		free(err);
 		return -1;
 	}
+	if (uidstore_recovered(*us))
+		log_debug("the UID store was not closed whole last time (or "
+		    "is new): recovered");
 	return 0;
 }
 
@@ -71,28 +74,39 @@ confirm(struct run *r)
 	record_batch(r, 0, r->pl.njobs);
 }
 
+struct groups {
+	struct run	*r;
+	int		 begun;	/* a transaction, begun at the first change */
+};
+
 static int
 group_done(void *ctx, const struct job *j, uint32_t copies)
 {
-	struct run *r = ctx;
+	struct groups *g = ctx;
+	struct uidstore *us = g->r->us;
 	struct uidrec rec;
 
-	if (uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_OK ||
+	if (uidstore_get(us, j->uid, j->uidlen, &rec) != US_OK ||
 	    rec.ncopies >= copies)
 		return 0;
+	if (!g->begun && uidstore_begin(us) != US_OK)
+		return -1;
+	g->begun = 1;
 	rec.ncopies = copies;
-	return uidstore_put(r->us, j->uid, j->uidlen, &rec) == US_OK ? 0 : -1;
+	return uidstore_put(us, j->uid, j->uidlen, &rec) == US_OK ? 0 : -1;
 }
 
 /* Duplicate groups all of whose copies were handled: remember how many,
- * so the same listing next time fetches nothing. */
+ * so the same listing next time fetches nothing. A run that changes none
+ * writes nothing. */
 static void
 record_groups(struct run *r)
 {
-	if (uidstore_begin(r->us) != US_OK)
-		return;
-	plan_groups_done(&r->pl, group_done, r);
-	if (uidstore_commit(r->us) != US_OK)
+	struct groups g = { r, 0 };
+	int rc;
+
+	rc = plan_groups_done(&r->pl, group_done, &g);
+	if (g.begun ? uidstore_commit(r->us) != US_OK : rc == -1)
 		log_warnx("%s", uidstore_error(r->us));
 }
 
@@ -127,8 +141,13 @@ quit(struct run *r)
 		return;
 	rc = pop3_quit(r->s.p);
 	if (rc == POP3_OK && r->res->worst < FAIL_ACCOUNT && r->listing_ok &&
-	    !r->a->all && r->ro->mode == MODE_FETCH)
-		prune(r);
+	    !r->a->all && r->ro->mode == MODE_FETCH) {
+		if (r->store_covered)
+			log_debug("every recorded UID is still listed: nothing "
+			    "to forget");
+		else
+			prune(r);
+	}
 	if (rc == POP3_OK)
 		r->res->deleted = r->dele_sent;
 	else if (r->dele_sent > 0)

@@ -585,7 +585,7 @@ listing_read(struct run *r)
 	uint64_t count, size;
 	enum pop3_rc rc;
 	size_t bad = 0, i;
-	int no_uidl = 0, ret = -1, was_header;
+	int no_uidl = 0, ret = -1, was_header, covered;
 	char scheme[16];
 
 	if ((rc = pop3_stat(r->s.p, &count, &size)) != POP3_OK) {
@@ -604,6 +604,7 @@ listing_read(struct run *r)
 	r->nidkeys = 0;
 	r->nuids = 0;
 	r->uids_not_msgnos = 0;
+	r->store_covered = 0;
 	/* LIST first: each UIDL line is planned with its size. A failing
 	 * LIST costs nothing but the hints. */
 	rc = pop3_list(r->s.p, list_keep_cb, &ls, &bad);
@@ -620,6 +621,7 @@ listing_read(struct run *r)
 		goto out;
 	}
 	rc = pop3_uidl(r->s.p, uidl_cb, r, &bad);
+	covered = rc == POP3_OK && uidstore_scan_covered(r->us);
 	uidstore_scan_end(r->us);
 	if (rc == POP3_NEG)
 		no_uidl = 1;
@@ -671,8 +673,11 @@ listing_read(struct run *r)
 		    "messages are identified by UID from now on") == -1 ||
 		    find_renumbered(r, &ix, 1) == -1)
 			goto out;
-	} else if (find_renumbered(r, &ix, 0) == -1)
-		goto out;
+	} else {
+		if (find_renumbered(r, &ix, 0) == -1)
+			goto out;
+		r->store_covered = covered;
+	}
 	if (identify(r, &ix) == -1)
 		goto out;
 	plan_listed(&r->pl);

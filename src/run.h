@@ -38,6 +38,9 @@ struct run {
 	struct digest		*dg;
 	struct spool		*sp;
 	int			 listing_ok;	/* every UIDL line was read */
+	/* Every record in the store was found by a UIDL line: nothing to
+	 * prune (uidstore_scan_covered). */
+	int			 store_covered;
 	int			 retry_pass;	/* the second session, for J_RETRY */
 	int			 need_retry;	/* some job wants a second session */
 	char			**retry;	/* their UIDs (NUL-free copies) */

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <db.h>
+#include <dirent.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,6 +24,10 @@
 #define UIDREC_VERSION	1
 #define UIDREC_HDR	64
 #define JOURNAL_KEY	"batch"
+/* In the state directory after a clean close (uidstore_close), naming the
+ * log as it was left. */
+#define CLEAN_MARKER	"clean"
+#define MARKER_MAX	128
 
 struct uidstore {
 	char	*dir;
@@ -36,6 +42,16 @@ struct uidstore {
 	 * record after the last one found before it searches. */
 	DBC	*scan;
 	int	 scan_at;	/* the cursor is on a record */
+	/* Whether the scan found every record: its hits came one after
+	 * another in key order, from the first key to the last. */
+	int	 scan_gap;	/* a hit came from a search, not a step */
+	size_t	 scan_hits;
+	unsigned char scan_first[UID_MAXLEN], scan_last[UID_MAXLEN];
+	size_t	 scan_firstlen, scan_lastlen;
+	int	 wrote;		/* something was written since the open */
+	int	 opened;	/* uidstore_open succeeded */
+	int	 recovered;	/* the open ran recovery */
+	int	 failed;	/* Berkeley DB reported an error */
 	char	 error[512];
 };
 
@@ -44,13 +60,16 @@ errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
 	struct uidstore *s = env->app_private;
 
-	if (s != NULL)
+	if (s != NULL) {
 		snprintf(s->error, sizeof s->error, "%s", msg);
+		s->failed = 1;
+	}
 }
 
 static enum us_rc
 dberr(struct uidstore *s, const char *what, int rc)
 {
+	s->failed = 1;
 	/* Keep Berkeley DB's own detail when it gave one. */
 	if (s->error[0] == '\0' || rc != 0)
 		snprintf(s->error, sizeof s->error, "%s: %s", what,
@@ -128,6 +147,85 @@ sync_dir(struct uidstore *s, int force)
 	return 0;
 }
 
+/*
+ * The newest log file as the close left it: any later write to the
+ * environment (by a popfetch that keeps no marker, say an older one)
+ * changes its time or size or starts a newer file. 0, or -1 when there
+ * is no telling.
+ */
+static int
+log_state(int dirfd, char *out, size_t outsz)
+{
+	char best[64] = "";
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	/* Fixed-width numbers: the greatest name is the newest file. */
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "log.", 4) == 0 &&
+		    strlen(de->d_name) < sizeof best &&
+		    strcmp(de->d_name, best) > 0)
+			snprintf(best, sizeof best, "%s", de->d_name);
+	closedir(d);
+	if (best[0] == '\0' || fstatat(dirfd, best, &st,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	snprintf(out, outsz, "%s %ju %jd %jd.%09ld\n", best, (uintmax_t)
+	    st.st_ino, (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+	    st.st_mtim.tv_nsec);
+	return 0;
+}
+
+/* Whether the marker is there and the log is as it says; the marker is
+ * gone either way. 1: no recovery needed; 0: recover; -1: an error. */
+static int
+take_marker(int dirfd)
+{
+	char was[MARKER_MAX], now[MARKER_MAX];
+	ssize_t n;
+	int fd;
+
+	if ((fd = openat(dirfd, CLEAN_MARKER, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	n = read(fd, was, sizeof was - 1);
+	close(fd);
+	if (unlinkat(dirfd, CLEAN_MARKER, 0) == -1)
+		return -1;
+	if (n <= 0)
+		return 0;
+	was[n] = '\0';
+	return log_state(dirfd, now, sizeof now) == 0 && strcmp(was, now) == 0;
+}
+
+static void
+leave_marker(int dirfd)
+{
+	char buf[MARKER_MAX];
+	int fd;
+
+	if (log_state(dirfd, buf, sizeof buf) == -1)
+		return;
+	if ((fd = openat(dirfd, CLEAN_MARKER, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		return;
+	/* Not synced: a marker lost costs the next open a recovery. */
+	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
+		close(fd);
+		unlinkat(dirfd, CLEAN_MARKER, 0);
+		return;
+	}
+	close(fd);
+}
+
 enum us_rc
 uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
     char **errstr)
@@ -135,7 +233,7 @@ uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
 	struct uidstore *s;
 	struct stat st;
 	char *err = NULL;
-	int rc, dirfd;
+	int rc, dirfd, clean = 0;
 
 	*out = NULL;
 	/*
@@ -176,6 +274,25 @@ uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
 		free(s);
 		return US_ERR;
 	}
+	/*
+	 * Recovery only after a run that did not close the store: its
+	 * checkpoint put every change in the database files and left the
+	 * marker. The marker goes, durably, before anything can be written,
+	 * so a crash from here on leaves none.
+	 */
+	if ((clean = take_marker(s->dirfd)) == -1) {
+		*errstr = xasprintf("state directory %s: %s: %s", dir,
+		    CLEAN_MARKER, strerror(errno));
+		uidstore_close(s);
+		return US_ERR;
+	}
+	s->recovered = !clean;
+	if (clean && sync_dir(s, 1) == -1) {
+		*errstr = xasprintf("state directory %s: fsync: %s", dir,
+		    strerror(errno));
+		uidstore_close(s);
+		return US_ERR;
+	}
 	if ((rc = db_env_create(&s->env, 0)) != 0)
 		goto fail;
 	s->env->app_private = s;
@@ -190,19 +307,22 @@ uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
 	/* DB_PRIVATE: the lock already makes us the only user, and private
 	 * regions leave no shared-memory files to go stale after a crash. */
 	rc = s->env->open(s->env, dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
-	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER | DB_PRIVATE, 0600);
+	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_PRIVATE | (clean ? 0 : DB_RECOVER),
+	    0600);
 	if (rc != 0)
 		goto fail;
 	if ((rc = open_db(s, &s->uids, "uids.db")) != 0)
 		goto fail;
 	if ((rc = open_db(s, &s->journal, "journal.db")) != 0)
 		goto fail;
-	if (sync_dir(s, 1) == -1) {
+	/* What recovery or a first open created is made durable. */
+	if (sync_dir(s, 0) == -1) {
 		*errstr = xasprintf("state directory %s: fsync: %s", dir,
 		    strerror(errno));
 		uidstore_close(s);
 		return US_ERR;
 	}
+	s->opened = 1;
 	*out = s;
 	return US_OK;
 fail:
@@ -218,20 +338,28 @@ fail:
 void
 uidstore_close(struct uidstore *s)
 {
+	int rc = 0;
+
 	if (s == NULL)
 		return;
 	uidstore_scan_end(s);
 	if (s->txn != NULL)
 		uidstore_abort(s);
 	if (s->uids != NULL)
-		s->uids->close(s->uids, 0);
+		rc |= s->uids->close(s->uids, 0);
 	if (s->journal != NULL)
-		s->journal->close(s->journal, 0);
+		rc |= s->journal->close(s->journal, 0);
 	if (s->env != NULL) {
-		/* The checkpoint lets auto-remove drop old log files, so the
-		 * state stays small. */
-		s->env->txn_checkpoint(s->env, 0, 0, DB_FORCE);
-		s->env->close(s->env, 0);
+		/* The checkpoint puts every change in the database files and
+		 * lets auto-remove drop old log files, so the state stays
+		 * small. A run that wrote nothing has nothing to checkpoint,
+		 * and its log flush would cost a disk wait. */
+		if (s->wrote)
+			rc |= s->env->txn_checkpoint(s->env, 0, 0, DB_FORCE);
+		rc |= s->env->close(s->env, 0);
+		/* Closed whole: the next open needs no recovery. */
+		if (rc == 0 && s->opened && !s->failed)
+			leave_marker(s->dirfd);
 	}
 	if (s->lockfd > 0)
 		close(s->lockfd);
@@ -329,6 +457,18 @@ unpacked(struct uidstore *s, struct uidrec *r, const DBT *val)
 	return US_OK;
 }
 
+static void
+scan_hit(struct uidstore *s, const void *uid, size_t len, int stepped)
+{
+	if (s->scan_hits++ == 0) {
+		memcpy(s->scan_first, uid, len);
+		s->scan_firstlen = len;
+	} else if (!stepped)
+		s->scan_gap = 1;
+	memcpy(s->scan_last, uid, len);
+	s->scan_lastlen = len;
+}
+
 /* A lookup through the scan cursor. Listings mostly come in the order the
  * UIDs were recorded, which for most servers is the store's key order:
  * then the record after the last one found is the one wanted, and one
@@ -351,8 +491,10 @@ scan_get(struct uidstore *s, const void *uid, size_t len, struct uidrec *r)
 		key.ulen = sizeof kbuf;
 		key.flags = DB_DBT_USERMEM;
 		rc = s->scan->get(s->scan, &key, &val, DB_NEXT);
-		if (rc == 0 && key.size == len && memcmp(kbuf, uid, len) == 0)
+		if (rc == 0 && key.size == len && memcmp(kbuf, uid, len) == 0) {
+			scan_hit(s, uid, len, 1);
 			return unpacked(s, r, &val);
+		}
 		if (rc != 0 && rc != DB_NOTFOUND && rc != DB_BUFFER_SMALL)
 			return dberr(s, "reading the UID store", rc);
 	}
@@ -369,7 +511,14 @@ scan_get(struct uidstore *s, const void *uid, size_t len, struct uidrec *r)
 	}
 	if (rc != 0)
 		return dberr(s, "reading the UID store", rc);
+	scan_hit(s, uid, len, 0);
 	return unpacked(s, r, &val);
+}
+
+int
+uidstore_recovered(const struct uidstore *s)
+{
+	return s->recovered;
 }
 
 enum us_rc
@@ -407,7 +556,52 @@ uidstore_scan_begin(struct uidstore *s)
 		return dberr(s, "reading the UID store", rc);
 	}
 	s->scan_at = 0;
+	s->scan_gap = 0;
+	s->scan_hits = 0;
 	return US_OK;
+}
+
+/* The key at the cursor after op, without its record; 0 when there is
+ * none, -1 on an error. */
+static int
+scan_key(struct uidstore *s, u_int32_t op, unsigned char *kbuf, size_t *len)
+{
+	DBT key, val;
+	int rc;
+
+	memset(&key, 0, sizeof key);
+	key.data = kbuf;
+	key.ulen = UID_MAXLEN;
+	key.flags = DB_DBT_USERMEM;
+	memset(&val, 0, sizeof val);
+	val.flags = DB_DBT_PARTIAL;
+	if ((rc = s->scan->get(s->scan, &key, &val, op)) == DB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return -1;
+	*len = key.size;
+	return 1;
+}
+
+int
+uidstore_scan_covered(struct uidstore *s)
+{
+	unsigned char k[UID_MAXLEN];
+	size_t len = 0;
+	int rc;
+
+	if (s->scan == NULL || s->scan_gap)
+		return 0;
+	/* Hits that stepped from one record to the next, from the first
+	 * to the last: every record was found. */
+	s->scan_at = 0;
+	if ((rc = scan_key(s, DB_FIRST, k, &len)) <= 0)
+		return rc == 0 && s->scan_hits == 0;
+	if (s->scan_hits == 0 || len != s->scan_firstlen ||
+	    memcmp(k, s->scan_first, len) != 0)
+		return 0;
+	return scan_key(s, DB_LAST, k, &len) == 1 &&
+	    len == s->scan_lastlen && memcmp(k, s->scan_last, len) == 0;
 }
 
 void
@@ -430,6 +624,7 @@ uidstore_begin(struct uidstore *s)
 	}
 	/* Its read lock would stand in the transaction's way. */
 	uidstore_scan_end(s);
+	s->wrote = 1;
 	if ((rc = s->env->txn_begin(s->env, NULL, &s->txn, 0)) != 0) {
 		s->txn = NULL;
 		return dberr(s, "starting a transaction", rc);
@@ -479,6 +674,7 @@ uidstore_put(struct uidstore *s, const void *uid, size_t len,
 	n = uidrec_pack(r, buf, sizeof buf);
 	dbt_init(&key, uid, len);
 	dbt_init(&val, buf, n);
+	s->wrote = 1;
 	if ((rc = s->uids->put(s->uids, s->txn, &key, &val, 0)) != 0)
 		return dberr(s, "writing the UID store", rc);
 	return US_OK;
@@ -491,6 +687,7 @@ uidstore_del(struct uidstore *s, const void *uid, size_t len)
 	int rc;
 
 	dbt_init(&key, uid, len);
+	s->wrote = 1;
 	rc = s->uids->del(s->uids, s->txn, &key, 0);
 	if (rc != 0 && rc != DB_NOTFOUND)
 		return dberr(s, "deleting from the UID store", rc);
@@ -524,6 +721,7 @@ uidstore_journal_put(struct uidstore *s, const void *blob, size_t len)
 
 	dbt_init(&key, JOURNAL_KEY, sizeof JOURNAL_KEY - 1);
 	dbt_init(&val, blob, len);
+	s->wrote = 1;
 	if ((rc = s->journal->put(s->journal, s->txn, &key, &val, 0)) != 0)
 		return dberr(s, "writing the journal", rc);
 	return US_OK;
@@ -562,6 +760,7 @@ uidstore_meta_put(struct uidstore *s, const char *name, const char *value)
 	snprintf(k, sizeof k, "meta:%s", name);
 	dbt_init(&key, k, strlen(k));
 	dbt_init(&val, value, strlen(value));
+	s->wrote = 1;
 	if ((rc = s->journal->put(s->journal, s->txn, &key, &val, 0)) != 0)
 		return dberr(s, "writing the store's settings", rc);
 	return US_OK;
@@ -574,6 +773,7 @@ uidstore_journal_del(struct uidstore *s)
 	int rc;
 
 	dbt_init(&key, JOURNAL_KEY, sizeof JOURNAL_KEY - 1);
+	s->wrote = 1;
 	rc = s->journal->del(s->journal, s->txn, &key, 0);
 	if (rc != 0 && rc != DB_NOTFOUND)
 		return dberr(s, "clearing the journal", rc);
@@ -703,6 +903,7 @@ uidstore_walk(struct uidstore *s,
 	for (off = 0; off < d.len; off += sizeof l + l) {
 		memcpy(&l, d.keys + off, sizeof l);
 		dbt_init(&key, d.keys + off + sizeof l, l);
+		s->wrote = 1;
 		if ((rc = s->uids->del(s->uids, s->txn, &key, 0)) != 0 &&
 		    rc != DB_NOTFOUND)
 			goto fail;

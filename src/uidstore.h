@@ -56,9 +56,13 @@ struct uidstore;
  */
 enum us_rc uidstore_open(const char *dir, int wait_secs, struct uidstore **,
     char **errstr);
-/* Checkpoints, removes old logs, closes, releases the lock. */
+/* Checkpoints (when it wrote), removes old logs, closes, releases the
+ * lock. */
 void uidstore_close(struct uidstore *);
 const char *uidstore_error(const struct uidstore *);
+/* Whether the open ran Berkeley DB's recovery: only when the store was
+ * not closed whole before (uidstore_close leaves a marker). */
+int uidstore_recovered(const struct uidstore *);
 
 enum us_rc uidstore_get(struct uidstore *, const void *uid, size_t len,
     struct uidrec *);
@@ -66,6 +70,10 @@ enum us_rc uidstore_get(struct uidstore *, const void *uid, size_t len,
  * fastest when the UIDs come in the store's order. No transaction may
  * begin in between (uidstore_begin ends the scan). */
 enum us_rc uidstore_scan_begin(struct uidstore *);
+/* 1 when the scan's lookups found every record in the store (so none is
+ * left for a prune to forget); before uidstore_scan_end. Conservative: 0
+ * whenever a found record was not the one after the last found. */
+int uidstore_scan_covered(struct uidstore *);
 void uidstore_scan_end(struct uidstore *);
 enum us_rc uidstore_begin(struct uidstore *);
 enum us_rc uidstore_commit(struct uidstore *);	/* durable on return */

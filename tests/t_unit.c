@@ -6,8 +6,12 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "conf.h"
@@ -491,6 +495,144 @@ test_store_walk(void)
 		CHECK(0, "removing %s", tmpl);
 }
 
+/* Lookups of these keys through the scan cursor; whether they covered
+ * the store (uidstore_scan_covered, issue 12). */
+static int
+covered_by(struct uidstore *us, const char *const *keys, size_t n)
+{
+	struct uidrec r;
+	size_t i;
+	int c;
+
+	if (uidstore_scan_begin(us) != US_OK)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (uidstore_get(us, keys[i], strlen(keys[i]), &r) == US_ERR)
+			return -1;
+	c = uidstore_scan_covered(us);
+	uidstore_scan_end(us);
+	return c;
+}
+
+/* What a fresh process finds: the store opened by a child that exits
+ * without closing it (a crash) or after closing it. */
+static int
+child_put(const char *dir, const char *key, int close_it)
+{
+	struct uidstore *us;
+	struct uidrec r;
+	char *err = NULL;
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		memset(&r, 0, sizeof r);
+		r.ncopies = 1;
+		if (uidstore_open(dir, 0, &us, &err) != US_OK ||
+		    uidstore_begin(us) != US_OK ||
+		    uidstore_put(us, key, strlen(key), &r) != US_OK ||
+		    uidstore_commit(us) != US_OK)
+			_exit(1);
+		if (close_it)
+			uidstore_close(us);
+		_exit(0);
+	}
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void
+test_store_covered(void)
+{
+	static const char *const all[] = { "k1", "k2", "k3", "k4", "k5" };
+	const char *keys[8];
+	char tmpl[4096], cmd[4200], path[4200], *err = NULL;
+	struct uidstore *us = NULL;
+	struct uidrec r;
+	struct stat st;
+	struct timespec ts[2];
+	int ok = 1, rec1, rec2, rec3;
+	size_t i;
+
+	snprintf(tmpl, sizeof tmpl, "%s/t_unit.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(tmpl) == NULL || uidstore_open(tmpl, 0, &us, &err) !=
+	    US_OK) {
+		CHECK(0, "store for coverage: %s", err ? err : "mkdtemp");
+		free(err);
+		return;
+	}
+	CHECK(uidstore_recovered(us), "a new store is opened with recovery");
+	CHECK(covered_by(us, all, 0) == 1, "an empty store: covered by nothing");
+	keys[0] = "new";
+	CHECK(covered_by(us, keys, 1) == 1, "an empty store: covered by a "
+	    "lookup that finds nothing");
+	ok &= uidstore_begin(us) == US_OK;
+	memset(&r, 0, sizeof r);
+	r.ncopies = 1;
+	for (i = 0; i < 5; i++)
+		ok &= uidstore_put(us, all[i], strlen(all[i]), &r) == US_OK;
+	ok &= uidstore_commit(us) == US_OK;
+	CHECK(ok, "5 records written");
+	CHECK(covered_by(us, all, 5) == 1, "all five in order: covered");
+	memcpy(keys, all, sizeof all);
+	keys[5] = "k6";
+	keys[6] = "k7";
+	CHECK(covered_by(us, keys, 7) == 1, "all five, then two new ones: "
+	    "covered");
+	CHECK(covered_by(us, all + 1, 4) == 0, "the first missing: not covered");
+	CHECK(covered_by(us, all, 4) == 0, "the last missing: not covered");
+	keys[0] = "k1"; keys[1] = "k2"; keys[2] = "k4"; keys[3] = "k5";
+	CHECK(covered_by(us, keys, 4) == 0, "one in the middle missing: not "
+	    "covered");
+	keys[0] = "k1"; keys[1] = "k2"; keys[2] = "k3"; keys[3] = "k9";
+	keys[4] = "k5";
+	CHECK(covered_by(us, keys, 5) == 0, "k4 missing, k9 not found in its "
+	    "place: not covered");
+	uidstore_close(us);
+	us = NULL;
+
+	/* Recovery only after a close that did not happen. */
+	snprintf(path, sizeof path, "%s/clean", tmpl);
+	CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & 0777) == 0600, "a clean close leaves a private "
+	    "marker");
+	rec1 = uidstore_open(tmpl, 0, &us, &err) == US_OK ?
+	    uidstore_recovered(us) : -1;
+	CHECK(rec1 == 0, "after a clean close: no recovery (%d)", rec1);
+	CHECK(lstat(path, &st) == -1, "the marker is gone while the store is "
+	    "open");
+	CHECK(us != NULL && uidstore_get(us, "k3", 2, &r) == US_OK,
+	    "the records are there without recovery");
+	uidstore_close(us);
+	us = NULL;
+	CHECK(child_put(tmpl, "crashed", 0) == 0, "a child writes and exits "
+	    "without closing");
+	rec2 = uidstore_open(tmpl, 0, &us, &err) == US_OK ?
+	    uidstore_recovered(us) : -1;
+	CHECK(rec2 == 1, "after a crash: recovery (%d)", rec2);
+	CHECK(us != NULL && uidstore_get(us, "crashed", 7, &r) == US_OK,
+	    "the crashed run's commit is there");
+	uidstore_close(us);
+	us = NULL;
+	/* A writer that keeps no marker (an older popfetch) changes the log
+	 * under a marker left before it: the marker is not believed. */
+	snprintf(cmd, sizeof cmd, "%s/log.0000000001", tmpl);
+	ts[0].tv_sec = ts[1].tv_sec = 1000000000;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	CHECK(utimensat(AT_FDCWD, cmd, ts, 0) == 0, "touching %s", cmd);
+	rec3 = uidstore_open(tmpl, 0, &us, &err) == US_OK ?
+	    uidstore_recovered(us) : -1;
+	CHECK(rec3 == 1, "a log changed after the marker: recovery (%d)",
+	    rec3);
+	uidstore_close(us);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+	if (system(cmd) != 0)
+		CHECK(0, "removing %s", tmpl);
+}
+
 static void
 test_dirname(void)
 {
@@ -764,6 +906,7 @@ main(void)
 	test_netrc();
 	test_uidrec();
 	test_store_walk();
+	test_store_covered();
 	test_dirname();
 	test_sanitize();
 	printf("t_unit: %d passed, %d failed\n", unit_pass, unit_fail);
