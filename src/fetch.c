@@ -15,25 +15,50 @@
 #include "run.h"
 #include "util.h"
 
-/* Takes the account's lock and opens its store; before any connection. */
 static int
-open_store(const struct runopts *ro, const struct account *a,
+store_failed(struct result *res, enum us_rc rc, char *err)
+{
+	result_fail(res, rc == US_LOCKED ? FAIL_LOCKED : FAIL_LOCAL, "%s", err);
+	free(err);
+	return -1;
+}
+
+/* Takes the account's lock; before any connection. */
+static int
+lock_store(const struct runopts *ro, const struct account *a,
     struct result *res, struct uidstore **us)
 {
 	enum us_rc rc;
 	char *err = NULL;
 
-	rc = uidstore_open(a->state_dir, ro->wait_lock, us, &err);
-	if (rc != US_OK) {
-		result_fail(res, rc == US_LOCKED ? FAIL_LOCKED : FAIL_LOCAL,
-		    "%s", err);
-		free(err);
-		return -1;
+	if ((rc = uidstore_lock(a->state_dir, ro->wait_lock, us, &err)) !=
+	    US_OK)
+		return store_failed(res, rc, err);
+	return 0;
+}
+
+/* Opens the locked store's databases; a failure has closed it. */
+static int
+attach_store(struct result *res, struct uidstore **us)
+{
+	enum us_rc rc;
+	char *err = NULL;
+
+	if ((rc = uidstore_attach(*us, &err)) != US_OK) {
+		*us = NULL;
+		return store_failed(res, rc, err);
 	}
 	if (uidstore_recovered(*us))
 		log_debug("the UID store was not closed whole last time (or "
 		    "is new): recovered");
 	return 0;
+}
+
+static int
+open_store(const struct runopts *ro, const struct account *a,
+    struct result *res, struct uidstore **us)
+{
+	return lock_store(ro, a, res, us) == -1 ? -1 : attach_store(res, us);
 }
 
 static int
@@ -303,11 +328,16 @@ fetch_account(const struct runopts *ro, const struct account *a,
 	r.res = res;
 	log_set_account(a->name);
 	plan_setup(&r.pl, a);
-	/* The lock comes before anything touches the network. */
-	if (open_store(ro, a, res, &r.us) == -1)
+	/* The lock and the delivery's checks come before anything touches
+	 * the network; the server prepares its greeting while the store
+	 * opens and recovers. */
+	if (lock_store(ro, a, res, &r.us) == -1)
 		return;
-	if (journal_recover(r.us, a->state_dir, a->timeout_ms, res) == -1 ||
-	    open_delivery(&r) == -1)
+	if (open_delivery(&r) == -1)
+		goto out;
+	session_dial(&r.s, a);
+	if (attach_store(res, &r.us) == -1 ||
+	    journal_recover(r.us, a->state_dir, a->timeout_ms, res) == -1)
 		goto out;
 	r.dg = digest_new();
 	r.sp = spool_new(a->state_dir);

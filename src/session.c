@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "log.h"
@@ -14,6 +15,9 @@
 #include "session.h"
 #include "util.h"
 #include "xmalloc.h"
+
+/* How long session_dial's connection may wait unused. */
+#define DIAL_STALE_MS	10000
 
 void
 session_fail(struct session *s, struct result *res, enum pop3_rc rc,
@@ -131,7 +135,13 @@ connect_secure(struct session *s, const struct account *a, int server_info,
 	int fd;
 
 	s->timeout_ms = a->timeout_ms;
-	if (a->tunnel != NULL)
+	if (s->dialed) {
+		fd = s->dial_fd;
+		ne = s->dial_lookup ? NET_LOOKUP : NET_CONNECT;
+		err = s->dial_err;
+		s->dialed = 0;
+		s->dial_err = NULL;
+	} else if (a->tunnel != NULL)
 		fd = net_tunnel(a->tunnel, &s->tunnel_pid, &err);
 	else
 		fd = net_connect(a->server, a->port, a->timeout_ms, &ne, &err);
@@ -342,10 +352,30 @@ login(struct session *s, const struct account *a, struct result *res)
 	return 0;
 }
 
+void
+session_dial(struct session *s, const struct account *a)
+{
+	enum net_err ne = NET_CONNECT;
+
+	s->dialed = 1;
+	s->dial_ms = now_ms();
+	if (a->tunnel != NULL)
+		s->dial_fd = net_tunnel(a->tunnel, &s->tunnel_pid, &s->dial_err);
+	else
+		s->dial_fd = net_connect(a->server, a->port, a->timeout_ms, &ne,
+		    &s->dial_err);
+	s->dial_lookup = ne == NET_LOOKUP;
+}
+
 int
 session_open(struct session *s, const struct account *a, struct result *res)
 {
-	memset(s, 0, sizeof *s);
+	/* A connection left waiting long (a journal recovery that ran an
+	 * MDA, say) may have been dropped by the server: a new one. */
+	if (s->dialed && now_ms() - s->dial_ms > DIAL_STALE_MS)
+		session_close(s);
+	if (!s->dialed)
+		memset(s, 0, sizeof *s);
 	if (connect_secure(s, a, 0, res) == -1)
 		return -1;
 	return login(s, a, res);
@@ -371,6 +401,11 @@ session_server_info(struct session *s, const struct account *a,
 void
 session_close(struct session *s)
 {
+	if (s->dialed && s->dial_fd != -1)
+		close(s->dial_fd);
+	s->dialed = 0;
+	free(s->dial_err);
+	s->dial_err = NULL;
 	pop3_free(s->p);
 	s->p = NULL;
 	s->alive = 0;

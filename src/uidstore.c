@@ -227,13 +227,13 @@ leave_marker(int dirfd)
 }
 
 enum us_rc
-uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
+uidstore_lock(const char *dir, int wait_secs, struct uidstore **out,
     char **errstr)
 {
 	struct uidstore *s;
 	struct stat st;
 	char *err = NULL;
-	int rc, dirfd, clean = 0;
+	int dirfd;
 
 	*out = NULL;
 	/*
@@ -274,6 +274,16 @@ uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
 		free(s);
 		return US_ERR;
 	}
+	*out = s;
+	return US_OK;
+}
+
+enum us_rc
+uidstore_attach(struct uidstore *s, char **errstr)
+{
+	const char *dir = s->dir;
+	int rc, clean;
+
 	/*
 	 * Recovery only after a run that did not close the store: its
 	 * checkpoint put every change in the database files and left the
@@ -323,7 +333,6 @@ uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
 		return US_ERR;
 	}
 	s->opened = 1;
-	*out = s;
 	return US_OK;
 fail:
 	*errstr = xasprintf("cannot open the UID store in %s: %s%s%s; it may "
@@ -333,6 +342,19 @@ fail:
 	    s->error);
 	uidstore_close(s);
 	return US_ERR;
+}
+
+enum us_rc
+uidstore_open(const char *dir, int wait_secs, struct uidstore **out,
+    char **errstr)
+{
+	enum us_rc rc;
+
+	if ((rc = uidstore_lock(dir, wait_secs, out, errstr)) != US_OK)
+		return rc;
+	if ((rc = uidstore_attach(*out, errstr)) != US_OK)
+		*out = NULL;
+	return rc;
 }
 
 void

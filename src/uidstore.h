@@ -56,6 +56,12 @@ struct uidstore;
  */
 enum us_rc uidstore_open(const char *dir, int wait_secs, struct uidstore **,
     char **errstr);
+/* uidstore_open in two steps: the directory and its lock, then (after the
+ * caller has started what may go on meanwhile, a connection) the
+ * databases. A failed attach has closed the store. */
+enum us_rc uidstore_lock(const char *dir, int wait_secs, struct uidstore **,
+    char **errstr);
+enum us_rc uidstore_attach(struct uidstore *, char **errstr);
 /* Checkpoints (when it wrote), removes old logs, closes, releases the
  * lock. */
 void uidstore_close(struct uidstore *);

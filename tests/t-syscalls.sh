@@ -6,7 +6,7 @@
 # fsync-family calls a message for 600 messages in the default batches of
 # 256); a Maildir file of 256 KiB or more starts its write-back as it is
 # closed (sync_file_range), a small one does not; no descriptor is closed
-# twice. Timings belong in contrib/bench.sh; these counts do not depend on
+# twice; the connection is dialed between the lock and the store's open. Timings belong in contrib/bench.sh; these counts do not depend on
 # the machine.
 . "$srcdir/tests/lib.sh"
 
@@ -32,6 +32,18 @@ n=$(counted fsync fdatasync syncfs sync msync)
 check "600 messages: $n fsync-family calls, at most 60 (0.1 a message)" test "$n" -le 60 -a "$n" -gt 0
 n=$(counted sync_file_range)
 check "600 small messages: no early writeback ($n sync_file_range calls)" test "$n" -eq 0
+
+# Nothing new: the connection is made before the store's databases open
+# (the server prepares its greeting meanwhile), after the lock.
+PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=connect,openat -o $TESTDIR/order"
+pfm
+expect_rc 0 "nothing new under strace"
+lock=$(grep -n -m 1 '/lock"' "$TESTDIR/order" | cut -d: -f1)
+conn=$(grep -n -m 1 'connect([0-9]*, {sa_family=AF_INET' "$TESTDIR/order" | cut -d: -f1)
+db=$(grep -n -m 1 'uids\.db"' "$TESTDIR/order" | cut -d: -f1)
+check "the lock, then the connection, then the databases (strace lines ${lock:-none}, ${conn:-none}, ${db:-none})" \
+	test "${lock:-0}" -gt 0 -a "${conn:-0}" -gt "${lock:-0}" -a "${db:-0}" -gt "${conn:-0}"
+PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -c -o $TESTDIR/strace"
 
 # Three messages of 300 KiB and one small one.
 rm -rf "$MD" "$STATE"
