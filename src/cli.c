@@ -156,7 +156,7 @@ static const char usage_text[] =
 "      --wait-lock SECONDS  wait for another run of the account (0)\n"
 "      --state-dir DIR      where UIDs are kept\n"
 "                           (default $XDG_STATE_HOME/popfetch)\n"
-"      --batch N            messages per durable batch (256)\n"
+"      --batch N            messages per durable batch (512)\n"
 "Accounts and switching:\n"
 "  -C, --config FILE        the config file (default\n"
 "                           $XDG_CONFIG_HOME/popfetch/config)\n"

@@ -23,7 +23,7 @@ conf_defaults(struct account *a)
 	a->password_fd = -1;
 	a->timeout_ms = 60 * 1000;
 	a->max_size = (uint64_t)1 << 30;
-	a->batch = 256;
+	a->batch = 512;
 	a->received = 1;
 }
 

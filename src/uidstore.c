@@ -312,7 +312,10 @@ uidstore_attach(struct uidstore *s, char **errstr)
 	 * cache anyway; 2 MiB bought no speed on 100,000 UIDs (issue 12). */
 	s->env->set_cachesize(s->env, 0, 256 * 1024, 1);
 	s->env->set_lg_max(s->env, 1024 * 1024);
-	s->env->set_lg_bsize(s->env, 256 * 1024);
+	/* The log buffer is written out when full, synced only at commits:
+	 * 64 KiB costs a batch's record a few more writes, and the run
+	 * 192 KiB less memory than 256 KiB did. */
+	s->env->set_lg_bsize(s->env, 64 * 1024);
 	s->env->log_set_config(s->env, DB_LOG_AUTO_REMOVE, 1);
 	/* DB_PRIVATE: the lock already makes us the only user, and private
 	 * regions leave no shared-memory files to go stale after a crash. */

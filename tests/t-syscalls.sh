@@ -4,7 +4,7 @@
 # on popfetch alone (the test server runs apart, on 127.0.0.1): a batch is
 # made durable with a few syncs, not one per message (at most 0.1
 # fsync-family calls a message for 600 messages in the default batches of
-# 256); a Maildir file of 256 KiB or more starts its write-back as it is
+# 512); a Maildir file of 256 KiB or more starts its write-back as it is
 # closed (sync_file_range), a small one does not; no descriptor is closed
 # twice; the connection is dialed between the lock and the store's open. Timings belong in contrib/bench.sh; these counts do not depend on
 # the machine.
