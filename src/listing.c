@@ -588,7 +588,8 @@ listing_read(struct run *r)
 	int no_uidl = 0, ret = -1, was_header, covered;
 	char scheme[16];
 
-	if ((rc = pop3_stat(r->s.p, &count, &size)) != POP3_OK) {
+	if ((rc = pop3_listing_ahead(r->s.p)) != POP3_OK ||
+	    (rc = pop3_stat(r->s.p, &count, &size)) != POP3_OK) {
 		session_fail(&r->s, r->res, rc, 0);
 		return -1;
 	}

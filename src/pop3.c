@@ -168,6 +168,79 @@ arg_ok(const char *s, int spaces_ok)
 	return 1;
 }
 
+static const char *const ahead_cmds[] = { "STAT", "LIST", "UIDL" };
+#define AHEAD_ALL	7u
+
+static enum pop3_rc list_line(struct pop3 *, const char *, const char **,
+    size_t *, int *);
+
+/* The next reply pop3_listing_ahead's commands are owed, or -1. */
+static int
+ahead_next(const struct pop3 *p)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (p->ahead & (1u << i))
+			return i;
+	return -1;
+}
+
+/* Reads and drops the listing replies still owed (a listing given up on
+ * midway), so that the next command's reply is the next one read. */
+static enum pop3_rc
+drain_ahead(struct pop3 *p)
+{
+	struct pop3_status st;
+	enum pop3_rc rc;
+	const char *line;
+	size_t len, n;
+	int i, end;
+
+	while ((i = ahead_next(p)) != -1) {
+		p->ahead &= ~(1u << i);
+		rc = p3_read_status(p, ahead_cmds[i], &st);
+		if (rc == POP3_NEG || (rc == POP3_OK && i == 0))
+			continue;
+		if (rc != POP3_OK)
+			return rc;
+		for (n = 0, end = 0; !end; n++) {
+			if (n > p->listing_max)
+				return p3_fail(p, POP3_PROTO, "%s: more than %zu "
+				    "lines; giving up", ahead_cmds[i],
+				    p->listing_max);
+			if ((rc = list_line(p, ahead_cmds[i], &line, &len,
+			    &end)) != POP3_OK)
+				return rc;
+		}
+	}
+	return POP3_OK;
+}
+
+enum pop3_rc
+pop3_listing_ahead(struct pop3 *p)
+{
+	enum conn_err e;
+	enum pop3_rc rc;
+	int i;
+
+	if (!pop3_pipelining(p) || p->fl_n > 0 || p->ahead != 0 ||
+	    p->state != POP3_TRANSACTION)
+		return POP3_OK;
+	if ((rc = p3_check_unsolicited(p, "STAT")) != POP3_OK)
+		return rc;
+	for (i = 0; i < 3; i++) {
+		char line[8];
+
+		snprintf(line, sizeof line, "%s\r\n", ahead_cmds[i]);
+		conn_queue(p->conn, line, strlen(line));
+	}
+	if ((e = conn_flush(p->conn)) != CONN_OK)
+		return p3_conn_fail(p, e, "STAT");
+	p->ahead = AHEAD_ALL;
+	return POP3_OK;
+}
+
 /*
  * The server speaks only when spoken to: with nothing in flight, anything
  * that is already there before a command is a reply to no command (a server
@@ -183,8 +256,12 @@ p3_check_unsolicited(struct pop3 *p, const char *cmd)
 	char text[256];
 	const char *line;
 	enum conn_err e;
+	enum pop3_rc rc;
 	size_t len;
 
+	/* Listing replies nobody read (a listing given up on): read now. */
+	if (p->ahead != 0 && (rc = drain_ahead(p)) != POP3_OK)
+		return rc;
 	if (!conn_pending(p->conn))
 		return POP3_OK;
 	e = conn_getline(p->conn, &line, &len, STATUS_MAX);
@@ -287,10 +364,28 @@ command(struct pop3 *p, const char *cmd, const char *arg,
 {
 	struct pop3_status tmp;
 	enum pop3_rc rc;
+	int i = ahead_next(p);
 
-	if ((rc = send_cmd(p, cmd, arg, 0)) != POP3_OK)
+	/* Sent already, by pop3_listing_ahead: its reply is next. */
+	p->was_ahead = i != -1 && arg == NULL && strcmp(cmd, ahead_cmds[i]) == 0;
+	if (p->was_ahead)
+		p->ahead &= ~(1u << i);
+	else if ((rc = send_cmd(p, cmd, arg, 0)) != POP3_OK)
 		return rc;
-	return p3_read_status(p, cmd, st ? st : &tmp);
+	rc = p3_read_status(p, cmd, st ? st : &tmp);
+	/* Refused, or a stray -ERR read in its place: the replies still owed
+	 * are read and dropped, and their commands go out again one by one,
+	 * where the check for replies to no command applies. */
+	if (rc == POP3_NEG && p->was_ahead && p->ahead != 0) {
+		enum pop3_rc drc;
+		char keep[sizeof p->error];
+
+		snprintf(keep, sizeof keep, "%s", p->error);
+		if ((drc = drain_ahead(p)) != POP3_OK)
+			return drc;
+		snprintf(p->error, sizeof p->error, "%s", keep);
+	}
+	return rc;
 }
 
 /* Reads one line of a multi-line listing: *end set on the "." line. */
@@ -594,6 +689,15 @@ listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
 		if (++lines > p->listing_max)
 			return p3_fail(p, POP3_PROTO, "%s: more than %zu lines; "
 			    "giving up", cmd, p->listing_max);
+		/* A status line among the listing's lines: with the listing
+		 * pipelined, a reply to no command read in place of this one's
+		 * status, every reply after it one out of step. */
+		if (p->was_ahead && (line[0] == '+' || line[0] == '-')) {
+			log_sanitize(p->srvtext, sizeof p->srvtext, line, len);
+			return p3_fail(p, POP3_PROTO, "%s: the server sent a reply "
+			    "to no command (a status line inside the listing: "
+			    "%s)", cmd, p->srvtext);
+		}
 		if (lcb != NULL) {
 			if (pop3_parse_list(line, len, &msgno, &size) == -1)
 				(*bad)++;

@@ -49,6 +49,10 @@ struct pop3 {
 	size_t		 unsent;	/* the newest this many are queued */
 	size_t		 win_cmds;
 	uint64_t	 win_bytes;
+	/* STAT, LIST, UIDL sent together (pop3_listing_ahead): the ones
+	 * whose replies are still to be read, in that order. */
+	unsigned	 ahead;
+	int		 was_ahead;	/* the last reply read was one */
 	enum pop3_rc	 dead;		/* what closed the connection */
 	char		 deadwhy[512];	/* and its explanation */
 };

@@ -270,6 +270,118 @@ login_steps(const struct step *st, const char *what)
 	return p;
 }
 
+static int
+count_list(void *ctx, uint32_t msgno, uint64_t size)
+{
+	(void)msgno;
+	(void)size;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int
+count_uidl(void *ctx, uint32_t msgno, const char *uid, size_t len)
+{
+	(void)msgno;
+	(void)uid;
+	(void)len;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* STAT, LIST and UIDL in one write with PIPELINING (issue 12); their
+ * replies read by pop3_stat, pop3_list and pop3_uidl; those not read (a
+ * listing given up on) read before the next command; one at a time
+ * without PIPELINING. */
+static void
+test_listing_ahead(void)
+{
+#define LISTING "+OK 2 60\r\n" "+OK\r\n1 30\r\n2 30\r\n.\r\n" \
+	"+OK\r\n1 a\r\n2 b\r\n.\r\n"
+	static const struct step all[] = {
+		{ 1, CAPA_PIPE, 0, NULL }, { 1, "+OK\r\n", 0, NULL },
+		{ 1, "+OK\r\n", 0, NULL }, { 3, LISTING, 0, NULL },
+		{ 1, "+OK bye\r\n", 0, NULL }, { 0, NULL, 0, NULL },
+	};
+	static const struct step nopipe[] = {
+		{ 1, CAPA_NOPIPE, 0, NULL }, { 1, "+OK\r\n", 0, NULL },
+		{ 1, "+OK\r\n", 0, NULL }, { 1, "+OK 2 60\r\n", 0, NULL },
+		{ 1, "+OK bye\r\n", 0, NULL }, { 0, NULL, 0, NULL },
+	};
+	static const struct step stray_ok[] = {
+		{ 1, CAPA_PIPE, 0, NULL }, { 1, "+OK\r\n", 0, NULL },
+		{ 1, "+OK\r\n", 0, NULL },
+		{ 3, "+OK 2 60\r\n+OK stray\r\n" "+OK\r\n1 30\r\n2 30\r\n"
+		    ".\r\n+OK\r\n1 a\r\n2 b\r\n.\r\n", 0, NULL },
+		{ 0, NULL, 0, NULL },
+	};
+	static const struct step stray_err[] = {
+		{ 1, CAPA_PIPE, 0, NULL }, { 1, "+OK\r\n", 0, NULL },
+		{ 1, "+OK\r\n", 0, NULL },
+		{ 3, "+OK 2 60\r\n-ERR stray\r\n" "+OK\r\n1 30\r\n2 30\r\n"
+		    ".\r\n+OK\r\n1 a\r\n2 b\r\n.\r\n", 0, NULL },
+		{ 0, NULL, 0, NULL },
+	};
+	struct pop3 *p;
+	uint64_t count = 0, size = 0;
+	size_t bad = 0;
+	int nl = 0, nu = 0;
+
+	p = login_steps(all, "listing ahead");
+	CHECK(pop3_listing_ahead(p) == POP3_OK &&
+	    pop3_stat(p, &count, &size) == POP3_OK && count == 2,
+	    "listing ahead: STAT's reply");
+	CHECK(strcmp(sent(), "STAT\r\nLIST\r\nUIDL\r\n") == 0,
+	    "listing ahead: the three in one go, before STAT's reply");
+	CHECK(pop3_list(p, count_list, &nl, &bad) == POP3_OK && nl == 2 &&
+	    pop3_uidl(p, count_uidl, &nu, &bad) == POP3_OK && nu == 2,
+	    "listing ahead: LIST's and UIDL's replies, not sent again");
+	CHECK(pop3_quit(p) == POP3_OK && strcmp(sent(), "QUIT\r\n") == 0,
+	    "listing ahead: then QUIT");
+	pop3_free(p);
+
+	p = login_steps(all, "listing given up");
+	CHECK(pop3_listing_ahead(p) == POP3_OK &&
+	    pop3_stat(p, &count, &size) == POP3_OK, "listing given up: STAT");
+	sent();
+	CHECK(pop3_quit(p) == POP3_OK, "listing given up: QUIT after the "
+	    "LIST and UIDL replies still owed (%s)", pop3_error(p));
+	CHECK(strcmp(sent(), "QUIT\r\n") == 0, "listing given up: only QUIT "
+	    "more on the wire");
+	pop3_free(p);
+
+	/* A server that answers STAT twice: its stray reply read in LIST's
+	 * place puts every later one out of step; that is noticed. */
+	p = login_steps(stray_ok, "stray +OK");
+	CHECK(pop3_listing_ahead(p) == POP3_OK &&
+	    pop3_stat(p, &count, &size) == POP3_OK, "stray +OK: STAT");
+	nl = 0;
+	CHECK(pop3_list(p, count_list, &nl, &bad) == POP3_PROTO &&
+	    strstr(pop3_error(p), "reply to no command") != NULL,
+	    "stray +OK: LIST fails as out of step (%s)", pop3_error(p));
+	pop3_free(p);
+	p = login_steps(stray_err, "stray -ERR");
+	CHECK(pop3_listing_ahead(p) == POP3_OK &&
+	    pop3_stat(p, &count, &size) == POP3_OK, "stray -ERR: STAT");
+	CHECK(pop3_list(p, count_list, &nl, &bad) == POP3_NEG,
+	    "stray -ERR: LIST refused");
+	sent();
+	CHECK(pop3_uidl(p, count_uidl, &nu, &bad) == POP3_PROTO &&
+	    strstr(pop3_error(p), "reply to no command") != NULL,
+	    "stray -ERR: UIDL sees the reply left over (%s)", pop3_error(p));
+	CHECK(strcmp(sent(), "") == 0, "stray -ERR: UIDL not sent again");
+	pop3_free(p);
+
+	p = login_steps(nopipe, "no PIPELINING");
+	CHECK(pop3_listing_ahead(p) == POP3_OK && conn_queued(last_conn) == 0,
+	    "no PIPELINING: nothing sent ahead");
+	CHECK(pop3_stat(p, &count, &size) == POP3_OK && count == 2 &&
+	    strcmp(sent(), "STAT\r\n") == 0, "no PIPELINING: STAT alone");
+	CHECK(pop3_quit(p) == POP3_OK, "no PIPELINING: QUIT");
+	pop3_free(p);
+#undef LISTING
+}
+
 static void
 test_pipelining(void)
 {
@@ -735,6 +847,7 @@ main(void)
 	}
 
 	test_pipelining();
+	test_listing_ahead();
 	test_tls();
 
 	printf("t_pop3: %d passed, %d failed\n", unit_pass, unit_fail);
