@@ -715,7 +715,7 @@ batch_run(struct run *r, size_t from, size_t *top)
 	struct buf md = { 0 };
 	size_t i, next, ndone = 0;
 	enum pop3_rc rc;
-	int stop = 0;
+	int stop = 0, wb = 0;
 	char *err = NULL;
 
 	if (r->d.ops->batch_begin(&r->d, &err) != DELIVER_OK) {
@@ -740,6 +740,12 @@ batch_run(struct run *r, size_t from, size_t *top)
 		if (retr_ahead(r, &next, i, to) == -1 ||
 		    fetch_one(r, &r->pl.jobs[i], from, to) == -1)
 			stop = 1;
+		/* Half of a batch of some size written: its writeback starts. */
+		if (!wb && r->d.ops->writeback != NULL && to - from >= 64 &&
+		    i + 1 - from >= (to - from) / 2) {
+			r->d.ops->writeback(&r->d);
+			wb = 1;
+		}
 		bytes += r->pl.jobs[i].octets;
 		/* Large or slow: the batch ends with what is in flight. */
 		if (bytes >= BATCH_BYTES || now_ms() - t0 >= BATCH_MS)

@@ -92,6 +92,9 @@ struct deliver_ops {
 		    char **errstr);
 	enum deliver_rc (*end)(struct deliver *, char **errstr);
 	void	(*abort)(struct deliver *);
+	/* Optional: half the batch is written; start writing it back
+	 * without waiting (sync still makes the whole batch durable). */
+	void	(*writeback)(struct deliver *);
 	enum deliver_rc (*sync)(struct deliver *, char **errstr);
 	void	(*post_journal)(struct deliver *, struct buf *);
 	enum deliver_rc (*publish)(struct deliver *, char **errstr);

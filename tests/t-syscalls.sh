@@ -6,7 +6,9 @@
 # fsync-family calls a message for 600 messages in the default batches of
 # 512); a Maildir file of 256 KiB or more starts its write-back as it is
 # closed (sync_file_range), a small one does not; no descriptor is closed
-# twice; the connection is dialed between the lock and the store's open. Timings belong in contrib/bench.sh; these counts do not depend on
+# twice; a batch's first half is written back early, by a syncfs in a
+# second thread; the connection is dialed between the lock and the
+# store's open. Timings belong in contrib/bench.sh; these counts do not depend on
 # the machine.
 . "$srcdir/tests/lib.sh"
 
@@ -32,6 +34,17 @@ n=$(counted fsync fdatasync syncfs sync msync)
 check "600 messages: $n fsync-family calls, at most 60 (0.1 a message)" test "$n" -le 60 -a "$n" -gt 0
 n=$(counted sync_file_range)
 check "600 small messages: no early writeback ($n sync_file_range calls)" test "$n" -eq 0
+
+# Each batch's first half goes to the disk while the second downloads: a
+# syncfs from a second thread, then the batch's own (512 + 88 messages:
+# two of each).
+rm -rf "$MD" "$STATE"
+PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=syncfs -o $TESTDIR/syncs"
+pfm
+expect_rc 0 "600 messages, syncfs traced"
+n=$(grep -c 'syncfs(' "$TESTDIR/syncs")
+tids=$(awk '/syncfs\(/ { print $1 }' "$TESTDIR/syncs" | sort -u | wc -l)
+check "early writeback: $n syncfs calls from $tids threads (want 4, from more than one)" test "$n" -eq 4 -a "$tids" -ge 2
 
 # Nothing new: the connection is made before the store's databases open
 # (the server prepares its greeting meanwhile), after the lock.
