@@ -171,8 +171,10 @@ arg_ok(const char *s, int spaces_ok)
 static const char *const ahead_cmds[] = { "STAT", "LIST", "UIDL" };
 #define AHEAD_ALL	7u
 
-static enum pop3_rc list_line(struct pop3 *, const char *, const char **,
-    size_t *, int *);
+static enum pop3_rc command(struct pop3 *, const char *, const char *,
+    struct pop3_status *);
+static enum pop3_rc listing(struct pop3 *, const char *, pop3_list_cb,
+    pop3_uidl_cb, void *, size_t *);
 
 /* The next reply pop3_listing_ahead's commands are owed, or -1. */
 static int
@@ -193,26 +195,14 @@ drain_ahead(struct pop3 *p)
 {
 	struct pop3_status st;
 	enum pop3_rc rc;
-	const char *line;
-	size_t len, n;
-	int i, end;
+	size_t bad;
+	int i;
 
 	while ((i = ahead_next(p)) != -1) {
-		p->ahead &= ~(1u << i);
-		rc = p3_read_status(p, ahead_cmds[i], &st);
-		if (rc == POP3_NEG || (rc == POP3_OK && i == 0))
-			continue;
-		if (rc != POP3_OK)
+		rc = i == 0 ? command(p, ahead_cmds[i], NULL, &st) :
+		    listing(p, ahead_cmds[i], NULL, NULL, NULL, &bad);
+		if (rc != POP3_OK && rc != POP3_NEG)
 			return rc;
-		for (n = 0, end = 0; !end; n++) {
-			if (n > p->listing_max)
-				return p3_fail(p, POP3_PROTO, "%s: more than %zu "
-				    "lines; giving up", ahead_cmds[i],
-				    p->listing_max);
-			if ((rc = list_line(p, ahead_cmds[i], &line, &len,
-			    &end)) != POP3_OK)
-				return rc;
-		}
 	}
 	return POP3_OK;
 }
@@ -677,8 +667,6 @@ listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
 	int end, failed = 0;
 
 	*bad = 0;
-	if (p3_check_state(p, POP3_TRANSACTION, cmd) == -1)
-		return POP3_USAGE;
 	if ((rc = command(p, cmd, NULL, NULL)) != POP3_OK)
 		return rc;
 	for (;;) {
@@ -698,6 +686,8 @@ listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
 			    "to no command (a status line inside the listing: "
 			    "%s)", cmd, p->srvtext);
 		}
+		if (lcb == NULL && ucb == NULL)
+			continue;	/* only read (drain_ahead) */
 		if (lcb != NULL) {
 			if (pop3_parse_list(line, len, &msgno, &size) == -1)
 				(*bad)++;
@@ -719,12 +709,16 @@ listing(struct pop3 *p, const char *cmd, pop3_list_cb lcb, pop3_uidl_cb ucb,
 enum pop3_rc
 pop3_list(struct pop3 *p, pop3_list_cb cb, void *ctx, size_t *bad)
 {
+	if (p3_check_state(p, POP3_TRANSACTION, "LIST") == -1)
+		return POP3_USAGE;
 	return listing(p, "LIST", cb, NULL, ctx, bad);
 }
 
 enum pop3_rc
 pop3_uidl(struct pop3 *p, pop3_uidl_cb cb, void *ctx, size_t *bad)
 {
+	if (p3_check_state(p, POP3_TRANSACTION, "UIDL") == -1)
+		return POP3_USAGE;
 	return listing(p, "UIDL", NULL, cb, ctx, bad);
 }
 
