@@ -48,6 +48,16 @@
 # mailbox faster than the server sends it, so it is the floor, and the
 # unit: every client time is a ratio against a limit run.
 #
+# The RSS floor.  contrib/rssfloor.c, built here against the libraries
+# popfetch uses, plays the limit session in C with a 16 KiB buffer (with
+# OpenSSL and the server's certificate verified for tls) after committing
+# one record to a Berkeley DB environment opened as popfetch opens its
+# store.  It keeps, parses and delivers nothing, so its peak RSS (the
+# median of three runs) is what glibc, Berkeley DB 5.3, OpenSSL 3 and the
+# kernel's mapping of their pages cost before a client adds anything of
+# its own: the floor under any client on this stack.  Peers on other
+# libraries (mpop's GnuTLS) have other floors.
+#
 # Pairing.  Each client run is preceded by its own limit run (L A L B L C
 # ...), and the ratio is taken within that pair, so a slow moment of a
 # shared machine slows both and cancels.  A table cell shows the client's
@@ -101,7 +111,8 @@
 # before the wait, it waits out its timeout and fails with "waiting child
 # pid N timed out" (seen in long runs on a loaded machine).
 #
-# Requires: dovecot-core + dovecot-pop3d, socat, openssl, GNU time
+# Requires: dovecot-core + dovecot-pop3d, socat, openssl, GNU time, a C
+# compiler with popfetch's build dependencies (for rssfloor)
 # (package time), strace and valgrind for the counts, setpriv (util-linux)
 # when run as root; peers from Debian: mpop, fetchmail (+ procmail), getmail6,
 # fdm.  It installs nothing: a missing peer is reported and skipped.
@@ -306,6 +317,14 @@ if [ "$(id -u)" -eq 0 ]; then
 	fi
 	RUNAS="setpriv --reuid=$(id -u "$BENCH_USER") --regid=$(id -g "$BENCH_USER") --clear-groups"
 fi
+
+# The RSS floor's program, built as the bench user can run it.
+FLOOR=$WORK/rssfloor
+if ! ${CC:-cc} -O2 -o "$FLOOR" "$here/rssfloor.c" -lssl -lcrypto -ldb 2>"$WORK/rssfloor.log"; then
+	sed 's/^/| /' "$WORK/rssfloor.log" >&2
+	die "cannot build contrib/rssfloor.c (needs cc, libssl-dev, libdb-dev: popfetch's build dependencies)"
+fi
+chmod 0755 "$FLOOR"
 
 # ---- The mailbox ------------------------------------------------------
 
@@ -738,6 +757,29 @@ limit_check() {
 	return 0
 }
 
+# floor_rss DIR: the median peak RSS (KB) of three rssfloor runs playing
+# the limit's commands (DIR/cmds), each with a fresh state dir; sets
+# FLOOR_RSS (empty if a run failed, FLOOR_ERR then says why).
+floor_rss() {
+	: >"$1/floor"
+	FLOOR_RSS= FLOOR_ERR=
+	for _i in 1 2 3; do
+		rm -rf "$1/state" && mkdir -m 700 "$1/state" && chown "$BENCH_USER:" "$1/state" || return 1
+		if [ -n "$TLS" ]; then
+			measure "$1" "$1/cmds" /dev/null "$FLOOR" "$PORT" "$1/state" "$CERTS/ca.pem"
+		else
+			measure "$1" "$1/cmds" /dev/null "$FLOOR" "$PORT" "$1/state"
+		fi
+		if [ "$M_RC" -ne 0 ]; then
+			FLOOR_ERR="rssfloor exited $M_RC: $(tail -n 1 "$1/log")"
+			return 1
+		fi
+		echo "$M_RSS" >>"$1/floor"
+	done
+	rm -rf "$1/state"
+	FLOOR_RSS=$(median "$1/floor")
+}
+
 # ---- The clients ------------------------------------------------------
 #
 # setup_X DIR writes X's config into DIR (which holds an empty Maildir/ or
@@ -1123,9 +1165,15 @@ run_case() {
 		die "cannot set up the limit's dir"
 	if ! limit_check "$L"; then
 		fail_note "$TITLE: the limit session: $LIMIT_ERR"
-		ROWS="$ROWS| $TITLE | failed |$(for c in $CLIENTS; do printf ' |'; done)
+		ROWS="$ROWS| $TITLE | failed | |$(for c in $CLIENTS; do printf ' |'; done)
 "
 		return
+	fi
+	if floor_rss "$L"; then
+		_floor=$(awk -v k="$FLOOR_RSS" 'BEGIN { printf "%.1f MiB", k / 1024 }')
+	else
+		fail_note "$TITLE: the RSS floor: $FLOOR_ERR" "$L/log"
+		_floor=failed
 	fi
 	: >"$L/log"
 
@@ -1211,7 +1259,7 @@ run_case() {
 		p=$((p + 1))
 	done
 
-	_row="| $TITLE | $(median "$WORK/t-limit" | awk '$1 != "" { printf "%.2f s", $1 }') |"
+	_row="| $TITLE | $(median "$WORK/t-limit" | awk '$1 != "" { printf "%.2f s", $1 }') | $_floor |"
 	for c in $CLIENTS; do
 		eval "_e=\${ERR_$c:-}"
 		if [ -n "$_e" ]; then
@@ -1273,10 +1321,10 @@ report() {
 		"$(uname -sr)" "$(nproc 2>/dev/null || echo '?')" "$LOAD0" \
 		"$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 		"$PAIRS" "$([ "$PAIRS" -eq 1 ] || echo s)" $(((_took + 30) / 60))
-	printf 'Each cell: median wall time, median of the ratios to the limit run paired with each run, median peak RSS.\n\n'
-	printf '| case | limit |'
+	printf 'Each cell: median wall time, median of the ratios to the limit run paired with each run, median peak RSS. RSS floor: the peak RSS of contrib/rssfloor.c (the limit session and one Berkeley DB commit on popfetch'"'"'s libraries; median of 3).\n\n'
+	printf '| case | limit | RSS floor |'
 	for c in $CLIENTS; do printf ' %s |' "$c"; done
-	printf '\n|---|---:|'
+	printf '\n|---|---:|---:|'
 	for c in $CLIENTS; do printf -- '---:|'; done
 	printf '\n%s' "$ROWS"
 	if [ -n "$SYSROWS" ]; then
