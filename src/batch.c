@@ -29,6 +29,79 @@ struct sink {
 	int		 spool_failed;
 };
 
+/* Job i's sum, or NULL when no batch of this session fetched it. */
+static struct job_sum *
+sum_at(struct run *r, size_t i)
+{
+	if (i < r->sums_from || i - r->sums_from >= r->nsums)
+		return NULL;
+	return &r->sums[i - r->sums_from];
+}
+
+struct job_sum *
+job_sum(struct run *r, const struct job *j)
+{
+	struct job_sum *js = sum_at(r, (size_t)(j - r->pl.jobs));
+
+	if (js == NULL)
+		abort();	/* only jobs of the current batch are fetched */
+	return js;
+}
+
+/*
+ * The sums for jobs [from, to), zeroed: the batch's own, or, for a method
+ * that confirms at the end (all batches are recorded then), the session's
+ * so far and these.
+ */
+static void
+sums_begin(struct run *r, size_t from, size_t to)
+{
+	size_t keep = 0;
+
+	if (r->d.ops->confirm_at_end && from > 0) {
+		keep = r->nsums < from ? r->nsums : from;
+		r->sums_from = 0;
+	} else
+		r->sums_from = from;
+	if (to - r->sums_from > r->capsums) {
+		r->capsums = to - r->sums_from;
+		r->sums = xreallocarray(r->sums, r->capsums, sizeof *r->sums);
+	}
+	r->nsums = to - r->sums_from;
+	if (r->nsums > keep)
+		memset(r->sums + keep, 0, (r->nsums - keep) * sizeof *r->sums);
+}
+
+static int
+cmp_old(const void *a, const void *b)
+{
+	const struct old_hdr *x = a, *y = b;
+
+	if (x->job != y->job)
+		return x->job < y->job ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The identity job i was found to have before any batch, or NULL. */
+static const unsigned char *
+old_hdr(struct run *r, size_t i)
+{
+	size_t lo = 0, hi = r->nolds, mid;
+
+	if (!r->olds_sorted) {
+		qsort(r->olds, r->nolds, sizeof *r->olds, cmp_old);
+		r->olds_sorted = 1;
+	}
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (r->olds[mid].job <= i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && r->olds[lo - 1].job == i ? r->olds[lo - 1].hdr : NULL;
+}
+
 static int
 sink_deliver(void *ctx, const char *buf, size_t len)
 {
@@ -137,6 +210,7 @@ static int
 content_known(struct run *r, const struct job *j, const struct digests *dg,
     size_t from, size_t to)
 {
+	const unsigned char *digest = job_sum(r, j)->digest;
 	struct uidrec rec;
 	size_t i;
 	unsigned k;
@@ -147,14 +221,14 @@ content_known(struct run *r, const struct job *j, const struct digests *dg,
 		if (o != j && (o->state == J_DELIVERED || o->state == J_SAME) &&
 		    o->uidlen == j->uidlen &&
 		    memcmp(o->uid, j->uid, j->uidlen) == 0 &&
-		    memcmp(o->digest, j->digest, DIGEST_LEN) == 0)
+		    memcmp(job_sum(r, o)->digest, digest, DIGEST_LEN) == 0)
 			return 1;
 	}
 	if (uidstore_get(r->us, j->uid, j->uidlen, &rec) != US_OK)
 		return 0;
 	/* popfetch 0.1 recorded digests of the raw content. */
 	for (k = 0; k < rec.ndig; k++)
-		if (memcmp(rec.dig[k], j->digest, DIGEST_LEN) == 0 ||
+		if (memcmp(rec.dig[k], digest, DIGEST_LEN) == 0 ||
 		    memcmp(rec.dig[k], dg->raw_content, DIGEST_LEN) == 0)
 			return 1;
 	return 0;
@@ -180,16 +254,16 @@ same_identity(struct run *r, const struct job *j, const struct digests *dg)
  * before it is accepted.
  */
 static int
-suspiciously_short(const struct run *r, const struct job *j)
+suspiciously_short(const struct run *r, const struct job *j, uint64_t octets)
 {
-	if (j->size_hint <= 2048 || j->octets >= j->size_hint / 2 ||
-	    j->size_hint - j->octets <= 1024 || r->d.ops->confirm_at_end ||
+	if (j->size_hint <= 2048 || octets >= j->size_hint / 2 ||
+	    j->size_hint - octets <= 1024 || r->d.ops->confirm_at_end ||
 	    memchr(j->uid, '\0', j->uidlen) != NULL)
 		return 0;
 	if (r->retry_pass) {
 		log_warnx("message %u arrived short again (%llu of %llu "
 		    "octets); delivered as the server sends it", j->msgno,
-		    (unsigned long long)j->octets,
+		    (unsigned long long)octets,
 		    (unsigned long long)j->size_hint);
 		return 0;
 	}
@@ -250,7 +324,8 @@ read_message(struct run *r, struct job *j, uint64_t limit, pop3_sink sink,
 
 	if (own)
 		pop3_set_drain_max(r->s.p, 0);
-	rc = pop3_read_retr(r->s.p, j->msgno, limit, sink, ctx, &j->octets);
+	rc = pop3_read_retr(r->s.p, j->msgno, limit, sink, ctx,
+	    &job_sum(r, j)->octets);
 	if (own)
 		pop3_set_drain_max(r->s.p, (uint64_t)64 * 1024 * 1024);
 	return rc;
@@ -267,6 +342,7 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 	int spool = j->dup || !r->d.ops->stream, stop = 0;
 	char *sender = NULL;
 	struct digests dg;
+	struct job_sum *js = job_sum(r, j);
 	uint64_t limit = message_limit(r, j);
 
 	log_sanitize(show, sizeof show, j->uid, j->uidlen);
@@ -299,8 +375,8 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 	crash_at(CRASH_RETR);
 	if (rc == POP3_OK) {
 		digest_end(r->dg, &dg);
-		memcpy(j->digest, dg.content, DIGEST_LEN);
-		memcpy(j->hdr, dg.ident, DIGEST_LEN);
+		memcpy(js->digest, dg.content, DIGEST_LEN);
+		memcpy(js->hdr, dg.ident, DIGEST_LEN);
 		if (j->blind) {
 			/* Known only now: its key, from its header block. */
 			char key[DIGEST_KEYLEN + 1];
@@ -311,11 +387,11 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 			j->blind = 0;
 			log_sanitize(show, sizeof show, j->uid, j->uidlen);
 		}
-		if (suspiciously_short(r, j)) {
+		if (suspiciously_short(r, j, js->octets)) {
 			log_warnx("message %u (UID %s) arrived with %llu octets "
 			    "where LIST said %llu; fetching it again in a new "
 			    "session", j->msgno, show,
-			    (unsigned long long)j->octets,
+			    (unsigned long long)js->octets,
 			    (unsigned long long)j->size_hint);
 			if (!spool)
 				r->d.ops->abort(&r->d);
@@ -352,8 +428,8 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 		if (rc == POP3_OK) {
 			crash_at(CRASH_WRITTEN);
 			j->state = J_DELIVERED;
-			progress_step(j->octets);
-			report_message(r->ro, j->msgno, j->octets,
+			progress_step(js->octets);
+			report_message(r->ro, j->msgno, js->octets,
 			    digest_from(r->dg), digest_subject(r->dg),
 			    r->d.ops->name, r->d.target);
 			return 0;
@@ -440,7 +516,8 @@ journal_commit(struct run *r, int phase, struct buf *mdata, size_t from,
 	struct buf b = { 0 };
 	enum us_rc rc;
 
-	journal_encode(&b, phase, r->d.ops->name, mdata, r->pl.jobs, from, to);
+	journal_encode(&b, phase, r->d.ops->name, mdata, r->pl.jobs,
+	    sum_at(r, from), from, to);
 	rc = uidstore_begin(r->us);
 	if (rc == US_OK && (rc = uidstore_journal_put(r->us, b.data, b.len))
 	    == US_OK)
@@ -467,25 +544,32 @@ record_batch(struct run *r, size_t from, size_t to)
 		goto dberr;
 	for (i = from; i < to; i++) {
 		struct job *j = &r->pl.jobs[i];
+		struct job_sum *js = sum_at(r, i);
 
 		if (j->state == J_OLD) {
 			/* What the check decided: the same message, with its
-			 * new size and its identity, so it is not repeated. */
+			 * new size and its identity, so it is not repeated:
+			 * the identity found by TOP before any batch, or on
+			 * arrival in this one. */
 			static const unsigned char zero[DIGEST_LEN];
+			const unsigned char *hdr = old_hdr(r, i);
 
+			if (js != NULL && memcmp(js->hdr, zero, DIGEST_LEN) != 0)
+				hdr = js->hdr;
 			if (uidstore_get(r->us, j->uid, j->uidlen, &rec) ==
 			    US_OK) {
 				rec.list_size = j->size_hint;
-				if (memcmp(j->hdr, zero, DIGEST_LEN) != 0)
-					memcpy(rec.hdr, j->hdr, DIGEST_LEN);
+				if (hdr != NULL)
+					memcpy(rec.hdr, hdr, DIGEST_LEN);
 				uidstore_put(r->us, j->uid, j->uidlen, &rec);
 			}
 			continue;
 		}
 		if (j->state != J_DELIVERED && j->state != J_SAME)
 			continue;
-		if (uidstore_add_content(r->us, j->uid, j->uidlen, j->digest,
-		    j->octets, j->dup ? 0 : 1, j->size_hint, j->hdr) != US_OK) {
+		js = job_sum(r, j);
+		if (uidstore_add_content(r->us, j->uid, j->uidlen, js->digest,
+		    js->octets, j->dup ? 0 : 1, j->size_hint, js->hdr) != US_OK) {
 			uidstore_abort(r->us);
 			goto dberr;
 		}
@@ -499,7 +583,7 @@ record_batch(struct run *r, size_t from, size_t to)
 	for (i = from; i < to; i++) {
 		if (r->pl.jobs[i].state == J_DELIVERED) {
 			r->res->fetched++;
-			r->res->bytes += r->pl.jobs[i].octets;
+			r->res->bytes += job_sum(r, &r->pl.jobs[i])->octets;
 		}
 	}
 	return 0;
@@ -718,6 +802,7 @@ batch_run(struct run *r, size_t from, size_t *top)
 	int stop = 0, wb = 0;
 	char *err = NULL;
 
+	sums_begin(r, from, to);
 	if (r->d.ops->batch_begin(&r->d, &err) != DELIVER_OK) {
 		result_fail(r->res, FAIL_LOCAL, "%s", err);
 		free(err);
@@ -746,7 +831,7 @@ batch_run(struct run *r, size_t from, size_t *top)
 			r->d.ops->writeback(&r->d);
 			wb = 1;
 		}
-		bytes += r->pl.jobs[i].octets;
+		bytes += job_sum(r, &r->pl.jobs[i])->octets;
 		/* Large or slow: the batch ends with what is in flight. */
 		if (bytes >= BATCH_BYTES || now_ms() - t0 >= BATCH_MS)
 			to = *top = next > i + 1 ? next : i + 1;

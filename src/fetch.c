@@ -194,6 +194,8 @@ run_free(struct run *r)
 	free(r->idmsg);
 	free(r->idkeys);
 	free(r->deleq);
+	free(r->sums);
+	free(r->olds);
 	while (r->nretry > 0)
 		free(r->retry[--r->nretry]);
 	free(r->retry);

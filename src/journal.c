@@ -11,7 +11,8 @@
 
 void
 journal_encode(struct buf *b, int phase, const char *method,
-    const struct buf *mdata, const struct job *jobs, size_t from, size_t to)
+    const struct buf *mdata, const struct job *jobs,
+    const struct job_sum *sums, size_t from, size_t to)
 {
 	size_t i, n = 0;
 
@@ -25,16 +26,17 @@ journal_encode(struct buf *b, int phase, const char *method,
 	buf_add_u32(b, (uint32_t)n);
 	for (i = from; i < to; i++) {
 		const struct job *j = &jobs[i];
+		const struct job_sum *js = &sums[i - from];
 
 		if (j->state != J_DELIVERED)
 			continue;
 		buf_add_u32(b, (uint32_t)j->uidlen);
 		buf_add(b, j->uid, j->uidlen);
-		buf_add(b, j->digest, DIGEST_LEN);
-		buf_add_u64(b, j->octets);
+		buf_add(b, js->digest, DIGEST_LEN);
+		buf_add_u64(b, js->octets);
 		buf_add_u32(b, j->dup ? 0 : 1);
 		buf_add_u64(b, j->size_hint);
-		buf_add(b, j->hdr, DIGEST_LEN);
+		buf_add(b, js->hdr, DIGEST_LEN);
 	}
 }
 

@@ -46,9 +46,11 @@ struct journal {
 	struct journal_entry	*entries;
 };
 
-/* The journal of jobs[from, to) that were delivered, in phase. */
+/* The journal of jobs[from, to) that were delivered, in phase; sums[k]
+ * is what fetching made of jobs[from + k]. */
 void journal_encode(struct buf *, int phase, const char *method,
-    const struct buf *mdata, const struct job *jobs, size_t from, size_t to);
+    const struct buf *mdata, const struct job *jobs,
+    const struct job_sum *sums, size_t from, size_t to);
 /* 0, or -1 for a blob that is damaged anywhere. */
 int journal_decode(const void *blob, size_t len, struct journal *);
 void journal_free(struct journal *);

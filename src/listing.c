@@ -54,29 +54,54 @@ uid_is_msgno(uint32_t msgno, const char *uid, size_t len)
 }
 
 /* The LIST sizes, read before UIDL so that each UIDL line is planned with
- * its size: 8 bytes a message. */
+ * its size: 4 bytes a message while the listing numbers its messages 1, 2,
+ * 3 and on, as servers do; 8 (number and size) from the first line that
+ * does not. */
 struct lsize {
 	uint32_t	msgno;
 	uint32_t	size;	/* up to PLAN_SIZE_MAX */
 };
 
 struct lsizes {
-	struct lsize	*v;
+	uint32_t	*dense;		/* the size of message k + 1 */
+	struct lsize	*v;		/* or in any order (sparse) */
 	size_t		 n, cap;
+	int		 sparse;
 };
 
 static int
 list_keep_cb(void *ctx, uint32_t msgno, uint64_t size)
 {
 	struct lsizes *ls = ctx;
+	uint32_t sz = size > PLAN_SIZE_MAX ? PLAN_SIZE_MAX : (uint32_t)size;
+	size_t i;
 
+	if (!ls->sparse && msgno == ls->n + 1) {
+		if (ls->n == ls->cap) {
+			ls->cap = ls->cap ? ls->cap * 2 : 256;
+			ls->dense = xreallocarray(ls->dense, ls->cap,
+			    sizeof *ls->dense);
+		}
+		ls->dense[ls->n++] = sz;
+		return 0;
+	}
+	if (!ls->sparse) {
+		ls->cap = ls->n + 256;
+		ls->v = xreallocarray(NULL, ls->cap, sizeof *ls->v);
+		for (i = 0; i < ls->n; i++) {
+			ls->v[i].msgno = (uint32_t)(i + 1);
+			ls->v[i].size = ls->dense[i];
+		}
+		free(ls->dense);
+		ls->dense = NULL;
+		ls->sparse = 1;
+	}
 	if (ls->n == ls->cap) {
-		ls->cap = ls->cap ? ls->cap * 2 : 256;
+		ls->cap *= 2;
 		ls->v = xreallocarray(ls->v, ls->cap, sizeof *ls->v);
 	}
 	ls->v[ls->n].msgno = msgno;
-	ls->v[ls->n++].size = size > PLAN_SIZE_MAX ? PLAN_SIZE_MAX :
-	    (uint32_t)size;
+	ls->v[ls->n++].size = sz;
 	return 0;
 }
 
@@ -88,12 +113,21 @@ cmp_lsize(const void *a, const void *b)
 	return x->msgno < y->msgno ? -1 : x->msgno > y->msgno;
 }
 
+/* The number of the i-th message listed, in order. */
+static uint32_t
+listed_msgno(const struct lsizes *ls, size_t i)
+{
+	return ls->sparse ? ls->v[i].msgno : (uint32_t)(i + 1);
+}
+
 /* The LIST size of msgno, 0 when it was not listed. */
 static uint64_t
 size_of(const struct lsizes *ls, uint32_t msgno)
 {
 	size_t lo = 0, hi = ls->n, mid;
 
+	if (!ls->sparse)
+		return msgno >= 1 && msgno <= ls->n ? ls->dense[msgno - 1] : 0;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if (ls->v[mid].msgno < msgno)
@@ -204,8 +238,7 @@ verify_reuse(struct run *r, struct job *j)
 		log_info("message %u: UID %s has a new size but the same "
 		    "identity (TOP): the same message, not fetched", j->msgno,
 		    show);
-		memcpy(j->hdr, dg.ident, DIGEST_LEN);
-		j->state = J_OLD;
+		job_old(r, j, dg.ident);
 	} else if (memchr(j->uid, '\0', j->uidlen) == NULL) {
 		log_info("message %u: UID %s was seen before with another "
 		    "identity (TOP): the server reused it; fetching it in a "
@@ -213,6 +246,23 @@ verify_reuse(struct run *r, struct job *j)
 		retry_later(r, j);
 	}
 	return 0;
+}
+
+void
+job_old(struct run *r, struct job *j, const unsigned char *hdr)
+{
+	size_t i = (size_t)(j - r->pl.jobs);
+
+	j->state = J_OLD;
+	if (r->nolds == r->capolds) {
+		r->capolds = r->capolds ? r->capolds * 2 : 16;
+		r->olds = xreallocarray(r->olds, r->capolds, sizeof *r->olds);
+	}
+	if (r->nolds > 0 && r->olds[r->nolds - 1].job >= i)
+		r->olds_sorted = 0;
+	r->olds[r->nolds].job = i;
+	r->olds[r->nolds].seq = r->nolds;
+	memcpy(r->olds[r->nolds++].hdr, hdr, DIGEST_LEN);
 }
 
 void
@@ -538,8 +588,7 @@ find_renumbered(struct run *r, struct identindex *ix, int force)
 
 		rc = rekey(r, ix, idents[i], j->uid, j->uidlen, j->msgno);
 		if (rc == 1) {
-			memcpy(j->hdr, idents[i], DIGEST_LEN);
-			j->state = J_OLD;
+			job_old(r, j, idents[i]);
 			rc = 0;
 		}
 	}
@@ -595,6 +644,8 @@ listing_read(struct run *r)
 	}
 	r->res->messages = (unsigned long)count;
 	r->res->listed = 1;
+	r->nolds = 0;
+	r->olds_sorted = 1;
 	was_header = uidstore_meta_get(r->us, "scheme", scheme,
 	    sizeof scheme) == US_OK && strcmp(scheme, "header") == 0;
 	r->by_header = 0;
@@ -614,7 +665,8 @@ listing_read(struct run *r)
 		goto out;
 	}
 	/* A server that lists out of order only costs a sort. */
-	sort_inplace(ls.v, ls.n, sizeof *ls.v, cmp_lsize);
+	if (ls.sparse)
+		sort_inplace(ls.v, ls.n, sizeof *ls.v, cmp_lsize);
 	r->ls = &ls;
 	bad = 0;
 	if (uidstore_scan_begin(r->us) != US_OK) {
@@ -645,7 +697,7 @@ listing_read(struct run *r)
 		if (ls.n > 0)
 			for (i = 0; i < ls.n; i++)
 				push_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
-				    ls.v[i].msgno);
+				    listed_msgno(&ls, i));
 		else
 			for (i = 1; i <= count && i <= 2000000; i++)
 				push_u32(&r->idmsg, &r->nidmsg, &r->capidmsg,
@@ -714,5 +766,6 @@ out:
 	index_free(&ix);
 	r->ls = NULL;
 	free(ls.v);
+	free(ls.dense);
 	return ret;
 }

@@ -27,6 +27,12 @@ struct idkey {
 
 struct lsizes;
 
+struct old_hdr {
+	size_t		job;
+	size_t		seq;	/* the later of two for one job counts */
+	unsigned char	hdr[DIGEST_LEN];
+};
+
 struct run {
 	const struct runopts	*ro;
 	const struct account	*a;
@@ -56,6 +62,16 @@ struct run {
 	size_t			 nidkeys;
 	int			 blind;		/* no UIDL, no TOP: by RETR */
 	unsigned long		 dele_sent;	/* DELEs the server accepted */
+	/* batch.c: what fetching made of jobs [sums_from, sums_from +
+	 * nsums): the current batch's, or with a method that confirms at
+	 * the end, every batch's so far. */
+	struct job_sum		*sums;
+	size_t			 sums_from, nsums, capsums;
+	/* listing.c: suspected reuses found the same message by TOP before
+	 * any batch (J_OLD), with the identity to record; by job index. */
+	struct old_hdr		*olds;
+	size_t			 nolds, capolds;
+	int			 olds_sorted;
 	/* batch.c: the pipeline runs on across batches. */
 	size_t			 sent_upto;	/* jobs before: RETR sent or none */
 	uint32_t		*deleq;		/* recorded, DELE not yet sent */
@@ -72,6 +88,11 @@ int listing_read(struct run *);
  * message numbers may differ there). */
 void retry_later(struct run *, struct job *j);
 
+/* listing.c: job j is the message recorded before (J_OLD), of identity
+ * hdr, which its batch records. */
+void job_old(struct run *, struct job *j, const unsigned char *hdr);
+/* batch.c: what fetching made of job j (in the current batch). */
+struct job_sum *job_sum(struct run *, const struct job *j);
 /* batch.c: delivers jobs [from, *to) durably, records them, then deletes
  * them. A batch also ends early, at a new *to, once it holds BATCH_BYTES
  * or has taken BATCH_MS, so a slow server never keeps delivered mail

@@ -699,24 +699,27 @@ static void
 test_journal(void)
 {
 	struct job jobs[3];
+	struct job_sum sums[3];
 	struct buf b = { 0 }, md = { 0 };
 	struct journal j;
 	size_t i, cut;
 	int bad = 0;
 
 	memset(jobs, 0, sizeof jobs);
+	memset(sums, 0, sizeof sums);
 	for (i = 0; i < 3; i++) {
 		jobs[i].uid = (char *)(i == 0 ? "uid-a" : i == 1 ? "b" : "c");
 		jobs[i].uidlen = strlen(jobs[i].uid);
 		jobs[i].state = i == 1 ? J_FAILED : J_DELIVERED;
-		memset(jobs[i].digest, 'd' + (int)i, DIGEST_LEN);
-		memset(jobs[i].hdr, 'h', DIGEST_LEN);
-		jobs[i].octets = 100 + i;
+		memset(sums[i].digest, 'd' + (int)i, DIGEST_LEN);
+		memset(sums[i].hdr, 'h', DIGEST_LEN);
+		sums[i].octets = 100 + i;
 		jobs[i].size_hint = 200 + i;
 		jobs[i].dup = i == 2;
 	}
 	buf_add_str(&md, "/some/maildir");
-	journal_encode(&b, DELIVER_PHASE_POST, "maildir", &md, jobs, 0, 3);
+	journal_encode(&b, DELIVER_PHASE_POST, "maildir", &md, jobs, sums, 0,
+	    3);
 	CHECK(journal_decode(b.data, b.len, &j) == 0, "journal decodes");
 	CHECK(j.phase == DELIVER_PHASE_POST && strcmp(j.method, "maildir") ==
 	    0 && j.mlen == md.len && memcmp(j.mdata, md.data, md.len) == 0,
@@ -729,6 +732,18 @@ test_journal(void)
 	    j.entries[1].copies == 0 && j.entries[1].octets == 102,
 	    "journal entries");
 	journal_free(&j);
+	/* A range that starts later: its sums start with it. */
+	buf_free(&b);
+	journal_encode(&b, DELIVER_PHASE_POST, "maildir", &md, jobs, sums + 2,
+	    2, 3);
+	CHECK(journal_decode(b.data, b.len, &j) == 0 && j.n == 1 &&
+	    j.entries[0].uidlen == 1 && j.entries[0].octets == 102 &&
+	    j.entries[0].digest[0] == 'f' && j.entries[0].hdr[0] == 'h',
+	    "journal of jobs [2, 3): their sums");
+	journal_free(&j);
+	buf_free(&b);
+	journal_encode(&b, DELIVER_PHASE_POST, "maildir", &md, jobs, sums, 0,
+	    3);
 	for (cut = 0; cut < b.len; cut++)
 		if (journal_decode(b.data, cut, &j) == 0) {
 			bad++;
