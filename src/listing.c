@@ -120,6 +120,14 @@ listed_msgno(const struct lsizes *ls, size_t i)
 	return ls->sparse ? ls->v[i].msgno : (uint32_t)(i + 1);
 }
 
+static uint64_t size_of(const struct lsizes *, uint32_t);
+
+static uint64_t
+size_cb(const void *ctx, uint32_t msgno)
+{
+	return size_of(ctx, msgno);
+}
+
 /* The LIST size of msgno, 0 when it was not listed. */
 static uint64_t
 size_of(const struct lsizes *ls, uint32_t msgno)
@@ -167,7 +175,7 @@ uidl_cb(void *ctx, uint32_t msgno, const char *uid, size_t uidlen)
 	log_sanitize(show, sizeof show, uid, uidlen);
 	switch (prc) {
 	case PLAN_TOOBIG:
-		if (r->retry_pass)
+		if (r->retry_pass || r->relisted)
 			break;
 		/* Not downloaded again, but said on every run. */
 		result_msg(r->res, msgno, show, MSG_SKIPPED, FAIL_MESSAGE,
@@ -626,6 +634,42 @@ need_keys(struct run *r)
 	return 0;
 }
 
+/*
+ * UIDL into the plan (with the LIST sizes read so far), through one store
+ * cursor; *covered: the lookups found every record (uidstore_scan_covered).
+ * -1 when the store failed (reported); else *rc is UIDL's.
+ */
+static int
+read_uidl(struct run *r, enum pop3_rc *rc, size_t *bad, int *covered)
+{
+	if (uidstore_scan_begin(r->us) != US_OK) {
+		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
+		return -1;
+	}
+	*rc = pop3_uidl(r->s.p, uidl_cb, r, bad);
+	*covered = *rc == POP3_OK && uidstore_scan_covered(r->us);
+	uidstore_scan_end(r->us);
+	return 0;
+}
+
+/*
+ * LIST only when a size is needed (issue 12): not when every message
+ * listed was seen before, under a usable UID, and the sizes recorded for
+ * them add up to STAT's total, so that none can have changed but by
+ * changes that cancel out exactly (a UID reused for a message of another
+ * size, C0040, shows in the total). New messages need their sizes (limits,
+ * the pipelining window, --max-size); header digests need LIST's numbers.
+ */
+static int
+sizes_unneeded(const struct run *r, int no_uidl, int was_header,
+    uint64_t count, uint64_t size)
+{
+	return !no_uidl && !was_header && !r->by_header && !r->retry_pass &&
+	    r->nidmsg == 0 && r->pl.njobs == 0 && r->pl.unsized == 0 &&
+	    r->pl.nents == count && r->pl.rec_sizes == size &&
+	    !(r->nuids >= 2 && !r->uids_not_msgnos);
+}
+
 int
 listing_read(struct run *r)
 {
@@ -633,7 +677,7 @@ listing_read(struct run *r)
 	struct lsizes ls = { 0 };
 	uint64_t count, size;
 	enum pop3_rc rc;
-	size_t bad = 0, i;
+	size_t bad = 0, lbad = 0, i;
 	int no_uidl = 0, ret = -1, was_header, covered;
 	char scheme[16];
 
@@ -657,25 +701,12 @@ listing_read(struct run *r)
 	r->nuids = 0;
 	r->uids_not_msgnos = 0;
 	r->store_covered = 0;
-	/* LIST first: each UIDL line is planned with its size. A failing
-	 * LIST costs nothing but the hints. */
-	rc = pop3_list(r->s.p, list_keep_cb, &ls, &bad);
-	if (rc != POP3_OK && rc != POP3_NEG) {
-		session_fail(&r->s, r->res, rc, 0);
-		goto out;
-	}
-	/* A server that lists out of order only costs a sort. */
-	if (ls.sparse)
-		sort_inplace(ls.v, ls.n, sizeof *ls.v, cmp_lsize);
+	r->relisted = 0;
+	/* UIDL first, planned without sizes (LIST is read only when a size
+	 * is needed, below). */
 	r->ls = &ls;
-	bad = 0;
-	if (uidstore_scan_begin(r->us) != US_OK) {
-		result_fail(r->res, FAIL_LOCAL, "%s", uidstore_error(r->us));
+	if (read_uidl(r, &rc, &bad, &covered) == -1)
 		goto out;
-	}
-	rc = pop3_uidl(r->s.p, uidl_cb, r, &bad);
-	covered = rc == POP3_OK && uidstore_scan_covered(r->us);
-	uidstore_scan_end(r->us);
 	if (rc == POP3_NEG)
 		no_uidl = 1;
 	else if (rc != POP3_OK) {
@@ -683,6 +714,42 @@ listing_read(struct run *r)
 		if (rc != POP3_SINK)
 			session_fail(&r->s, r->res, rc, 0);
 		goto out;
+	}
+	if (sizes_unneeded(r, no_uidl, was_header, count, size))
+		log_debug("every message listed was seen, and the sizes "
+		    "recorded add up to STAT's: no LIST");
+	else {
+		/* A failing LIST costs nothing but the hints. */
+		rc = pop3_list(r->s.p, list_keep_cb, &ls, &lbad);
+		if (rc != POP3_OK && rc != POP3_NEG) {
+			session_fail(&r->s, r->res, rc, 0);
+			goto out;
+		}
+		/* A server that lists out of order only costs a sort. */
+		if (ls.sparse)
+			sort_inplace(ls.v, ls.n, sizeof *ls.v, cmp_lsize);
+		if (!no_uidl && plan_sized_sum(&r->pl, size_cb, &ls) !=
+		    r->pl.rec_sizes) {
+			/* Some seen message has a new size: a UID the server
+			 * may have reused (C0040). Planned again with sizes,
+			 * to know which. */
+			log_debug("sizes changed since they were recorded: "
+			    "UIDL again, with the LIST sizes");
+			plan_free(&r->pl);
+			plan_setup(&r->pl, r->a);
+			r->nidmsg = 0;
+			r->nuids = 0;
+			r->uids_not_msgnos = 0;
+			r->relisted = 1;
+			bad = 0;
+			if (read_uidl(r, &rc, &bad, &covered) == -1)
+				goto out;
+			if (rc != POP3_OK) {
+				if (rc != POP3_SINK)
+					session_fail(&r->s, r->res, rc, 0);
+				goto out;
+			}
+		}
 	}
 	if (bad > 0 && !r->retry_pass) {
 		log_warnx("%zu unreadable lines in the UIDL listing; those "
@@ -746,7 +813,8 @@ listing_read(struct run *r)
 		}
 	}
 	plan_finish(&r->pl);
-	/* Blind jobs have no sizes in the plan yet. */
+	/* Jobs planned before LIST was read, and blind ones, have no sizes
+	 * in the plan yet. */
 	for (i = 0; i < r->pl.njobs; i++)
 		if (r->pl.jobs[i].size_hint == 0)
 			r->pl.jobs[i].size_hint = size_of(&ls,

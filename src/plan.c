@@ -11,7 +11,7 @@
 
 /* A UID listed more often than this is one group as far as counting goes;
  * the flags above it in plan_entry.ncopies stay clear. */
-#define COPIES_MAX	0x1fffffffu
+#define COPIES_MAX	0x0fffffffu
 
 void
 plan_init(struct plan *pl, int all, int delete, uint64_t max_size)
@@ -283,6 +283,11 @@ plan_line(struct plan *pl, uint32_t msgno, const char *uid, size_t uidlen,
 		if (rec->list_size != 0 && list_size != 0 &&
 		    clamp_size(rec->list_size) != clamp_size(list_size))
 			e->ncopies |= PE_SUSPECT;
+		if (rec->list_size != 0) {
+			e->ncopies |= PE_SIZED;
+			pl->rec_sizes += clamp_size(rec->list_size);
+		} else
+			pl->unsized++;
 		if (rec->ncopies > 1 || rec->ndig > 1)
 			e->ncopies |= PE_KNOWN_DUP;
 		if (pl->expire_before != 0 && rec->first_seen > 0 &&
@@ -365,6 +370,19 @@ plan_group(struct plan *pl)
 	sort(pl->need, pl->nneed, sizeof *pl->need, cmp_u32);
 	sort(pl->suspect, pl->nsuspect, sizeof *pl->suspect, cmp_u32);
 	pl->first_need = pl->njobs;
+}
+
+uint64_t
+plan_sized_sum(const struct plan *pl,
+    uint64_t (*size)(const void *, uint32_t), const void *ctx)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < pl->nents; i++)
+		if (pl->ents[i].ncopies & PE_SIZED)
+			sum += clamp_size(size(ctx, pl->ents[i].msgno));
+	return sum;
 }
 
 int

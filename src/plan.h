@@ -41,8 +41,11 @@ struct plan_entry {
 #define PE_SUSPECT	0x40000000u
 /* Delivered longer ago than --delete-after: to be deleted. */
 #define PE_EXPIRED	0x20000000u
+/* Seen, and its record has a LIST size (one imported from another fetcher
+ * may not). */
+#define PE_SIZED	0x10000000u
 #define PE_COPIES(e)	((e)->ncopies & ~(PE_KNOWN_DUP | PE_SUSPECT | \
-			    PE_EXPIRED))
+			    PE_EXPIRED | PE_SIZED))
 
 enum job_state {
 	J_PENDING,
@@ -99,6 +102,10 @@ struct plan {
 	size_t			 nsuspect;
 	size_t			 first_need;	/* jobs from plan_need_job */
 	struct uidarena		*arena;		/* the jobs' UIDs */
+	/* The recorded LIST sizes of the seen lines (PE_SIZED), added up,
+	 * and how many seen lines have none. */
+	uint64_t		 rec_sizes;
+	size_t			 unsized;
 };
 
 enum plan_line {
@@ -121,6 +128,12 @@ uint64_t plan_uid_hash(const void *uid, size_t len);
 enum plan_line plan_line(struct plan *, uint32_t msgno, const char *uid,
     size_t uidlen, uint64_t list_size, const struct uidrec *);
 void plan_listed(struct plan *);
+/* Before plan_listed: the LIST sizes (size(ctx, msgno), clamped as
+ * plan_line clamps) of the seen lines whose records have one, added up.
+ * Equal to rec_sizes: no seen message changed its size (planned without
+ * sizes, nothing is suspected). */
+uint64_t plan_sized_sum(const struct plan *,
+    uint64_t (*size)(const void *ctx, uint32_t msgno), const void *ctx);
 /* Groups the listing by UID and decides what else to fetch or delete. */
 void plan_group(struct plan *);
 /* Is msgno one of the seen messages to fetch again (plan.need)? */

@@ -168,8 +168,9 @@ arg_ok(const char *s, int spaces_ok)
 	return 1;
 }
 
-static const char *const ahead_cmds[] = { "STAT", "LIST", "UIDL" };
-#define AHEAD_ALL	7u
+static const char *const ahead_cmds[] = { "STAT", "UIDL" };
+#define AHEAD_N		2
+#define AHEAD_ALL	3u
 
 static enum pop3_rc command(struct pop3 *, const char *, const char *,
     struct pop3_status *);
@@ -182,7 +183,7 @@ ahead_next(const struct pop3 *p)
 {
 	int i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < AHEAD_N; i++)
 		if (p->ahead & (1u << i))
 			return i;
 	return -1;
@@ -219,7 +220,7 @@ pop3_listing_ahead(struct pop3 *p)
 		return POP3_OK;
 	if ((rc = p3_check_unsolicited(p, "STAT")) != POP3_OK)
 		return rc;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < AHEAD_N; i++) {
 		char line[8];
 
 		snprintf(line, sizeof line, "%s\r\n", ahead_cmds[i]);

@@ -87,10 +87,11 @@ enum pop3_rc pop3_apop(struct pop3 *, const char *user, const char *digest);
  * redacted in the trace (V0011 of the Exchange profile). */
 enum pop3_rc pop3_login_user(struct pop3 *, const char *user,
     const char *pass);
-/* STAT, LIST and UIDL in one write when the server announced PIPELINING
- * (nothing otherwise): three round trips become one, and the server lists
- * while the client reads. pop3_stat, pop3_list and pop3_uidl then read
- * their replies; any other command first reads what is still owed. */
+/* STAT and UIDL in one write when the server announced PIPELINING
+ * (nothing otherwise): two round trips become one, and the server lists
+ * while the client reads. pop3_stat and pop3_uidl then read their
+ * replies; any other command (LIST, sent only when a size is needed) first
+ * reads what is still owed. */
 enum pop3_rc pop3_listing_ahead(struct pop3 *);
 enum pop3_rc pop3_stat(struct pop3 *, uint64_t *count, uint64_t *size);
 

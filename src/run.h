@@ -56,6 +56,7 @@ struct run {
 	int			 uids_not_msgnos; /* some UID is not its number */
 	size_t			 nuids;		/* usable UIDs listed */
 	const struct lsizes	*ls;		/* LIST sizes, while listing */
+	int			 relisted;	/* UIDL read again, with sizes */
 	uint32_t		*idmsg;		/* to identify with TOP */
 	size_t			 nidmsg, capidmsg;
 	struct idkey		*idkeys;	/* what TOP made of them */
