@@ -26,6 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct journal j;
 	struct job *jobs;
+	struct job_sum *sums;
 	struct buf b = { 0 }, md = { 0 };
 	unsigned char *blob;
 	uint32_t i;
@@ -42,6 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(j.phase == DELIVER_PHASE_PRE ||
 	    j.phase == DELIVER_PHASE_POST);
 	jobs = calloc(j.n + 1, sizeof *jobs);
+	sums = calloc(j.n + 1, sizeof *sums);
 	for (i = 0; i < j.n; i++) {
 		struct journal_entry *e = &j.entries[i];
 
@@ -50,9 +52,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(e->uidlen <= UID_MAXLEN);
 		jobs[i].uid = (char *)e->uid;
 		jobs[i].uidlen = e->uidlen;
-		memcpy(jobs[i].digest, e->digest, DIGEST_LEN);
-		memcpy(jobs[i].hdr, e->hdr, DIGEST_LEN);
-		jobs[i].octets = e->octets;
+		memcpy(sums[i].digest, e->digest, DIGEST_LEN);
+		memcpy(sums[i].hdr, e->hdr, DIGEST_LEN);
+		sums[i].octets = e->octets;
 		jobs[i].size_hint = e->list_size;
 		jobs[i].dup = e->copies == 0;
 		jobs[i].state = J_DELIVERED;
@@ -63,13 +65,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			canonical = 0;
 	}
 	buf_add(&md, j.mdata, j.mlen);
-	journal_encode(&b, (int)j.phase, j.method, &md, jobs, 0, j.n);
+	journal_encode(&b, (int)j.phase, j.method, &md, jobs, sums, 0,
+	    j.n);
 	if (canonical && memchr(j.method, '\0', strlen(j.method) + 1) ==
 	    j.method + strlen(j.method))
 		FUZZ_ASSERT(b.len == size && memcmp(b.data, blob, size) == 0);
 	buf_free(&b);
 	buf_free(&md);
 	free(jobs);
+	free(sums);
 	journal_free(&j);
 	free(blob);
 	return 0;
