@@ -316,16 +316,15 @@ message_limit(const struct run *r, const struct job *j)
 /* RETR's reply into the sink; past a LIST-derived limit the connection is
  * dropped at once rather than drained. */
 static enum pop3_rc
-read_message(struct run *r, struct job *j, uint64_t limit, pop3_sink sink,
-    void *ctx)
+read_message(struct run *r, struct job *j, uint64_t *octets, uint64_t limit,
+    pop3_sink sink, void *ctx)
 {
 	enum pop3_rc rc;
 	int own = limit < r->a->max_size || r->a->max_size == 0;
 
 	if (own)
 		pop3_set_drain_max(r->s.p, 0);
-	rc = pop3_read_retr(r->s.p, j->msgno, limit, sink, ctx,
-	    &job_sum(r, j)->octets);
+	rc = pop3_read_retr(r->s.p, j->msgno, limit, sink, ctx, octets);
 	if (own)
 		pop3_set_drain_max(r->s.p, (uint64_t)64 * 1024 * 1024);
 	return rc;
@@ -357,7 +356,7 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 			free(k.errstr);
 			return -1;
 		}
-		rc = read_message(r, j, limit, sink_spool, &k);
+		rc = read_message(r, j, &js->octets, limit, sink_spool, &k);
 	} else {
 		k.drc = r->d.ops->begin(&r->d, &meta, &k.errstr);
 		if (k.drc == DELIVER_OK &&
@@ -370,7 +369,7 @@ fetch_one(struct run *r, struct job *j, size_t from, size_t to)
 			free(k.errstr);
 			return -1;
 		}
-		rc = read_message(r, j, limit, sink_deliver, &k);
+		rc = read_message(r, j, &js->octets, limit, sink_deliver, &k);
 	}
 	crash_at(CRASH_RETR);
 	if (rc == POP3_OK) {

@@ -652,6 +652,14 @@ read_uidl(struct run *r, enum pop3_rc *rc, size_t *bad, int *covered)
 	return 0;
 }
 
+static void
+uidl_failed(struct run *r, enum pop3_rc rc)
+{
+	/* A failing callback has reported itself already. */
+	if (rc != POP3_SINK)
+		session_fail(&r->s, r->res, rc, 0);
+}
+
 /*
  * LIST only when a size is needed (issue 12): not when every message
  * listed was seen before, under a usable UID, and the sizes recorded for
@@ -710,9 +718,7 @@ listing_read(struct run *r)
 	if (rc == POP3_NEG)
 		no_uidl = 1;
 	else if (rc != POP3_OK) {
-		/* A failing callback has reported itself already. */
-		if (rc != POP3_SINK)
-			session_fail(&r->s, r->res, rc, 0);
+		uidl_failed(r, rc);
 		goto out;
 	}
 	if (sizes_unneeded(r, no_uidl, was_header, count, size))
@@ -745,8 +751,7 @@ listing_read(struct run *r)
 			if (read_uidl(r, &rc, &bad, &covered) == -1)
 				goto out;
 			if (rc != POP3_OK) {
-				if (rc != POP3_SINK)
-					session_fail(&r->s, r->res, rc, 0);
+				uidl_failed(r, rc);
 				goto out;
 			}
 		}
