@@ -798,7 +798,8 @@ batch_run(struct run *r, size_t from, size_t *top)
 	struct buf md = { 0 };
 	size_t i, next, ndone = 0;
 	enum pop3_rc rc;
-	int stop = 0, wb = 0;
+	int stop = 0, half = 0;
+	uint64_t wb_at = WRITEBACK_BYTES;
 	char *err = NULL;
 
 	sums_begin(r, from, to);
@@ -825,12 +826,16 @@ batch_run(struct run *r, size_t from, size_t *top)
 		    fetch_one(r, &r->pl.jobs[i], from, to) == -1)
 			stop = 1;
 		/* Half of a batch of some size written: its writeback starts. */
-		if (!wb && r->d.ops->writeback != NULL && to - from >= 64 &&
-		    i + 1 - from >= (to - from) / 2) {
-			r->d.ops->writeback(&r->d);
-			wb = 1;
-		}
 		bytes += job_sum(r, &r->pl.jobs[i])->octets;
+		/* Half of a batch of many messages, or every WRITEBACK_BYTES
+		 * of one: what is written starts its way to the disk. */
+		if (r->d.ops->writeback != NULL &&
+		    ((!half && to - from >= 64 &&
+		    (half = i + 1 - from >= (to - from) / 2)) ||
+		    bytes >= wb_at)) {
+			r->d.ops->writeback(&r->d);
+			wb_at = bytes + WRITEBACK_BYTES;
+		}
 		/* Large or slow: the batch ends with what is in flight. */
 		if (bytes >= BATCH_BYTES || now_ms() - t0 >= BATCH_MS)
 			to = *top = next > i + 1 ? next : i + 1;

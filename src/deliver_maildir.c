@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,7 @@ struct maildir {
 	/* md_writeback's syncfs, running beside the download. */
 	pthread_t early;
 	int	  early_on;
+	atomic_int early_done;	/* its syncfs returned: joinable now */
 };
 
 /*
@@ -67,7 +69,10 @@ struct maildir {
 static void *
 early_sync(void *arg)
 {
-	(void)syscall(SYS_syncfs, *(const int *)arg);
+	struct maildir *m = arg;
+
+	(void)syscall(SYS_syncfs, m->tmpfd);
+	atomic_store(&m->early_done, 1);
 	return NULL;
 }
 
@@ -295,19 +300,25 @@ md_end(struct deliver *d, char **errstr)
 }
 
 /*
- * The first half of a batch goes to the disk while the second downloads:
- * a syncfs in a thread of its own, so that the batch's own syncfs finds
- * little left to write (10,000 small messages: 7-9 % faster; a
- * sync_file_range per small file was 30 % slower).
+ * What a batch has written so far goes to the disk while the rest
+ * downloads: a syncfs in a thread of its own, so that the batch's own
+ * syncfs finds little left to write (10,000 small messages: 7-9 % faster;
+ * a sync_file_range per small file was 30 % slower; 200 x 1 MB: the
+ * batch's syncfs 38 -> 19 ms). Called again while one still runs, it
+ * leaves that one be: the disk is busy anyway.
  */
 static void
 md_writeback(struct deliver *d)
 {
 	struct maildir *m = d->priv;
 
-	if (!m->early_on)
-		m->early_on = pthread_create(&m->early, NULL, early_sync,
-		    &m->tmpfd) == 0;
+	if (m->early_on) {
+		if (!atomic_load(&m->early_done))
+			return;
+		early_join(m);
+	}
+	atomic_store(&m->early_done, 0);
+	m->early_on = pthread_create(&m->early, NULL, early_sync, m) == 0;
 }
 
 static enum deliver_rc

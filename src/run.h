@@ -101,6 +101,10 @@ struct job_sum *job_sum(struct run *, const struct job *j);
  * r->res). */
 #define BATCH_BYTES	((uint64_t)32 * 1024 * 1024)
 #define BATCH_MS	3000
+/* A Maildir batch's writeback starts after every so many bytes. */
+#ifndef WRITEBACK_BYTES
+#define WRITEBACK_BYTES	(BATCH_BYTES / 4)
+#endif
 int batch_run(struct run *, size_t from, size_t *to);
 /* After the last batch, or a failed one: replies still in flight are read
  * (a message's dropped, it stays unfetched), then the DELEs of recorded

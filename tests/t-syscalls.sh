@@ -8,8 +8,9 @@
 # closed (sync_file_range), a small one does not; no descriptor is closed
 # twice; a batch's first half is written back early, by a syncfs in a
 # second thread; the connection is dialed between the lock and the
-# store's open. Timings belong in contrib/bench.sh; these counts do not depend on
-# the machine.
+# store's open; a batch of a few large messages is written back early
+# too, every 8 MiB. Timings belong in contrib/bench.sh; these counts do
+# not depend on the machine.
 . "$srcdir/tests/lib.sh"
 
 command -v strace > /dev/null 2>&1 || bail "strace is missing (Debian package strace)"
@@ -72,6 +73,25 @@ expect_rc 0 "three 300 KiB messages and a small one under strace"
 check "large messages: all four delivered" test "$(count_files "$MD/new")" -eq 4
 n=$(counted sync_file_range)
 check "large messages: writeback started for each of the three ($n sync_file_range calls)" test "$n" -eq 3
+server_stop
+
+# A batch of few large messages is written back early too, every 8 MiB
+# (a quarter of its 32 MiB bound): 12 x 1 MiB, one batch, so a syncfs from
+# a second thread after the eighth and the batch's own.
+rm -rf "$MD" "$STATE" "$DROP"
+mkdir -p "$DROP"
+msg big0 "big 0" $(i=0; while [ $i -lt 10400 ]; do echo "$line"; i=$((i + 1)); done)
+for i in 1 2 3 4 5 6 7 8 9 10 11; do
+	sed "s/big 0/big $i/" "$DROP/big0" > "$DROP/big$i"
+done
+server_start "$DROP" || bail "the test server did not start"
+PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=syncfs -o $TESTDIR/syncs"
+pfm
+expect_rc 0 "twelve 1 MiB messages, syncfs traced"
+check "twelve 1 MiB messages: all delivered" test "$(count_files "$MD/new")" -eq 12
+n=$(grep -c 'syncfs(' "$TESTDIR/syncs")
+tids=$(awk '/syncfs\(/ { print $1 }' "$TESTDIR/syncs" | sort -u | wc -l)
+check "large batch, early writeback: $n syncfs calls from $tids threads (want 2, from two)" test "$n" -eq 2 -a "$tids" -eq 2
 server_stop
 
 finish
