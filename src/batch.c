@@ -61,6 +61,14 @@ sums_begin(struct run *r, size_t from, size_t to)
 	if (r->d.ops->confirm_at_end && from > 0) {
 		keep = r->nsums < from ? r->nsums : from;
 		r->sums_from = 0;
+	} else if (r->pending) {
+		/* The batch being published is recorded during this one. */
+		if (r->pend_to != from || r->pend_from < r->sums_from)
+			abort();
+		keep = r->pend_to - r->pend_from;
+		memmove(r->sums, r->sums + (r->pend_from - r->sums_from),
+		    keep * sizeof *r->sums);
+		r->sums_from = r->pend_from;
 	} else
 		r->sums_from = from;
 	if (to - r->sums_from > r->capsums) {
@@ -203,8 +211,9 @@ replay_spool(struct run *r, struct sink *k, const struct msg_meta *meta)
 
 /*
  * Was this content of this UID delivered already? Earlier batches are
- * committed to the store, so only this batch's jobs need a look: the cost
- * per message stays independent of the size of the run.
+ * committed to the store, but for one still being published: only its and
+ * this batch's jobs need a look, so the cost per message stays independent
+ * of the size of the run.
  */
 static int
 content_known(struct run *r, const struct job *j, const struct digests *dg,
@@ -215,6 +224,8 @@ content_known(struct run *r, const struct job *j, const struct digests *dg,
 	size_t i;
 	unsigned k;
 
+	if (r->pending && r->pend_to == from)
+		from = r->pend_from;
 	for (i = from; i < to; i++) {
 		const struct job *o = &r->pl.jobs[i];
 
@@ -789,6 +800,49 @@ queue_deles(struct run *r, size_t from, size_t to)
 	return batch_finish(r);
 }
 
+/*
+ * The batch published in the background, once its files are all in new/:
+ * recorded, then its mail may go. Without wait only if publishing is over
+ * already. 0; -1 when publishing or recording failed (reported; the
+ * journal stays, so no other batch may be journaled: settle_failed); -2
+ * when the connection failed sending its DELEs (reported; it is recorded).
+ */
+static int
+settle(struct run *r, int wait)
+{
+	size_t from = r->pend_from, to = r->pend_to;
+	char *err = NULL;
+
+	if (r->settle_failed)
+		return -1;
+	if (!r->pending || (!wait && !r->d.ops->publish_done(&r->d)))
+		return 0;
+	r->pending = 0;
+	if (r->d.ops->publish_wait(&r->d, &err) != DELIVER_OK) {
+		/* The journal lets the next run finish this. */
+		result_fail(r->res, FAIL_LOCAL, "%s", err);
+		free(err);
+		r->settle_failed = 1;
+		return -1;
+	}
+	crash_at(CRASH_PUBLISHED);
+	if (record_batch(r, from, to) == -1) {
+		r->settle_failed = 1;
+		return -1;
+	}
+	crash_at(CRASH_COMMITTED);
+	/* Only now, with delivery and record durable, may mail go away. */
+	if (r->a->delete && r->s.alive && queue_deles(r, from, to) == -1)
+		return -2;
+	return 0;
+}
+
+int
+batch_settle(struct run *r)
+{
+	return settle(r, 1) == 0 ? 0 : -1;
+}
+
 int
 batch_run(struct run *r, size_t from, size_t *top)
 {
@@ -798,7 +852,7 @@ batch_run(struct run *r, size_t from, size_t *top)
 	struct buf md = { 0 };
 	size_t i, next, ndone = 0;
 	enum pop3_rc rc;
-	int stop = 0, half = 0;
+	int stop = 0, half = 0, given_up = 0;
 	uint64_t wb_at = WRITEBACK_BYTES;
 	char *err = NULL;
 
@@ -825,8 +879,11 @@ batch_run(struct run *r, size_t from, size_t *top)
 		if (retr_ahead(r, &next, i, to) == -1 ||
 		    fetch_one(r, &r->pl.jobs[i], from, to) == -1)
 			stop = 1;
-		/* Half of a batch of some size written: its writeback starts. */
 		bytes += job_sum(r, &r->pl.jobs[i])->octets;
+		/* The previous batch, published meanwhile, is recorded and
+		 * its DELEs queued without waiting for this one. */
+		if (r->pending && settle(r, 0) != 0)
+			stop = 1;
 		/* Half of a batch of many messages, or every WRITEBACK_BYTES
 		 * of one: what is written starts its way to the disk. */
 		if (r->d.ops->writeback != NULL &&
@@ -841,6 +898,17 @@ batch_run(struct run *r, size_t from, size_t *top)
 			to = *top = next > i + 1 ? next : i + 1;
 	}
 	r->sent_upto = next;
+	/* One journal at a time: the previous batch's goes first (recorded,
+	 * and its DELEs ahead of the next batch's RETRs), or, if it cannot,
+	 * this batch is given up. */
+	switch (settle(r, 1)) {
+	case -1:
+		given_up = stop = 1;
+		break;
+	case -2:
+		stop = 1;
+		break;
+	}
 	/* DELEs that found no RETR to go ahead of. */
 	if (!stop && batch_finish(r) == -1)
 		stop = 1;
@@ -868,6 +936,8 @@ batch_run(struct run *r, size_t from, size_t *top)
 		}
 		r->sent_upto = next;
 	}
+	if (given_up)
+		goto abort;
 	/* What arrived completely before a failure is still made durable. */
 	for (i = from; i < to; i++)
 		if (r->pl.jobs[i].state == J_DELIVERED)
@@ -886,6 +956,21 @@ batch_run(struct run *r, size_t from, size_t *top)
 				goto abort;
 			buf_free(&md);
 			crash_at(CRASH_JOURNALED);
+		}
+		if (r->d.ops->publish_start != NULL &&
+		    !r->d.ops->confirm_at_end) {
+			/* Published while the next batch is fetched, and
+			 * recorded then (settle). */
+			if (r->d.ops->publish_start(&r->d, &err) !=
+			    DELIVER_OK) {
+				result_fail(r->res, FAIL_LOCAL, "%s", err);
+				free(err);
+				return -1;
+			}
+			r->pending = 1;
+			r->pend_from = from;
+			r->pend_to = to;
+			return stop ? -1 : 0;
 		}
 		if (r->d.ops->publish(&r->d, &err) != DELIVER_OK) {
 			/* The journal lets the next run finish this. */

@@ -98,6 +98,14 @@ struct deliver_ops {
 	enum deliver_rc (*sync)(struct deliver *, char **errstr);
 	void	(*post_journal)(struct deliver *, struct buf *);
 	enum deliver_rc (*publish)(struct deliver *, char **errstr);
+	/* Optional, all three or none: publish in the background while the
+	 * next batch is fetched. publish_start takes the batch's output
+	 * over (the next batch_begin starts afresh); publish_done says
+	 * whether publish_wait would return at once; publish_wait's result
+	 * is what publish's would have been. At most one at a time. */
+	enum deliver_rc (*publish_start)(struct deliver *, char **errstr);
+	int	(*publish_done)(struct deliver *);
+	enum deliver_rc (*publish_wait)(struct deliver *, char **errstr);
 	/* Undo whatever the batch left (after a failure in this run). */
 	void	(*batch_abort)(struct deliver *);
 	enum deliver_recovery (*recover)(struct deliver *, int phase,

@@ -58,6 +58,18 @@ struct maildir {
 	pthread_t early;
 	int	  early_on;
 	atomic_int early_done;	/* its syncfs returned: joinable now */
+	/* md_publish_start's thread and the batch it publishes. */
+	struct publisher {
+		pthread_t  th;
+		int	   on;
+		atomic_int done;
+		int	   tmpfd, newfd;
+		char	 **names;
+		size_t	   nnames;
+		size_t	   failed;	/* names[failed] was not renamed */
+		int	   err;		/* errno of the failure; 0: none */
+		int	   fsync_failed;
+	} pub;
 };
 
 /*
@@ -378,26 +390,123 @@ present(int dirfd, const char *name, int with_info)
 	return found;
 }
 
+/* Every name renamed from tmp/ to new/, then new/ fsynced: publishing
+ * of the batch in p, from any thread. */
+static void
+publish_names(struct publisher *p)
+{
+	size_t i;
+
+	p->err = 0;
+	p->fsync_failed = 0;
+	for (i = 0; i < p->nnames; i++)
+		if (renameat(p->tmpfd, p->names[i], p->newfd, p->names[i]) ==
+		    -1) {
+			p->err = errno;
+			p->failed = i;
+			return;
+		}
+	if (fsync(p->newfd) == -1) {
+		p->err = errno;
+		p->fsync_failed = 1;
+	}
+}
+
+static void *
+publisher_main(void *arg)
+{
+	struct publisher *p = arg;
+
+	publish_names(p);
+	atomic_store(&p->done, 1);
+	return NULL;
+}
+
+/*
+ * The batch's files go to new/ in a thread of their own while the next
+ * batch downloads (10,000 small messages: 175 ms of renames out of 1.3 s).
+ * The batch is journaled by now, so the names leave this batch: the next
+ * one starts with none, and an abort of it never touches these.
+ */
+static enum deliver_rc
+md_publish_start(struct deliver *d, char **errstr)
+{
+	struct maildir *m = d->priv;
+	struct publisher *p = &m->pub;
+
+	(void)errstr;
+	if (p->on)
+		abort();	/* one batch at a time: batch.c waits first */
+	p->names = m->names;
+	p->nnames = m->nnames;
+	p->tmpfd = m->tmpfd;
+	p->newfd = m->newfd;
+	m->names = NULL;
+	m->nnames = 0;
+	m->journaled = 0;
+	atomic_store(&p->done, 0);
+	p->on = 1;
+	if (pthread_create(&p->th, NULL, publisher_main, p) != 0) {
+		/* No thread: published here and now. */
+		publisher_main(p);
+		p->on = 2;
+	}
+	return DELIVER_OK;
+}
+
+static int
+md_publish_done(struct deliver *d)
+{
+	struct maildir *m = d->priv;
+
+	return !m->pub.on || atomic_load(&m->pub.done);
+}
+
+static enum deliver_rc
+md_publish_wait(struct deliver *d, char **errstr)
+{
+	struct maildir *m = d->priv;
+	struct publisher *p = &m->pub;
+	enum deliver_rc rc = DELIVER_OK;
+	size_t i;
+
+	if (!p->on)
+		return DELIVER_OK;
+	if (p->on == 1)
+		pthread_join(p->th, NULL);
+	p->on = 0;
+	if (p->err != 0) {
+		if (p->fsync_failed)
+			*errstr = xasprintf("maildir %s: fsync new/: %s",
+			    d->target, strerror(p->err));
+		else
+			*errstr = xasprintf("maildir %s: rename tmp/%s to "
+			    "new/: %s", d->target, p->names[p->failed],
+			    strerror(p->err));
+		rc = DELIVER_TARGET_FAILED;
+	}
+	/* The names stay on disk, journaled, for the next run whatever
+	 * happened: only the list goes. */
+	for (i = 0; i < p->nnames; i++)
+		free(p->names[i]);
+	free(p->names);
+	p->names = NULL;
+	p->nnames = 0;
+	return rc;
+}
+
 static enum deliver_rc
 md_publish(struct deliver *d, char **errstr)
 {
 	struct maildir *m = d->priv;
-	size_t i;
+	enum deliver_rc rc;
 
-	for (i = 0; i < m->nnames; i++)
-		if (renameat(m->tmpfd, m->names[i], m->newfd, m->names[i]) ==
-		    -1) {
-			*errstr = xasprintf("maildir %s: rename tmp/%s to new/: "
-			    "%s", d->target, m->names[i], strerror(errno));
-			return DELIVER_TARGET_FAILED;
-		}
-	if (fsync(m->newfd) == -1) {
-		*errstr = xasprintf("maildir %s: fsync new/: %s", d->target,
-		    strerror(errno));
-		return DELIVER_TARGET_FAILED;
-	}
+	if (m->pub.on)
+		abort();
+	(void)md_publish_start(d, errstr);
+	rc = md_publish_wait(d, errstr);
 	md_clear(m);
-	return DELIVER_OK;
+	return rc;
 }
 
 /* Removes what this batch wrote, but never what a journal may name: the
@@ -486,6 +595,12 @@ md_close(struct deliver *d)
 	if (m == NULL)
 		return;
 	md_batch_abort(d);
+	if (m->pub.on) {
+		char *err = NULL;
+
+		(void)md_publish_wait(d, &err);
+		free(err);
+	}
 	free(m->cur);
 	if (m->tmpfd != -1)
 		close(m->tmpfd);
@@ -510,6 +625,9 @@ const struct deliver_ops deliver_maildir_ops = {
 	.sync = md_sync,
 	.post_journal = md_post_journal,
 	.publish = md_publish,
+	.publish_start = md_publish_start,
+	.publish_done = md_publish_done,
+	.publish_wait = md_publish_wait,
 	.batch_abort = md_batch_abort,
 	.recover = md_recover,
 	.close = md_close,

@@ -307,6 +307,8 @@ session_run(struct run *r)
 			break;
 		}
 	}
+	if (batch_settle(r) == -1)
+		rc = -1;
 	if (batch_finish(r) == -1)
 		rc = -1;
 	progress_end();

@@ -77,6 +77,11 @@ struct run {
 	size_t			 sent_upto;	/* jobs before: RETR sent or none */
 	uint32_t		*deleq;		/* recorded, DELE not yet sent */
 	size_t			 ndeleq, deleq_sent, deleq_cap;
+	/* batch.c: a batch journaled and being published in the
+	 * background (publish_start), recorded by batch_settle. */
+	int			 pending;
+	size_t			 pend_from, pend_to;
+	int			 settle_failed;	/* its journal stays */
 };
 
 /* fetch.c: a plan for the account's settings (--delete-after too). */
@@ -110,6 +115,10 @@ int batch_run(struct run *, size_t from, size_t *to);
  * (a message's dropped, it stays unfetched), then the DELEs of recorded
  * batches not yet sent go out. -1 when the connection failed (reported). */
 int batch_finish(struct run *);
+/* Waits for the batch being published, records it and queues its DELEs.
+ * 0, or -1 (reported): after a failure to publish or record, its journal
+ * stays for the next run to finish, and no other batch may be journaled. */
+int batch_settle(struct run *);
 /* DELE the messages delivered in earlier runs (plan.dele). 0 or -1. */
 int batch_dele_old(struct run *);
 /* Sends send(msgnos[*sent]) and on while the pipelining window has room

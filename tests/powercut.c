@@ -158,7 +158,10 @@ put_file(const char *path, int (*fill)(int, void *), void *ctx)
 	char tmp[PATH_MAX + 32];
 	int fd, rc;
 
-	if (pathf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
+	/* By thread: popfetch syncs from more than one (a Maildir batch's
+	 * new/ is fsynced by the thread that publishes it). */
+	if (pathf(tmp, sizeof tmp, "%s.tmp.%ld.%ld", path, (long)getpid(),
+	    (long)gettid()) == -1)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)

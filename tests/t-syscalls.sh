@@ -7,10 +7,10 @@
 # 512); a Maildir file of 256 KiB or more starts its write-back as it is
 # closed (sync_file_range), a small one does not; no descriptor is closed
 # twice; a batch's first half is written back early, by a syncfs in a
-# second thread; the connection is dialed between the lock and the
-# store's open; a batch of a few large messages is written back early
-# too, every 8 MiB. Timings belong in contrib/bench.sh; these counts do
-# not depend on the machine.
+# second thread, and renamed into new/ by a third; the connection is
+# dialed between the lock and the store's open; a batch of a few large
+# messages is written back early too, every 8 MiB. Timings belong in
+# contrib/bench.sh; these counts do not depend on the machine.
 . "$srcdir/tests/lib.sh"
 
 command -v strace > /dev/null 2>&1 || bail "strace is missing (Debian package strace)"
@@ -46,6 +46,19 @@ expect_rc 0 "600 messages, syncfs traced"
 n=$(grep -c 'syncfs(' "$TESTDIR/syncs")
 tids=$(awk '/syncfs\(/ { print $1 }' "$TESTDIR/syncs" | sort -u | wc -l)
 check "early writeback: $n syncfs calls from $tids threads (want 4, from more than one)" test "$n" -eq 4 -a "$tids" -ge 2
+
+# The batch's files go to new/ in a thread of their own while the next
+# batch downloads: no rename into new/ by the main thread.
+rm -rf "$MD" "$STATE"
+PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=renameat,renameat2,rename -o $TESTDIR/renames"
+pfm
+expect_rc 0 "600 messages, renames traced"
+# Berkeley DB renames by path, from the main thread, as it creates the
+# store (the trace's first line); the Maildir by directory descriptor.
+main=$(awk 'NR == 1 { print $1 }' "$TESTDIR/renames")
+n=$(grep -c ' renameat2*([0-9]' "$TESTDIR/renames")
+m=$(awk -v t="$main" '$1 == t && / renameat2*\([0-9]/' "$TESTDIR/renames" | wc -l)
+check "publishing: $n renames, $m of them by the main thread (want 600, none)" test "$n" -eq 600 -a "$m" -eq 0
 
 # Nothing new: the connection is made before the store's databases open
 # (the server prepares its greeting meanwhile), after the lock.
