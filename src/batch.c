@@ -801,40 +801,72 @@ queue_deles(struct run *r, size_t from, size_t to)
 }
 
 /*
- * The batch published in the background, once its files are all in new/:
- * recorded, then its mail may go. Without wait only if publishing is over
- * already. 0; -1 when publishing or recording failed (reported; the
- * journal stays, so no other batch may be journaled: settle_failed); -2
- * when the connection failed sending its DELEs (reported; it is recorded).
+ * The sealed batch (the previous one), as far as it got without waiting,
+ * or to its end with wait: once durable, journaled, and its publishing let
+ * go on; once published, recorded, and then its mail may go. 0; -1 when a
+ * step failed (reported; a journal that was written stays for the next
+ * run, so no other batch may be journaled: settle_failed); -2 when the
+ * connection failed sending its DELEs (reported; it is recorded).
  */
 static int
 settle(struct run *r, int wait)
 {
 	size_t from = r->pend_from, to = r->pend_to;
+	struct buf md = { 0 };
 	char *err = NULL;
+	int rc, keep = 0;
 
 	if (r->settle_failed)
 		return -1;
-	if (!r->pending || (!wait && !r->d.ops->publish_done(&r->d)))
-		return 0;
-	r->pending = 0;
-	if (r->d.ops->publish_wait(&r->d, &err) != DELIVER_OK) {
-		/* The journal lets the next run finish this. */
-		result_fail(r->res, FAIL_LOCAL, "%s", err);
-		free(err);
-		r->settle_failed = 1;
-		return -1;
+	if (r->pending == 1) {
+		if ((rc = r->d.ops->seal_synced(&r->d, wait, &err)) == 0)
+			return 0;
+		if (rc == -1) {
+			result_fail(r->res, FAIL_LOCAL, "%s", err);
+			free(err);
+			goto fail;
+		}
+		crash_at(CRASH_SYNCED);
+		r->d.ops->seal_journal(&r->d, &md);
+		rc = journal_commit(r, DELIVER_PHASE_POST, &md, from, to);
+		buf_free(&md);
+		if (rc == -1) {
+			keep = 1;	/* the journal may have made it */
+			goto fail;
+		}
+		crash_at(CRASH_JOURNALED);
+		r->d.ops->seal_publish(&r->d);
+		r->pending = 2;
 	}
-	crash_at(CRASH_PUBLISHED);
-	if (record_batch(r, from, to) == -1) {
-		r->settle_failed = 1;
-		return -1;
+	if (r->pending == 2) {
+		if ((rc = r->d.ops->seal_done(&r->d, wait, &err)) == 0)
+			return 0;
+		r->pending = 0;
+		if (rc == -1) {
+			/* The journal lets the next run finish this. */
+			result_fail(r->res, FAIL_LOCAL, "%s", err);
+			free(err);
+			r->settle_failed = 1;
+			return -1;
+		}
+		crash_at(CRASH_PUBLISHED);
+		if (record_batch(r, from, to) == -1) {
+			r->settle_failed = 1;
+			return -1;
+		}
+		crash_at(CRASH_COMMITTED);
+		/* Only now, with delivery and record durable, may mail go. */
+		if (r->a->delete && r->s.alive &&
+		    queue_deles(r, from, to) == -1)
+			return -2;
 	}
-	crash_at(CRASH_COMMITTED);
-	/* Only now, with delivery and record durable, may mail go away. */
-	if (r->a->delete && r->s.alive && queue_deles(r, from, to) == -1)
-		return -2;
 	return 0;
+fail:
+	/* Not journaled: its files go, and it is fetched again next time. */
+	r->d.ops->seal_abort(&r->d, keep);
+	r->pending = 0;
+	r->settle_failed = 1;
+	return -1;
 }
 
 int
@@ -942,6 +974,15 @@ batch_run(struct run *r, size_t from, size_t *top)
 	for (i = from; i < to; i++)
 		if (r->pl.jobs[i].state == J_DELIVERED)
 			ndone++;
+	/* Sealed: made durable, journaled and published while the next
+	 * batch is fetched, recorded then (settle). */
+	if (ndone > 0 && r->d.ops->seal != NULL && !r->d.ops->confirm_at_end &&
+	    r->d.ops->seal(&r->d) == 0) {
+		r->pending = 1;
+		r->pend_from = from;
+		r->pend_to = to;
+		return stop ? -1 : 0;
+	}
 	if (ndone > 0 || r->d.ops->pre_journal != NULL) {
 		if (r->d.ops->sync(&r->d, &err) != DELIVER_OK) {
 			result_fail(r->res, FAIL_LOCAL, "%s", err);
@@ -956,21 +997,6 @@ batch_run(struct run *r, size_t from, size_t *top)
 				goto abort;
 			buf_free(&md);
 			crash_at(CRASH_JOURNALED);
-		}
-		if (r->d.ops->publish_start != NULL &&
-		    !r->d.ops->confirm_at_end) {
-			/* Published while the next batch is fetched, and
-			 * recorded then (settle). */
-			if (r->d.ops->publish_start(&r->d, &err) !=
-			    DELIVER_OK) {
-				result_fail(r->res, FAIL_LOCAL, "%s", err);
-				free(err);
-				return -1;
-			}
-			r->pending = 1;
-			r->pend_from = from;
-			r->pend_to = to;
-			return stop ? -1 : 0;
 		}
 		if (r->d.ops->publish(&r->d, &err) != DELIVER_OK) {
 			/* The journal lets the next run finish this. */

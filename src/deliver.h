@@ -98,14 +98,22 @@ struct deliver_ops {
 	enum deliver_rc (*sync)(struct deliver *, char **errstr);
 	void	(*post_journal)(struct deliver *, struct buf *);
 	enum deliver_rc (*publish)(struct deliver *, char **errstr);
-	/* Optional, all three or none: publish in the background while the
-	 * next batch is fetched. publish_start takes the batch's output
-	 * over (the next batch_begin starts afresh); publish_done says
-	 * whether publish_wait would return at once; publish_wait's result
-	 * is what publish's would have been. At most one at a time. */
-	enum deliver_rc (*publish_start)(struct deliver *, char **errstr);
-	int	(*publish_done)(struct deliver *);
-	enum deliver_rc (*publish_wait)(struct deliver *, char **errstr);
+	/* Optional, all or none: a batch made durable and published in the
+	 * background while the next one is fetched. seal takes the batch's
+	 * output over (0; -1: not possible, the batch stays as it was) and
+	 * starts its sync; seal_synced says whether that is over (1), not
+	 * yet (0; with wait, never) or failed (-1); seal_journal gives what
+	 * the journal keeps (as post_journal); seal_publish, once it is
+	 * journaled, lets publishing go on; seal_done says whether that is
+	 * over (1, the batch is in place), not yet (0) or failed (-1);
+	 * seal_abort gives up a batch not journaled (its output goes, but
+	 * with keep: a journal may name it). One at a time. */
+	int	(*seal)(struct deliver *);
+	int	(*seal_synced)(struct deliver *, int wait, char **errstr);
+	void	(*seal_journal)(struct deliver *, struct buf *);
+	void	(*seal_publish)(struct deliver *);
+	int	(*seal_done)(struct deliver *, int wait, char **errstr);
+	void	(*seal_abort)(struct deliver *, int keep);
 	/* Undo whatever the batch left (after a failure in this run). */
 	void	(*batch_abort)(struct deliver *);
 	enum deliver_recovery (*recover)(struct deliver *, int phase,

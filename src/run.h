@@ -77,8 +77,9 @@ struct run {
 	size_t			 sent_upto;	/* jobs before: RETR sent or none */
 	uint32_t		*deleq;		/* recorded, DELE not yet sent */
 	size_t			 ndeleq, deleq_sent, deleq_cap;
-	/* batch.c: a batch journaled and being published in the
-	 * background (publish_start), recorded by batch_settle. */
+	/* batch.c: the sealed batch (deliver ops seal), made durable and
+	 * published in the background: 1 until it is journaled, 2 until
+	 * it is published; recorded by settle. */
 	int			 pending;
 	size_t			 pend_from, pend_to;
 	int			 settle_failed;	/* its journal stays */

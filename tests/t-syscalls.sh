@@ -38,13 +38,17 @@ check "600 small messages: no early writeback ($n sync_file_range calls)" test "
 
 # Each batch's first half goes to the disk while the second downloads: a
 # syncfs from a second thread, then the batch's own (512 + 88 messages:
-# two of each).
+# two of each), made by the thread that publishes the batch while the
+# next one downloads: none by the main thread (its execve's pid).
 rm -rf "$MD" "$STATE"
-PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=syncfs -o $TESTDIR/syncs"
+PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=syncfs,execve -o $TESTDIR/syncs"
 pfm
 expect_rc 0 "600 messages, syncfs traced"
 n=$(grep -c 'syncfs(' "$TESTDIR/syncs")
 tids=$(awk '/syncfs\(/ { print $1 }' "$TESTDIR/syncs" | sort -u | wc -l)
+main=$(awk '/execve\(/ { print $1; exit }' "$TESTDIR/syncs")
+m=$(awk -v t="$main" '$1 == t && /syncfs\(/' "$TESTDIR/syncs" | wc -l)
+check "the batches' syncfs calls: $m by the main thread (want none)" test -n "$main" -a "$m" -eq 0
 check "early writeback: $n syncfs calls from $tids threads (want 4, from more than one)" test "$n" -eq 4 -a "$tids" -ge 2
 
 # The batch's files go to new/ in a thread of their own while the next
