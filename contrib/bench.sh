@@ -979,11 +979,16 @@ version_fdm() {
 	fdm -vvv -n -f /dev/null 2>&1 | awk '/^version is:/ { v = $4; sub(/,$/, "", v); print v; exit }'
 }
 
+# new_maildir DIR: an empty Maildir, private.
+new_maildir() {
+	mkdir -m 700 "$1" "$1/new" "$1/cur" "$1/tmp"
+}
+
 # client_dir DIR CLIENT: a fresh private dir with an empty Maildir and
 # CLIENT's config, owned by $BENCH_USER.
 client_dir() {
 	rm -rf "$1"
-	if ! mkdir -m 700 "$1" "$1/Maildir" "$1/Maildir/new" "$1/Maildir/cur" "$1/Maildir/tmp" ||
+	if ! mkdir -m 700 "$1" || ! new_maildir "$1/Maildir" ||
 	   ! "setup_$2" "$1" || ! chown -R "$BENCH_USER:" "$1"; then
 		die "cannot set up $1 for $2"
 	fi
@@ -1010,8 +1015,8 @@ empty_target() {
 	if [ -d "$1/Maildir" ]; then
 		SPENT=$((SPENT + 1))
 		mkdir -p "$WORK/spent" && mv "$1/Maildir" "$WORK/spent/$SPENT" &&
-			mkdir -m 700 "$1/Maildir" "$1/Maildir/new" "$1/Maildir/cur" "$1/Maildir/tmp" &&
-			chown -R "$BENCH_USER:" "$1/Maildir" || return 1
+			new_maildir "$1/Maildir" && chown -R "$BENCH_USER:" "$1/Maildir" ||
+			return 1
 	fi
 	rm -rf "$1/split"
 	if [ -e "$1/mbox" ]; then

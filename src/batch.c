@@ -224,7 +224,7 @@ content_known(struct run *r, const struct job *j, const struct digests *dg,
 	size_t i;
 	unsigned k;
 
-	if (r->pending && r->pend_to == from)
+	if (r->pending)		/* its jobs end where this batch starts */
 		from = r->pend_from;
 	for (i = from; i < to; i++) {
 		const struct job *o = &r->pl.jobs[i];
@@ -818,7 +818,7 @@ settle(struct run *r, int wait)
 
 	if (r->settle_failed)
 		return -1;
-	if (r->pending == 1) {
+	if (r->pending == PEND_SYNCING) {
 		if ((rc = r->d.ops->seal_synced(&r->d, wait, &err)) == 0)
 			return 0;
 		if (rc == -1) {
@@ -836,12 +836,12 @@ settle(struct run *r, int wait)
 		}
 		crash_at(CRASH_JOURNALED);
 		r->d.ops->seal_publish(&r->d);
-		r->pending = 2;
+		r->pending = PEND_PUBLISHING;
 	}
-	if (r->pending == 2) {
+	if (r->pending == PEND_PUBLISHING) {
 		if ((rc = r->d.ops->seal_done(&r->d, wait, &err)) == 0)
 			return 0;
-		r->pending = 0;
+		r->pending = PEND_NONE;
 		if (rc == -1) {
 			/* The journal lets the next run finish this. */
 			result_fail(r->res, FAIL_LOCAL, "%s", err);
@@ -864,7 +864,7 @@ settle(struct run *r, int wait)
 fail:
 	/* Not journaled: its files go, and it is fetched again next time. */
 	r->d.ops->seal_abort(&r->d, keep);
-	r->pending = 0;
+	r->pending = PEND_NONE;
 	r->settle_failed = 1;
 	return -1;
 }
@@ -884,7 +884,7 @@ batch_run(struct run *r, size_t from, size_t *top)
 	struct buf md = { 0 };
 	size_t i, next, ndone = 0;
 	enum pop3_rc rc;
-	int stop = 0, half = 0, given_up = 0;
+	int stop = 0, half = 0, at_half, given_up = 0;
 	uint64_t wb_at = WRITEBACK_BYTES;
 	char *err = NULL;
 
@@ -918,10 +918,10 @@ batch_run(struct run *r, size_t from, size_t *top)
 			stop = 1;
 		/* Half of a batch of many messages, or every WRITEBACK_BYTES
 		 * of one: what is written starts its way to the disk. */
-		if (r->d.ops->writeback != NULL &&
-		    ((!half && to - from >= 64 &&
-		    (half = i + 1 - from >= (to - from) / 2)) ||
-		    bytes >= wb_at)) {
+		at_half = !half && to - from >= 64 &&
+		    i + 1 - from >= (to - from) / 2;
+		half |= at_half;
+		if (r->d.ops->writeback != NULL && (at_half || bytes >= wb_at)) {
 			r->d.ops->writeback(&r->d);
 			wb_at = bytes + WRITEBACK_BYTES;
 		}
@@ -978,7 +978,7 @@ batch_run(struct run *r, size_t from, size_t *top)
 	 * batch is fetched, recorded then (settle). */
 	if (ndone > 0 && r->d.ops->seal != NULL && !r->d.ops->confirm_at_end &&
 	    r->d.ops->seal(&r->d) == 0) {
-		r->pending = 1;
+		r->pending = PEND_SYNCING;
 		r->pend_from = from;
 		r->pend_to = to;
 		return stop ? -1 : 0;

@@ -5,9 +5,10 @@
  * syncfs(2) makes all of them, and tmp/'s entries, durable together. The
  * batch's names are journaled in the UID store, then renamed into new/, and
  * new/ is fsynced: the sync and the renames in a thread of their own (the
- * sealed batch) while the next batch downloads. Recovery counts a journaled name as delivered only
- * where it can see it: in new/, or in cur/ with any flags; a name still in
- * tmp/ is renamed, one found nowhere is fetched again.
+ * sealed batch) while the next batch downloads. Recovery counts a
+ * journaled name as delivered only where it can see it: in new/, or in
+ * cur/ with any flags; a name still in tmp/ is renamed, one found nowhere
+ * is fetched again.
  *
  * File names are time.MusecPpidQseqPFtag.host: "PF" marks popfetch and
  * tag identifies the account, so a run cleans up after a killed run of its
@@ -43,6 +44,9 @@
 #define TMP_STALE	(36 * 3600)
 #define WRITEBACK_MIN	((uint64_t)256 * 1024)
 
+/* The steps of making a batch durable and visible, for their errors. */
+enum md_step { MD_SYNCFS, MD_RENAME, MD_FSYNC_NEW };
+
 struct maildir {
 	int	  tmpfd, newfd, curfd;	/* the subdirectories, O_DIRECTORY */
 	char	**names;	/* this batch's files, ended and in tmp/ */
@@ -75,7 +79,7 @@ struct maildir {
 		size_t		 nnames;
 		size_t		 failed;	/* names[failed] not renamed */
 		int		 err;		/* errno of a failure; 0: none */
-		const char	*call;		/* the call that failed */
+		enum md_step	 step;		/* the step that failed */
 	} pub;
 };
 
@@ -218,17 +222,77 @@ md_open(struct deliver *d, char **errstr)
 }
 
 static void
-md_clear(struct maildir *m)
+free_names(char ***names, size_t *n)
 {
 	size_t i;
 
+	for (i = 0; i < *n; i++)
+		free((*names)[i]);
+	free(*names);
+	*names = NULL;
+	*n = 0;
+}
+
+static void
+md_clear(struct maildir *m)
+{
 	early_join(m);
-	for (i = 0; i < m->nnames; i++)
-		free(m->names[i]);
-	free(m->names);
-	m->names = NULL;
-	m->nnames = 0;
+	free_names(&m->names, &m->nnames);
 	m->journaled = 0;
+}
+
+/* The error of a step that failed with err (a rename: of names[failed]). */
+static char *
+md_error(const struct deliver *d, enum md_step step, char **names,
+    size_t failed, int err)
+{
+	switch (step) {
+	case MD_RENAME:
+		return xasprintf("maildir %s: rename tmp/%s to new/: %s",
+		    d->target, names[failed], strerror(err));
+	case MD_FSYNC_NEW:
+		return xasprintf("maildir %s: fsync new/: %s", d->target,
+		    strerror(err));
+	default:
+		return xasprintf("maildir %s: syncfs: %s", d->target,
+		    strerror(err));
+	}
+}
+
+/*
+ * Every name renamed from tmp/ to new/, then new/ fsynced. 0, or the errno
+ * of the step that failed (*step; *failed: the name not renamed).
+ */
+static int
+publish_names(int tmpfd, int newfd, char **names, size_t n,
+    enum md_step *step, size_t *failed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (renameat(tmpfd, names[i], newfd, names[i]) == -1) {
+			*step = MD_RENAME;
+			*failed = i;
+			return errno;
+		}
+	if (fsync(newfd) == -1) {
+		*step = MD_FSYNC_NEW;
+		return errno;
+	}
+	return 0;
+}
+
+/* What the journal keeps of a batch: the Maildir and the names in tmp/. */
+static void
+journal_names(const struct deliver *d, struct buf *b, char **names,
+    size_t n)
+{
+	size_t i;
+
+	buf_add_str(b, d->target);
+	buf_add_u32(b, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		buf_add_str(b, names[i]);
 }
 
 static enum deliver_rc
@@ -352,8 +416,7 @@ md_sync(struct deliver *d, char **errstr)
 	 * fsync per message; the file system commits the batch in one go.
 	 */
 	if (syncfs(m->tmpfd) == -1) {
-		*errstr = xasprintf("maildir %s: syncfs: %s", d->target,
-		    strerror(errno));
+		*errstr = md_error(d, MD_SYNCFS, NULL, 0, errno);
 		return DELIVER_TARGET_FAILED;
 	}
 	return DELIVER_OK;
@@ -363,13 +426,9 @@ static void
 md_post_journal(struct deliver *d, struct buf *b)
 {
 	struct maildir *m = d->priv;
-	size_t i;
 
 	m->journaled = 1;
-	buf_add_str(b, d->target);
-	buf_add_u32(b, (uint32_t)m->nnames);
-	for (i = 0; i < m->nnames; i++)
-		buf_add_str(b, m->names[i]);
+	journal_names(d, b, m->names, m->nnames);
 }
 
 /* Is name in dirfd, as itself or (in cur/) with a ":2,FLAGS" info? */
@@ -410,32 +469,21 @@ sealed_main(void *arg)
 {
 	struct publisher *p = arg;
 	int go, err = 0;
-	size_t i;
 
 	if (syncfs(p->tmpfd) == -1)
 		err = errno;
 	pthread_mutex_lock(&p->mu);
 	p->err = err;
-	p->call = "syncfs";
+	p->step = MD_SYNCFS;
 	p->synced = 1;
 	pthread_cond_broadcast(&p->cv);
 	while (err == 0 && !p->go && !p->stop)
 		pthread_cond_wait(&p->cv, &p->mu);
 	go = err == 0 && p->go;
 	pthread_mutex_unlock(&p->mu);
-	if (go) {
-		for (i = 0; i < p->nnames && err == 0; i++)
-			if (renameat(p->tmpfd, p->names[i], p->newfd,
-			    p->names[i]) == -1) {
-				err = errno;
-				p->failed = i;
-				p->call = "rename";
-			}
-		if (err == 0 && fsync(p->newfd) == -1) {
-			err = errno;
-			p->call = "fsync";
-		}
-	}
+	if (go)
+		err = publish_names(p->tmpfd, p->newfd, p->names, p->nnames,
+		    &p->step, &p->failed);
 	pthread_mutex_lock(&p->mu);
 	p->err = err;
 	p->done = 1;
@@ -447,13 +495,7 @@ sealed_main(void *arg)
 static void
 sealed_free(struct publisher *p)
 {
-	size_t i;
-
-	for (i = 0; i < p->nnames; i++)
-		free(p->names[i]);
-	free(p->names);
-	p->names = NULL;
-	p->nnames = 0;
+	free_names(&p->names, &p->nnames);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	p->on = 0;
@@ -499,19 +541,6 @@ md_seal(struct deliver *d)
 	return 0;
 }
 
-static char *
-sealed_error(struct deliver *d, struct publisher *p)
-{
-	if (strcmp(p->call, "rename") == 0)
-		return xasprintf("maildir %s: rename tmp/%s to new/: %s",
-		    d->target, p->names[p->failed], strerror(p->err));
-	if (strcmp(p->call, "fsync") == 0)
-		return xasprintf("maildir %s: fsync new/: %s", d->target,
-		    strerror(p->err));
-	return xasprintf("maildir %s: syncfs: %s", d->target,
-	    strerror(p->err));
-}
-
 /* 1 when the sealed batch is durable, 0 not yet (wait: never), -1 when
  * its syncfs failed (*errstr; the batch is given up: md_seal_abort). */
 static int
@@ -529,7 +558,7 @@ md_seal_synced(struct deliver *d, int wait, char **errstr)
 	if (!synced)
 		return 0;
 	if (err != 0) {
-		*errstr = sealed_error(d, p);
+		*errstr = md_error(d, p->step, p->names, p->failed, p->err);
 		return -1;
 	}
 	return 1;
@@ -540,12 +569,8 @@ static void
 md_seal_journal(struct deliver *d, struct buf *b)
 {
 	struct publisher *p = &((struct maildir *)d->priv)->pub;
-	size_t i;
 
-	buf_add_str(b, d->target);
-	buf_add_u32(b, (uint32_t)p->nnames);
-	for (i = 0; i < p->nnames; i++)
-		buf_add_str(b, p->names[i]);
+	journal_names(d, b, p->names, p->nnames);
 }
 
 static void
@@ -577,7 +602,7 @@ md_seal_done(struct deliver *d, int wait, char **errstr)
 		return 0;
 	pthread_join(p->th, NULL);
 	if (p->err != 0) {
-		*errstr = sealed_error(d, p);
+		*errstr = md_error(d, p->step, p->names, p->failed, p->err);
 		rc = -1;
 	}
 	sealed_free(p);
@@ -611,18 +636,13 @@ static enum deliver_rc
 md_publish(struct deliver *d, char **errstr)
 {
 	struct maildir *m = d->priv;
-	size_t i;
+	enum md_step step;
+	size_t failed = 0;
+	int err;
 
-	for (i = 0; i < m->nnames; i++)
-		if (renameat(m->tmpfd, m->names[i], m->newfd, m->names[i]) ==
-		    -1) {
-			*errstr = xasprintf("maildir %s: rename tmp/%s to new/: "
-			    "%s", d->target, m->names[i], strerror(errno));
-			return DELIVER_TARGET_FAILED;
-		}
-	if (fsync(m->newfd) == -1) {
-		*errstr = xasprintf("maildir %s: fsync new/: %s", d->target,
-		    strerror(errno));
+	if ((err = publish_names(m->tmpfd, m->newfd, m->names, m->nnames,
+	    &step, &failed)) != 0) {
+		*errstr = md_error(d, step, m->names, failed, err);
 		return DELIVER_TARGET_FAILED;
 	}
 	md_clear(m);

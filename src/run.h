@@ -78,9 +78,8 @@ struct run {
 	uint32_t		*deleq;		/* recorded, DELE not yet sent */
 	size_t			 ndeleq, deleq_sent, deleq_cap;
 	/* batch.c: the sealed batch (deliver ops seal), made durable and
-	 * published in the background: 1 until it is journaled, 2 until
-	 * it is published; recorded by settle. */
-	int			 pending;
+	 * published in the background, recorded by settle. */
+	enum { PEND_NONE, PEND_SYNCING, PEND_PUBLISHING } pending;
 	size_t			 pend_from, pend_to;
 	int			 settle_failed;	/* its journal stays */
 };

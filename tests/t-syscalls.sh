@@ -21,6 +21,14 @@ counted() {
 	awk -v names=" $* " 'index(names, " " $NF " ") && $4 ~ /^[0-9]+$/ { n += $4 }
 		END { print n + 0 }' "$TESTDIR/strace"
 }
+# by_main FILE ERE: the lines of the strace -f trace FILE that match ERE
+# and come from popfetch's main thread (the pid of the first execve), or
+# "none" when the trace has no execve.
+by_main() {
+	awk -v re="$2" '/execve\(/ && main == "" { main = $1 }
+		main != "" && $1 == main && $0 ~ re { n++ }
+		END { print main == "" ? "none" : n + 0 }' "$1"
+}
 # Under ASan, LeakSanitizer cannot run beside ptrace.
 PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -c -o $TESTDIR/strace"
 
@@ -39,30 +47,28 @@ check "600 small messages: no early writeback ($n sync_file_range calls)" test "
 # Each batch's first half goes to the disk while the second downloads: a
 # syncfs from a second thread, then the batch's own (512 + 88 messages:
 # two of each), made by the thread that publishes the batch while the
-# next one downloads: none by the main thread (its execve's pid).
+# next one downloads: none by the main thread.
 rm -rf "$MD" "$STATE"
 PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=syncfs,execve -o $TESTDIR/syncs"
 pfm
 expect_rc 0 "600 messages, syncfs traced"
 n=$(grep -c 'syncfs(' "$TESTDIR/syncs")
 tids=$(awk '/syncfs\(/ { print $1 }' "$TESTDIR/syncs" | sort -u | wc -l)
-main=$(awk '/execve\(/ { print $1; exit }' "$TESTDIR/syncs")
-m=$(awk -v t="$main" '$1 == t && /syncfs\(/' "$TESTDIR/syncs" | wc -l)
-check "the batches' syncfs calls: $m by the main thread (want none)" test -n "$main" -a "$m" -eq 0
+m=$(by_main "$TESTDIR/syncs" 'syncfs[(]')
+check "the batches' syncfs calls: $m by the main thread (want none)" test "$m" = 0
 check "early writeback: $n syncfs calls from $tids threads (want 4, from more than one)" test "$n" -eq 4 -a "$tids" -ge 2
 
 # The batch's files go to new/ in a thread of their own while the next
 # batch downloads: no rename into new/ by the main thread.
 rm -rf "$MD" "$STATE"
-PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=renameat,renameat2,rename -o $TESTDIR/renames"
+PF_WATCHDOG="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=renameat,renameat2,rename,execve -o $TESTDIR/renames"
 pfm
 expect_rc 0 "600 messages, renames traced"
-# Berkeley DB renames by path, from the main thread, as it creates the
-# store (the trace's first line); the Maildir by directory descriptor.
-main=$(awk 'NR == 1 { print $1 }' "$TESTDIR/renames")
+# Berkeley DB renames by path as it creates the store; the Maildir by
+# directory descriptor.
 n=$(grep -c ' renameat2*([0-9]' "$TESTDIR/renames")
-m=$(awk -v t="$main" '$1 == t && / renameat2*\([0-9]/' "$TESTDIR/renames" | wc -l)
-check "publishing: $n renames, $m of them by the main thread (want 600, none)" test "$n" -eq 600 -a "$m" -eq 0
+m=$(by_main "$TESTDIR/renames" ' renameat2*[(][0-9]')
+check "publishing: $n renames, $m of them by the main thread (want 600, none)" test "$n" -eq 600 -a "$m" = 0
 
 # Nothing new: the connection is made before the store's databases open
 # (the server prepares its greeting meanwhile), after the lock.
